@@ -1,0 +1,3 @@
+module github.com/sipxfer/sipxfer
+
+go 1.23

@@ -1,0 +1,108 @@
+package sip
+
+// Character classes of RFC 3261 §25.1, one bit each, looked up in a
+// 256-entry table so that scanning costs one load per byte.
+const (
+	cToken      uint16 = 1 << iota // token
+	cAlphanum                      // ALPHA / DIGIT
+	cUnreserved                    // alphanum / mark
+	cUser                          // unreserved / escaped "%" / user-unreserved
+	cPassword                      // unreserved / escaped "%" / & = + $ ,
+	cParam                         // paramchar: param-unreserved / unreserved / "%"
+	cHeaderNV                      // hname/hvalue: hnv-unreserved / unreserved / "%"
+	cWord                          // word (Call-ID)
+	cDigit                         // DIGIT
+	cHex                           // HEXDIG (either case)
+	cHost                          // hostname, IPv4 and IPv6 reference characters
+	cWS                            // SP / HTAB
+)
+
+var charClass = func() (t [256]uint16) {
+	set := func(bits uint16, chars string) {
+		for i := 0; i < len(chars); i++ {
+			t[chars[i]] |= bits
+		}
+	}
+	const (
+		alpha = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		digit = "0123456789"
+		mark  = "-_.!~*'()"
+	)
+	all := cToken | cAlphanum | cUnreserved | cUser | cPassword | cParam | cHeaderNV | cWord
+	set(all|cHost, alpha)
+	set(all|cHost|cDigit|cHex, digit)
+	set(cHex, "abcdefABCDEF")
+	set(cUnreserved|cUser|cPassword|cParam|cHeaderNV, mark)
+	set(cToken, "-.!%*_+`'~")
+	set(cWord, "-.!%*_+`'~()<>:\\\"/[]?{}")
+	set(cUser|cPassword|cParam|cHeaderNV, "%")
+	set(cUser, "&=+$,;?/")
+	set(cPassword, "&=+$,")
+	set(cParam, "[]/:&+$")
+	set(cHeaderNV, "[]/?:+$")
+	set(cHost, "-.[]:")
+	set(cWS, " \t")
+	return t
+}()
+
+func isToken(c byte) bool { return charClass[c]&cToken != 0 }
+func isDigit(c byte) bool { return c-'0' < 10 }
+func isWS(c byte) bool    { return c == ' ' || c == '\t' }
+
+// isTokenString reports whether b is a non-empty token.
+func isTokenString(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if charClass[c]&cToken == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// allOf reports whether every byte of b is in class.
+func allOf(b []byte, class uint16) bool {
+	for _, c := range b {
+		if charClass[c]&class == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// lower returns the ASCII lower case of c.
+func lower(c byte) byte {
+	if c-'A' < 26 {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// equalFold reports whether a and b are equal under ASCII case folding,
+// without allocating. s is usually a constant.
+func equalFold[S ~string | ~[]byte](a []byte, s S) bool {
+	if len(a) != len(s) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] != s[i] && lower(a[i]) != lower(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// trimWS trims SP, HTAB, CR and LF from both ends of b. CR and LF can only
+// be left over from line folding, which is LWS.
+func trimWS(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	for j > i && (b[j-1] == ' ' || b[j-1] == '\t' || b[j-1] == '\r' || b[j-1] == '\n') {
+		j--
+	}
+	return b[i:j]
+}

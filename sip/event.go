@@ -1,0 +1,155 @@
+package sip
+
+import "bytes"
+
+// Event is an Event header value (RFC 6665 §8.2.1):
+// event-type *( SEMI event-param ), event-type being a package name with
+// optional template suffixes ("presence.winfo").
+type Event struct {
+	Type   []byte // the event-type, e.g. "refer"; compare with Is
+	ID     []byte // the id parameter, nil if absent
+	Params Params
+}
+
+// Is reports whether the event type is pkg. RFC 6665 §8.2.1: event types
+// compare byte by byte, so "Refer" is not "refer".
+func (e *Event) Is(pkg string) bool { return string(e.Type) == pkg }
+
+// Match reports whether e and o name the same subscription. RFC 6665 §8.2.1:
+// the event type and the id parameter compare byte by byte, an Event with an
+// id never matches one without, and other parameters do not count.
+func (e *Event) Match(o *Event) bool {
+	return bytes.Equal(e.Type, o.Type) && bytes.Equal(e.ID, o.ID) && (e.ID == nil) == (o.ID == nil)
+}
+
+// Parse parses an Event value.
+func (e *Event) Parse(b []byte) error {
+	*e = Event{}
+	b = trimWS(b)
+	i := 0
+	// event-type = event-package *( "." event-template ), each a token-nodot.
+	for i < len(b) && isToken(b[i]) {
+		i++
+	}
+	if i == 0 || b[0] == '.' || b[i-1] == '.' || bytes.Contains(b[:i], []byte("..")) {
+		return newError(ErrBadHeader, 0, "bad event type")
+	}
+	e.Type = b[:i]
+	rest := trimWS(b[i:])
+	if len(rest) == 0 {
+		return nil
+	}
+	if rest[0] != ';' || !validHeaderParams(trimWS(rest[1:])) {
+		return newError(ErrBadHeader, i, "bad event parameter")
+	}
+	e.Params = trimWS(rest[1:])
+	if id, ok := e.Params.Get("id"); ok {
+		if len(id) == 0 {
+			return newError(ErrBadHeader, i, "empty event id")
+		}
+		e.ID = id
+	}
+	return nil
+}
+
+// Event parses the Event header field.
+func (m *Message) Event() (Event, error) {
+	var e Event
+	v := m.Get(HeaderEvent)
+	if !m.Has(HeaderEvent) {
+		return e, m.missing(HeaderEvent)
+	}
+	if err := e.Parse(v); err != nil {
+		return e, m.fieldError(HeaderEvent, v, err)
+	}
+	return e, nil
+}
+
+// SubscriptionState is the Subscription-State header field
+// (RFC 6665 §8.2.3): substate-value *( SEMI subexp-params ).
+type SubscriptionState struct {
+	State         []byte // "active", "pending", "terminated" or an extension
+	Reason        []byte // reason parameter, nil if absent
+	Expires       uint32
+	HasExpires    bool
+	RetryAfter    uint32
+	HasRetryAfter bool
+	Params        Params
+}
+
+// Is reports whether the state is s ("active", "pending", "terminated"),
+// case-insensitively.
+func (s *SubscriptionState) Is(state string) bool { return equalFold(s.State, state) }
+
+// Parse parses a Subscription-State value.
+func (s *SubscriptionState) Parse(b []byte) error {
+	*s = SubscriptionState{}
+	b = trimWS(b)
+	i := 0
+	for i < len(b) && isToken(b[i]) {
+		i++
+	}
+	if i == 0 {
+		return newError(ErrBadHeader, 0, "bad substate-value")
+	}
+	s.State = b[:i]
+	rest := trimWS(b[i:])
+	if len(rest) == 0 {
+		return nil
+	}
+	if rest[0] != ';' || !validHeaderParams(trimWS(rest[1:])) {
+		return newError(ErrBadHeader, i, "bad Subscription-State parameter")
+	}
+	s.Params = trimWS(rest[1:])
+	var ok bool
+	s.Reason, _ = s.Params.Get("reason")
+	if v, has := s.Params.Get("expires"); has {
+		if s.Expires, ok = parseUint32(v); !ok {
+			return newError(ErrBadHeader, i, "bad expires")
+		}
+		s.HasExpires = true
+	}
+	if v, has := s.Params.Get("retry-after"); has {
+		if s.RetryAfter, ok = parseUint32(v); !ok {
+			return newError(ErrBadHeader, i, "bad retry-after")
+		}
+		s.HasRetryAfter = true
+	}
+	return nil
+}
+
+// SubscriptionState parses the Subscription-State header field.
+func (m *Message) SubscriptionState() (SubscriptionState, error) {
+	var s SubscriptionState
+	v := m.Get(HeaderSubscriptionState)
+	if !m.Has(HeaderSubscriptionState) {
+		return s, m.missing(HeaderSubscriptionState)
+	}
+	if err := s.Parse(v); err != nil {
+		return s, m.fieldError(HeaderSubscriptionState, v, err)
+	}
+	return s, nil
+}
+
+// ReferSub parses the Refer-Sub header field (RFC 4488 §7.1:
+// "true" / "false" *( SEMI exten )). present is false when it is absent.
+func (m *Message) ReferSub() (value, present bool, err error) {
+	v := m.Get(HeaderReferSub)
+	if !m.Has(HeaderReferSub) {
+		return false, false, nil
+	}
+	tok := v
+	if i := bytes.IndexByte(v, ';'); i >= 0 {
+		tok = trimWS(v[:i])
+		if !validHeaderParams(trimWS(v[i+1:])) {
+			return false, true, m.fieldError(HeaderReferSub, v, newError(ErrBadHeader, i, "bad parameter"))
+		}
+	}
+	switch {
+	case equalFold(tok, "true"):
+		return true, true, nil
+	case equalFold(tok, "false"):
+		return false, true, nil
+	}
+	return false, true, m.fieldError(HeaderReferSub, v, newError(ErrBadHeader, 0, "value not true or false"))
+}

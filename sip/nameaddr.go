@@ -1,0 +1,177 @@
+package sip
+
+import "bytes"
+
+// NameAddr is the value of From, To, Contact, Route, Record-Route, Reply-To,
+// Refer-To and Referred-By: a name-addr ("Bob" <sip:bob@host>;tag=1) or an
+// addr-spec (sip:bob@host;tag=1), with header parameters (RFC 3261 §20.10,
+// §25). Every []byte is a view into the parsed value.
+type NameAddr struct {
+	DisplayName []byte // quoted: the text between the quotes, escapes kept; else the tokens
+	Quoted      bool   // DisplayName was a quoted-string
+	Bracketed   bool   // the URI was enclosed in < >
+	Wildcard    bool   // the value was "*" (Contact in REGISTER, RFC 3261 §10.2.2)
+	URI         URI
+	Params      Params // header parameters after the URI, without the leading ';'
+}
+
+// Tag returns the tag parameter (RFC 3261 §19.3), nil if absent.
+func (n *NameAddr) Tag() []byte {
+	v, _ := n.Params.Get("tag")
+	return v
+}
+
+// Expires returns the expires parameter of a Contact and whether it is
+// present and valid (delta-seconds fitting 32 bits).
+func (n *NameAddr) Expires() (uint32, bool) {
+	v, ok := n.Params.Get("expires")
+	if !ok {
+		return 0, false
+	}
+	return parseUint32(v)
+}
+
+// Parse parses b as a name-addr or addr-spec with parameters.
+func (n *NameAddr) Parse(b []byte) error {
+	*n = NameAddr{}
+	b = trimWS(b)
+	if len(b) == 1 && b[0] == '*' {
+		n.Wildcard = true
+		return nil
+	}
+	var rest []byte
+	switch lt := bytes.IndexByte(b, '<'); {
+	case len(b) > 0 && b[0] == '"':
+		end := quotedStringEnd(b)
+		if end < 0 {
+			return newError(ErrBadHeader, 0, "unterminated quoted string")
+		}
+		n.DisplayName, n.Quoted = b[1:end-1], true
+		after := trimWS(b[end:])
+		if len(after) == 0 || after[0] != '<' {
+			return newError(ErrBadHeader, end, "quoted display name without <URI>")
+		}
+		rest = after
+	case lt >= 0:
+		// display-name = *(token LWS): tokens and whitespace only; RFC 4475
+		// §3.1.1.6 shows no LWS is needed before '<'.
+		n.DisplayName = trimWS(b[:lt])
+		for _, c := range n.DisplayName {
+			if !isToken(c) && !isWS(c) {
+				return newError(ErrBadHeader, 0, "bad display name")
+			}
+		}
+		rest = b[lt:]
+	default:
+		return n.parseAddrSpec(b)
+	}
+	gt := bytes.IndexByte(rest, '>')
+	if gt < 0 {
+		return newError(ErrBadHeader, len(b)-len(rest), "missing '>'")
+	}
+	if err := n.URI.Parse(rest[1:gt]); err != nil {
+		return newError(ErrBadHeader, len(b)-len(rest)+1, "bad URI")
+	}
+	n.Bracketed = true
+	return n.parseParams(rest[gt+1:])
+}
+
+// parseAddrSpec handles the form without angle brackets.
+func (n *NameAddr) parseAddrSpec(b []byte) error {
+	end := 0
+	for end < len(b) && b[end] != ';' && !isWS(b[end]) {
+		end++
+	}
+	uri := b[:end]
+	// RFC 3261 §20: a URI with a comma, question mark or semicolon MUST be
+	// in angle brackets; unbracketed, ';' starts header parameters.
+	if bytes.IndexByte(uri, ',') >= 0 || bytes.IndexByte(uri, '?') >= 0 {
+		return newError(ErrBadHeader, 0, "addr-spec with ',' or '?' outside <>")
+	}
+	if err := n.URI.Parse(uri); err != nil {
+		return newError(ErrBadHeader, 0, "bad URI")
+	}
+	return n.parseParams(b[end:])
+}
+
+// parseParams checks *( SEMI generic-param ) after the URI.
+func (n *NameAddr) parseParams(b []byte) error {
+	b = trimWS(b)
+	if len(b) == 0 {
+		return nil
+	}
+	if b[0] != ';' {
+		return newError(ErrBadHeader, 0, "unexpected text after URI")
+	}
+	p := trimWS(b[1:])
+	if !validHeaderParams(p) {
+		return newError(ErrBadHeader, 0, "bad header parameter")
+	}
+	n.Params = p
+	return nil
+}
+
+// quotedStringEnd returns the index just past the closing quote of the
+// quoted-string that b starts with, or -1 if it is unterminated or holds a
+// control character outside a quoted-pair (RFC 3261 §25.1 qdtext).
+func quotedStringEnd(b []byte) int {
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1
+		case c == '\\':
+			// quoted-pair: any octet but CR and LF.
+			if i+1 >= len(b) || b[i+1] == '\r' || b[i+1] == '\n' {
+				return -1
+			}
+			i++
+		case c < 0x20 && c != '\t', c == 0x7f:
+			return -1
+		}
+	}
+	return -1
+}
+
+// From parses the From header field (RFC 3261 §20.20).
+func (m *Message) From() (NameAddr, error) { return m.nameAddr(HeaderFrom) }
+
+// To parses the To header field (RFC 3261 §20.39).
+func (m *Message) To() (NameAddr, error) { return m.nameAddr(HeaderTo) }
+
+// ReferTo parses the first Refer-To header field (RFC 3515 §2.1). Whether
+// there is exactly one is for the REFER recipient to check (§2.4.1).
+func (m *Message) ReferTo() (NameAddr, error) { return m.nameAddr(HeaderReferTo) }
+
+// ReferredBy parses the Referred-By header field (RFC 3892 §3).
+func (m *Message) ReferredBy() (NameAddr, error) { return m.nameAddr(HeaderReferredBy) }
+
+func (m *Message) nameAddr(h HeaderName) (NameAddr, error) {
+	var n NameAddr
+	v := m.Get(h)
+	if v == nil && !m.Has(h) {
+		return n, m.missing(h)
+	}
+	if err := n.Parse(v); err != nil {
+		return n, m.fieldError(h, v, err)
+	}
+	return n, nil
+}
+
+// missing returns the error for an absent header field.
+func (m *Message) missing(h HeaderName) error {
+	return newError(ErrNotFound, -1, "no "+h.String()+" header field")
+}
+
+// fieldError turns an error from parsing value v of h into one whose offset
+// is in the message and whose reason names the header ("bad URI in To").
+func (m *Message) fieldError(h HeaderName, v []byte, err error) error {
+	pe, ok := err.(*ParseError)
+	if !ok {
+		return err
+	}
+	off := -1
+	if v != nil && cap(m.raw) >= cap(v) {
+		off = cap(m.raw) - cap(v) + max(pe.Offset, 0)
+	}
+	return newError(ErrBadHeader, off, pe.Reason+" in "+h.String())
+}

@@ -1,0 +1,42 @@
+package sip
+
+// HasToken reports whether the token list header h (Allow, Supported,
+// Require, Proxy-Require, Unsupported, Allow-Events) lists tok, across all
+// its fields. Option tags are tokens and compare case-insensitively
+// (RFC 3261 §7.3.1, §19.2); methods in Allow (§7.1) and event types in
+// Allow-Events (RFC 6665 §8.2.1) compare case-sensitively.
+func (m *Message) HasToken(h HeaderName, tok string) bool {
+	exact := h == HeaderAllow || h == HeaderAllowEvents
+	for it := m.Values(h); ; {
+		v, ok := it.Next()
+		if !ok {
+			return false
+		}
+		if exact && string(v) == tok || !exact && equalFold(v, tok) {
+			return true
+		}
+	}
+}
+
+// checkTokenList reports whether every element of the list header h is a
+// token; an empty field is allowed (RFC 3261 §20.5 allows an empty Allow,
+// §20.37 an empty Supported).
+func (m *Message) checkTokenList(h HeaderName) error {
+	for i := range m.fields {
+		f := &m.fields[i]
+		if f.Name != h || len(f.Value) == 0 {
+			continue
+		}
+		for rest := f.Value; ; {
+			end := listElementEnd(rest)
+			if !isTokenString(trimWS(rest[:end])) {
+				return m.fieldError(h, f.Value, newError(ErrBadHeader, 0, "bad token"))
+			}
+			if end == len(rest) {
+				break
+			}
+			rest = rest[end+1:]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package sip
+
+// Validate checks the header fields a user agent relies on before it acts on
+// a message, beyond the framing Parse checks. It returns the first problem
+// as a *ParseError whose StatusCode and ReasonPhrase a server can send back.
+//
+// For every message: exactly one To, From, Call-ID and CSeq, each well
+// formed, with a legal Call-ID (RFC 3261 §8.1.1, §20, RFC 4475 §3.3.8); at
+// least one Via, every Via value well formed; at most one of the other
+// single-valued fields the stack reads (Max-Forwards, Content-Type,
+// Expires, Event, Subscription-State, Refer-Sub, Referred-By); every
+// Contact, Route and Record-Route value, Max-Forwards (0-255), Expires,
+// Retry-After, Content-Type, Event, Subscription-State, Refer-Sub,
+// Referred-By and the token lists well formed when present. For a request
+// additionally: the CSeq method equals the request method (§8.1.1.5).
+//
+// Validate does not check Refer-To, whose count the REFER recipient must
+// answer with its own rule (RFC 3515 §2.4.1), nor unknown header fields.
+// Max-Forwards is not required: RFC 2543 peers omit it (RFC 4475 §3.4.1).
+func (m *Message) Validate() error {
+	for _, h := range [...]HeaderName{HeaderTo, HeaderFrom, HeaderCallID, HeaderCSeq} {
+		if !m.Has(h) {
+			return newError(ErrMissingHeader, -1, "missing "+h.String())
+		}
+	}
+	if !m.Has(HeaderVia) {
+		return newError(ErrMissingHeader, -1, "missing Via")
+	}
+	for _, h := range [...]HeaderName{
+		HeaderTo, HeaderFrom, HeaderCallID, HeaderCSeq, HeaderMaxForwards,
+		HeaderContentType, HeaderExpires, HeaderEvent, HeaderSubscriptionState,
+		HeaderReferSub, HeaderReferredBy,
+	} {
+		if m.fieldCount(h) > 1 {
+			return newError(ErrBadHeader, -1, "more than one "+h.String())
+		}
+	}
+	if _, err := m.To(); err != nil {
+		return err
+	}
+	if _, err := m.From(); err != nil {
+		return err
+	}
+	if id := m.CallID(); !validCallID(id) {
+		return m.fieldError(HeaderCallID, id, newError(ErrBadHeader, 0, "bad value"))
+	}
+	cseq, err := m.CSeq()
+	if err != nil {
+		return err
+	}
+	if m.request && string(cseq.MethodName) != string(m.methodName) {
+		// RFC 3261 §8.1.1.5: the CSeq method MUST match the request's.
+		return newError(ErrBadHeader, -1, "CSeq method does not match request method")
+	}
+	var via Via
+	for it := m.Values(HeaderVia); ; {
+		v, ok := it.Next()
+		if !ok {
+			break
+		}
+		if err := via.Parse(v); err != nil {
+			return m.fieldError(HeaderVia, v, err)
+		}
+	}
+	var na NameAddr
+	for _, h := range [...]HeaderName{HeaderContact, HeaderRoute, HeaderRecordRoute} {
+		for it := m.Values(h); ; {
+			v, ok := it.Next()
+			if !ok {
+				break
+			}
+			if err := na.Parse(v); err != nil {
+				return m.fieldError(h, v, err)
+			}
+			if na.Wildcard && h != HeaderContact {
+				return m.fieldError(h, v, newError(ErrBadHeader, 0, "bad value"))
+			}
+			if _, has := na.Params.Get("expires"); has {
+				if _, ok := na.Expires(); !ok {
+					return m.fieldError(h, v, newError(ErrBadHeader, 0, "bad expires parameter"))
+				}
+			}
+		}
+	}
+	if _, _, err := m.MaxForwards(); err != nil {
+		return err
+	}
+	if _, _, err := m.Expires(); err != nil {
+		return err
+	}
+	if _, _, err := m.RetryAfter(); err != nil {
+		return err
+	}
+	if _, _, err := m.ReferSub(); err != nil {
+		return err
+	}
+	if m.Has(HeaderContentType) {
+		if _, err := m.ContentType(); err != nil {
+			return err
+		}
+	}
+	if m.Has(HeaderEvent) {
+		if _, err := m.Event(); err != nil {
+			return err
+		}
+	}
+	if m.Has(HeaderSubscriptionState) {
+		if _, err := m.SubscriptionState(); err != nil {
+			return err
+		}
+	}
+	if m.Has(HeaderReferredBy) {
+		if _, err := m.ReferredBy(); err != nil {
+			return err
+		}
+	}
+	if err := m.checkWarning(); err != nil {
+		return err
+	}
+	for _, h := range [...]HeaderName{
+		HeaderAllow, HeaderSupported, HeaderRequire, HeaderProxyRequire,
+		HeaderUnsupported, HeaderAllowEvents,
+	} {
+		if err := m.checkTokenList(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fieldCount returns the number of header fields named h.
+func (m *Message) fieldCount(h HeaderName) int {
+	if !m.Has(h) {
+		return 0
+	}
+	n := 0
+	for i := int(m.first[h]) - 1; i < len(m.fields); i++ {
+		if m.fields[i].Name == h {
+			n++
+		}
+	}
+	return n
+}
+
+// checkWarning checks each warning-value starts with warn-code = 3DIGIT and
+// SP (RFC 3261 §20.43; RFC 4475 §3.1.2.5 has a 4-digit code).
+func (m *Message) checkWarning() error {
+	for it := m.Values(HeaderWarning); ; {
+		v, ok := it.Next()
+		if !ok {
+			return nil
+		}
+		if len(v) < 4 || !isDigit(v[0]) || !isDigit(v[1]) || !isDigit(v[2]) || v[3] != ' ' {
+			return m.fieldError(HeaderWarning, v, newError(ErrBadHeader, 0, "bad warn-code"))
+		}
+	}
+}
