@@ -103,8 +103,8 @@ func AppendNoBody(dst []byte) []byte {
 // req must be a valid request (see Message.Validate).
 func AppendResponse[R, T Text](dst []byte, req *Message, code int, reason R, toTag T) []byte {
 	dst = AppendStatusLine(dst, code, reason)
-	for i := range req.fields {
-		if f := &req.fields[i]; f.Name == HeaderVia {
+	for i := range req.Fields() {
+		if f := &req.Fields()[i]; f.Name == HeaderVia {
 			dst = AppendHeader(dst, HeaderVia, f.Value)
 		}
 	}
@@ -144,8 +144,8 @@ func (m *Message) AppendTo(dst []byte) []byte {
 		dst = appendSafe(dst, m.reason)
 		dst = append(dst, "\r\n"...)
 	}
-	for i := range m.fields {
-		f := &m.fields[i]
+	for i := range m.Fields() {
+		f := &m.Fields()[i]
 		switch {
 		case f.Name == HeaderContentLength && !m.fragment:
 			continue

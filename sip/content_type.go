@@ -35,7 +35,7 @@ func (c *ContentType) Parse(b []byte) error {
 		return newError(ErrBadHeader, 0, "bad media subtype")
 	}
 	if len(params) > 0 {
-		if params[0] != ';' || !validHeaderParams(trimWS(params[1:])) {
+		if params[0] != ';' || !checkHeaderParams(trimWS(params[1:])) {
 			return newError(ErrBadHeader, 0, "bad media type parameter")
 		}
 		c.Params = trimWS(params[1:])

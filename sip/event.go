@@ -39,7 +39,7 @@ func (e *Event) Parse(b []byte) error {
 	if len(rest) == 0 {
 		return nil
 	}
-	if rest[0] != ';' || !validHeaderParams(trimWS(rest[1:])) {
+	if rest[0] != ';' || !checkHeaderParams(trimWS(rest[1:])) {
 		return newError(ErrBadHeader, i, "bad event parameter")
 	}
 	e.Params = trimWS(rest[1:])
@@ -97,7 +97,7 @@ func (s *SubscriptionState) Parse(b []byte) error {
 	if len(rest) == 0 {
 		return nil
 	}
-	if rest[0] != ';' || !validHeaderParams(trimWS(rest[1:])) {
+	if rest[0] != ';' || !checkHeaderParams(trimWS(rest[1:])) {
 		return newError(ErrBadHeader, i, "bad Subscription-State parameter")
 	}
 	s.Params = trimWS(rest[1:])
@@ -141,7 +141,7 @@ func (m *Message) ReferSub() (value, present bool, err error) {
 	tok := v
 	if i := bytes.IndexByte(v, ';'); i >= 0 {
 		tok = trimWS(v[:i])
-		if !validHeaderParams(trimWS(v[i+1:])) {
+		if !checkHeaderParams(trimWS(v[i+1:])) {
 			return false, true, m.fieldError(HeaderReferSub, v, newError(ErrBadHeader, i, "bad parameter"))
 		}
 	}

@@ -38,9 +38,9 @@ type Message struct {
 	status int
 	reason []byte
 
-	fields   []Field // fieldBuf[:n], or extra when n > inlineFields
+	nfields  int
 	fieldBuf [inlineFields]Field
-	extra    []Field
+	extra    []Field            // all fields when nfields > inlineFields
 	first    [numHeaders]uint16 // 1 + index of the first field with each name, 0 if absent
 
 	contentLength int // -1 when absent
@@ -75,7 +75,12 @@ func (m *Message) Body() []byte { return m.body }
 func (m *Message) Bytes() []byte { return m.raw }
 
 // Fields returns every header field in order of appearance.
-func (m *Message) Fields() []Field { return m.fields }
+func (m *Message) Fields() []Field {
+	if m.nfields > inlineFields {
+		return m.extra
+	}
+	return m.fieldBuf[:m.nfields]
+}
 
 // Has reports whether m has a header field named h.
 func (m *Message) Has(h HeaderName) bool { return h < numHeaders && m.first[h] != 0 }
@@ -85,7 +90,7 @@ func (m *Message) Get(h HeaderName) []byte {
 	if h == HeaderOther || h >= numHeaders || m.first[h] == 0 {
 		return nil
 	}
-	return m.fields[m.first[h]-1].Value
+	return m.Fields()[m.first[h]-1].Value
 }
 
 // GetName returns the value of the first header field with the given name,
@@ -95,8 +100,8 @@ func (m *Message) GetName(name string) []byte {
 	if h := LookupHeader([]byte(name)); h != HeaderOther {
 		return m.Get(h)
 	}
-	for i := range m.fields {
-		if f := &m.fields[i]; f.Name == HeaderOther && equalFold(f.RawName, name) {
+	for i := range m.Fields() {
+		if f := &m.Fields()[i]; f.Name == HeaderOther && equalFold(f.RawName, name) {
 			return f.Value
 		}
 	}
@@ -122,7 +127,7 @@ func (m *Message) ContentLength() int { return m.contentLength }
 // every comma-separated list for list headers (RFC 3261 §7.3.1), each field
 // whole otherwise.
 func (m *Message) Values(h HeaderName) Values {
-	v := Values{m: m, name: h, next: len(m.fields)}
+	v := Values{m: m, name: h, next: len(m.Fields())}
 	if h != HeaderOther && h < numHeaders && m.first[h] != 0 {
 		v.next = int(m.first[h]) - 1
 		v.list = h.IsList()
@@ -146,10 +151,10 @@ type Values struct {
 // that typed parsers reject it.
 func (v *Values) Next() ([]byte, bool) {
 	for !v.pending {
-		if v.m == nil || v.next >= len(v.m.fields) {
+		if v.m == nil || v.next >= len(v.m.Fields()) {
 			return nil, false
 		}
-		f := &v.m.fields[v.next]
+		f := &v.m.Fields()[v.next]
 		v.next++
 		if f.Name != v.name {
 			continue

@@ -104,7 +104,7 @@ func (n *NameAddr) parseParams(b []byte) error {
 		return newError(ErrBadHeader, 0, "unexpected text after URI")
 	}
 	p := trimWS(b[1:])
-	if !validHeaderParams(p) {
+	if !checkHeaderParams(p) {
 		return newError(ErrBadHeader, 0, "bad header parameter")
 	}
 	n.Params = p

@@ -206,7 +206,7 @@ func (m *Message) reset() {
 	m.method, m.methodName, m.version = MethodOther, nil, nil
 	m.requestURI = URI{}
 	m.status, m.reason = 0, nil
-	m.fields = m.fieldBuf[:0]
+	m.nfields = 0
 	m.extra = m.extra[:0]
 	m.first = [numHeaders]uint16{}
 	m.contentLength, m.body = -1, nil
@@ -251,14 +251,8 @@ func (m *Message) addField(n int, line []byte, off int) error {
 	return nil
 }
 
-// setFields makes m.fields the n parsed fields.
-func (m *Message) setFields(n int) {
-	if n > inlineFields {
-		m.fields = m.extra
-	} else {
-		m.fields = m.fieldBuf[:n]
-	}
-}
+// setFields records that n fields were parsed.
+func (m *Message) setFields(n int) { m.nfields = n }
 
 // isHeaderLine reports whether b begins with "token *WSP :", which a start
 // line never does; used to tell whether a sipfrag has a start line.

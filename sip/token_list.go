@@ -22,8 +22,8 @@ func (m *Message) HasToken(h HeaderName, tok string) bool {
 // token; an empty field is allowed (RFC 3261 §20.5 allows an empty Allow,
 // §20.37 an empty Supported).
 func (m *Message) checkTokenList(h HeaderName) error {
-	for i := range m.fields {
-		f := &m.fields[i]
+	for i := range m.Fields() {
+		f := &m.Fields()[i]
 		if f.Name != h || len(f.Value) == 0 {
 			continue
 		}

@@ -17,14 +17,16 @@ package sip
 // Validate does not check Refer-To, whose count the REFER recipient must
 // answer with its own rule (RFC 3515 §2.4.1), nor unknown header fields.
 // Max-Forwards is not required: RFC 2543 peers omit it (RFC 4475 §3.4.1).
+//
+// For a message/sipfrag (ParseFragment) no header field is mandatory, but
+// those present must be valid (RFC 3420 §2).
 func (m *Message) Validate() error {
-	for _, h := range [...]HeaderName{HeaderTo, HeaderFrom, HeaderCallID, HeaderCSeq} {
-		if !m.Has(h) {
-			return newError(ErrMissingHeader, -1, "missing "+h.String())
+	if !m.fragment {
+		for _, h := range [...]HeaderName{HeaderTo, HeaderFrom, HeaderCallID, HeaderCSeq, HeaderVia} {
+			if !m.Has(h) {
+				return newError(ErrMissingHeader, -1, "missing "+h.String())
+			}
 		}
-	}
-	if !m.Has(HeaderVia) {
-		return newError(ErrMissingHeader, -1, "missing Via")
 	}
 	for _, h := range [...]HeaderName{
 		HeaderTo, HeaderFrom, HeaderCallID, HeaderCSeq, HeaderMaxForwards,
@@ -35,22 +37,25 @@ func (m *Message) Validate() error {
 			return newError(ErrBadHeader, -1, "more than one "+h.String())
 		}
 	}
-	if _, err := m.To(); err != nil {
-		return err
+	for _, h := range [...]HeaderName{HeaderTo, HeaderFrom, HeaderReferredBy} {
+		if m.Has(h) {
+			if _, err := m.nameAddr(h); err != nil {
+				return err
+			}
+		}
 	}
-	if _, err := m.From(); err != nil {
-		return err
-	}
-	if id := m.CallID(); !validCallID(id) {
+	if id := m.CallID(); m.Has(HeaderCallID) && !validCallID(id) {
 		return m.fieldError(HeaderCallID, id, newError(ErrBadHeader, 0, "bad value"))
 	}
-	cseq, err := m.CSeq()
-	if err != nil {
-		return err
-	}
-	if m.request && string(cseq.MethodName) != string(m.methodName) {
-		// RFC 3261 §8.1.1.5: the CSeq method MUST match the request's.
-		return newError(ErrBadHeader, -1, "CSeq method does not match request method")
+	if m.Has(HeaderCSeq) {
+		cseq, err := m.CSeq()
+		if err != nil {
+			return err
+		}
+		if m.request && string(cseq.MethodName) != string(m.methodName) {
+			// RFC 3261 §8.1.1.5: the CSeq method MUST match the request's.
+			return newError(ErrBadHeader, -1, "CSeq method does not match request method")
+		}
 	}
 	var via Via
 	for it := m.Values(HeaderVia); ; {
@@ -109,11 +114,6 @@ func (m *Message) Validate() error {
 			return err
 		}
 	}
-	if m.Has(HeaderReferredBy) {
-		if _, err := m.ReferredBy(); err != nil {
-			return err
-		}
-	}
 	if err := m.checkWarning(); err != nil {
 		return err
 	}
@@ -134,8 +134,8 @@ func (m *Message) fieldCount(h HeaderName) int {
 		return 0
 	}
 	n := 0
-	for i := int(m.first[h]) - 1; i < len(m.fields); i++ {
-		if m.fields[i].Name == h {
+	for i := int(m.first[h]) - 1; i < len(m.Fields()); i++ {
+		if m.Fields()[i].Name == h {
 			n++
 		}
 	}

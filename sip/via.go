@@ -74,7 +74,7 @@ func (v *Via) Parse(b []byte) error {
 	if len(params) == 0 {
 		return nil
 	}
-	if params[0] != ';' || !validHeaderParams(trimWS(params[1:])) {
+	if params[0] != ';' || !checkHeaderParams(trimWS(params[1:])) {
 		return newError(ErrBadHeader, 0, "bad Via parameter")
 	}
 	v.Params = trimWS(params[1:])
