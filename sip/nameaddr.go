@@ -42,7 +42,7 @@ func (n *NameAddr) Parse(b []byte) error {
 	var rest []byte
 	switch lt := bytes.IndexByte(b, '<'); {
 	case len(b) > 0 && b[0] == '"':
-		end := quotedStringEnd(b)
+		end := quotedEnd(b, 0)
 		if end < 0 {
 			return newError(ErrBadHeader, 0, "unterminated quoted string")
 		}
@@ -70,7 +70,7 @@ func (n *NameAddr) Parse(b []byte) error {
 		return newError(ErrBadHeader, len(b)-len(rest), "missing '>'")
 	}
 	if err := n.URI.Parse(rest[1:gt]); err != nil {
-		return newError(ErrBadHeader, len(b)-len(rest)+1, "bad URI")
+		return shiftError(err, len(b)-len(rest)+1)
 	}
 	n.Bracketed = true
 	return n.parseParams(rest[gt+1:])
@@ -89,7 +89,7 @@ func (n *NameAddr) parseAddrSpec(b []byte) error {
 		return newError(ErrBadHeader, 0, "addr-spec with ',' or '?' outside <>")
 	}
 	if err := n.URI.Parse(uri); err != nil {
-		return newError(ErrBadHeader, 0, "bad URI")
+		return err
 	}
 	return n.parseParams(b[end:])
 }
@@ -111,25 +111,11 @@ func (n *NameAddr) parseParams(b []byte) error {
 	return nil
 }
 
-// quotedStringEnd returns the index just past the closing quote of the
-// quoted-string that b starts with, or -1 if it is unterminated or holds a
-// control character outside a quoted-pair (RFC 3261 §25.1 qdtext).
-func quotedStringEnd(b []byte) int {
-	for i := 1; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1
-		case c == '\\':
-			// quoted-pair: any octet but CR and LF.
-			if i+1 >= len(b) || b[i+1] == '\r' || b[i+1] == '\n' {
-				return -1
-			}
-			i++
-		case c < 0x20 && c != '\t', c == 0x7f:
-			return -1
-		}
-	}
-	return -1
+// shiftError moves the offset of a *ParseError from a sub-slice parser to
+// the enclosing value.
+func shiftError(err error, by int) error {
+	pe := err.(*ParseError)
+	return newError(pe.Err, pe.Offset+by, pe.Reason)
 }
 
 // From parses the From header field (RFC 3261 §20.20).

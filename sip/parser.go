@@ -1,6 +1,9 @@
 package sip
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // Default limits of a zero Parser. A SIP message must fit a UDP datagram
 // (65,535 bytes less headers); real messages are a few kilobytes.
@@ -291,7 +294,8 @@ func (m *Message) parseStartLine(line []byte, off int) error {
 	}
 	uriOff := off + sp1 + 1
 	if err := m.requestURI.Parse(rest[:sp2]); err != nil {
-		return newError(ErrBadURI, uriOff, "bad Request-URI")
+		pe := err.(*ParseError)
+		return newError(ErrBadURI, uriOff+pe.Offset, strings.TrimSuffix(pe.Reason, "URI")+"Request-URI")
 	}
 	// RFC 3261 §19.1.1 (table): headers are not allowed in a Request-URI.
 	if m.requestURI.Scheme != SchemeOther && m.requestURI.Headers != nil {
