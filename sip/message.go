@@ -1,5 +1,7 @@
 package sip
 
+import "bytes"
+
 // inlineFields is how many header fields a Message indexes without
 // allocating. Messages with more still parse; the rest go to a slice that is
 // allocated once and reused by later parses into the same Message.
@@ -178,6 +180,13 @@ func (v *Values) Next() ([]byte, bool) {
 // of a list value, or len(b). Commas inside quoted strings (with their
 // backslash escapes) and inside angle brackets do not count.
 func listElementEnd(b []byte) int {
+	comma := bytes.IndexByte(b, ',')
+	if comma < 0 {
+		return len(b)
+	}
+	if bytes.IndexByte(b[:comma], '"') < 0 && bytes.IndexByte(b[:comma], '<') < 0 {
+		return comma // the usual case, found with vectorised searches
+	}
 	inQuote, inAngle := false, false
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; {

@@ -1,5 +1,7 @@
 package sip
 
+import "bytes"
+
 // Params is a view of a parameter list: the text after the first ';' of
 // uri-parameters (";transport=tcp;lr" gives Params("transport=tcp;lr")) or
 // of a header field's parameters (From: <...>;tag=x;foo="a;b" gives
@@ -19,28 +21,31 @@ type Params []byte
 //		// ...
 //	}
 func (p Params) Next() (name, value []byte, rest Params) {
-	end, eq := len(p), -1
-scan:
-	for i := 0; i < len(p); i++ {
-		switch p[i] {
-		case ';':
-			end = i
-			break scan
-		case '=':
-			if eq < 0 {
-				eq = i
+	// Fast path: find ';' and '=' with IndexByte (vectorised); only a quote
+	// before the ';' needs the byte-by-byte scan.
+	end := bytes.IndexByte(p, ';')
+	if q := bytes.IndexByte(p, '"'); q >= 0 && (end < 0 || q < end) {
+		end = -1
+		for i := q; i < len(p); i++ {
+			if p[i] == '"' {
+				i = closingQuote(p, i)
+			} else if p[i] == ';' {
+				end = i
+				break
 			}
-		case '"':
-			i = closingQuote(p, i)
 		}
 	}
-	if end < len(p) {
+	if end < 0 {
+		end = len(p)
+	} else {
 		rest = p[end+1:]
 	}
+	cur := p[:end]
+	eq := bytes.IndexByte(cur, '=')
 	if eq < 0 {
-		return trimWS(p[:end]), nil, rest
+		return trimWS(cur), nil, rest
 	}
-	return trimWS(p[:eq]), trimWS(p[eq+1 : end]), rest
+	return trimWS(cur[:eq]), trimWS(cur[eq+1:]), rest
 }
 
 // Get returns the value of the first parameter called name, compared

@@ -226,10 +226,12 @@ func (m *Message) addField(n int, line []byte, off int) error {
 	for len(name) > 0 && isWS(name[len(name)-1]) {
 		name = name[:len(name)-1]
 	}
-	if !isTokenString(name) {
+	h := LookupHeader(name)
+	// A known name matched a token already; only others need the check.
+	if h == HeaderOther && !isTokenString(name) {
 		return newError(ErrMalformed, off, "bad header field name")
 	}
-	f := Field{Name: LookupHeader(name), RawName: name, Value: trimWS(line[colon+1:])}
+	f := Field{Name: h, RawName: name, Value: trimWS(line[colon+1:])}
 	if n < inlineFields {
 		m.fieldBuf[n] = f
 	} else {

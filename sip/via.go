@@ -81,24 +81,34 @@ func (v *Via) Parse(b []byte) error {
 	for q := v.Params; len(q) > 0; {
 		var name, value []byte
 		name, value, q = q.Next()
-		switch {
-		case equalFold(name, "branch"):
-			v.Branch = value
-		case equalFold(name, "received"):
-			v.Received = value
-		case equalFold(name, "maddr"):
-			v.Maddr = value
-		case equalFold(name, "ttl"):
-			v.TTL = value
-		case equalFold(name, "rport"):
-			// RFC 3581 §3: response-port = "rport" [EQUAL 1*DIGIT]
-			v.HasRPort = true
-			if value != nil {
-				port, ok := parsePort(value)
-				if !ok {
-					return newError(ErrBadHeader, 0, "bad rport")
+		// The length picks the candidate; equalFold confirms it.
+		switch len(name) {
+		case 6:
+			if equalFold(name, "branch") {
+				v.Branch = value
+			}
+		case 8:
+			if equalFold(name, "received") {
+				v.Received = value
+			}
+		case 5:
+			switch {
+			case equalFold(name, "maddr"):
+				v.Maddr = value
+			case equalFold(name, "rport"):
+				// RFC 3581 §3: response-port = "rport" [EQUAL 1*DIGIT]
+				v.HasRPort = true
+				if value != nil {
+					port, ok := parsePort(value)
+					if !ok {
+						return newError(ErrBadHeader, 0, "bad rport")
+					}
+					v.RPort = port
 				}
-				v.RPort = port
+			}
+		case 3:
+			if equalFold(name, "ttl") {
+				v.TTL = value
 			}
 		}
 	}
