@@ -1,0 +1,512 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sipxfer/sipxfer/sip"
+)
+
+// MTUThreshold is the size above which a request bound for UDP goes over
+// TCP instead, when the path MTU is unknown (RFC 3261 §18.1.1).
+const MTUThreshold = 1300
+
+// Defaults of the zero Config.
+const (
+	DefaultIdleTimeout  = 2 * time.Minute
+	DefaultMaxConns     = 1024
+	DefaultDialTimeout  = 5 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+// Config configures a Layer. The zero value is usable: every field has a
+// documented default.
+type Config struct {
+	// Clock runs every timer of the Layer: connection idle timeouts and
+	// back-off after accept errors. Default SystemClock().
+	Clock Clock
+	// Logger receives warnings about bad input and failing sockets; each
+	// kind of warning is logged at most once per 10 s (of Clock), with a
+	// count of those suppressed. Default slog.Default().
+	Logger *slog.Logger
+	// Parser holds the limits for inbound messages. Stream connections
+	// buffer at most Parser.MaxMessageSize bytes (1 MiB if negative).
+	Parser sip.Parser
+	// IdleTimeout closes a stream connection that has carried nothing for
+	// this long. It should exceed the longest transaction, 64*T1 = 32 s
+	// (RFC 3261 §18). Default 2 minutes.
+	IdleTimeout time.Duration
+	// TLS is the server configuration of ListenTLS (certificates). Dialling
+	// TLS uses a clone of it, ServerName and RootCAs as given; an empty
+	// ServerName means the destination IP address, which the server's
+	// certificate must then name. Nil: ListenTLS fails and dialling
+	// verifies against the system roots.
+	TLS *tls.Config
+	// MaxConns bounds the stream connections open at once, accepted and
+	// dialled together (in-memory ones included). Over it, accepted
+	// connections are closed at once and dialling fails with
+	// ErrTooManyConns. Default 1024.
+	MaxConns int
+	// DialTimeout bounds opening a TCP connection and its TLS handshake.
+	// Default 5 s.
+	DialTimeout time.Duration
+	// WriteTimeout bounds one write on a stream connection; the connection
+	// is closed when it expires. It is a socket deadline, so it runs on the
+	// wall clock, not on Clock. Default 10 s.
+	WriteTimeout time.Duration
+	// Host, when set, is the sent-by host written in the Via of requests
+	// (an FQDN is RECOMMENDED, RFC 3261 §18.1.1). Default: the IP address
+	// of the listener used, or for a listener on an unspecified address the
+	// local address the system routes the destination from.
+	Host string
+}
+
+// Stats are a Layer's counters since New.
+type Stats struct {
+	Received         uint64 // messages passed to the Handler
+	Sent             uint64 // messages written (requests, responses, retransmissions)
+	SendErrors       uint64 // sends that failed
+	ParseErrors      uint64 // inbound messages that did not parse
+	Invalid          uint64 // inbound messages that parsed but failed sip.Message.Validate
+	Rejected         uint64 // bad requests the transport answered with 400, 505 or 513
+	DroppedRequests  uint64 // bad requests dropped without an answer
+	DroppedResponses uint64 // responses dropped: unparsable, invalid or not ours (RFC 3261 §18.1.2)
+	KeepAlives       uint64 // CRLF keep-alives received (RFC 5626 §3.5.1)
+	Pongs            uint64 // CRLF pongs sent in answer to a double-CRLF ping
+	FramingErrors    uint64 // stream connections closed for bad framing
+	RefusedConns     uint64 // connections refused over MaxConns
+	IdleClosed       uint64 // stream connections closed after IdleTimeout
+	OpenConns        int    // stream connections open now
+}
+
+type counters struct {
+	received, sent, sendErrors, parseErrors, invalid, rejected atomic.Uint64
+	droppedRequests, droppedResponses, keepAlives, pongs       atomic.Uint64
+	framingErrors, refusedConns, idleClosed                    atomic.Uint64
+}
+
+// Layer is the transport layer of RFC 3261 §18: it owns the listeners and
+// the stream connections, sends requests and responses, and passes every
+// valid inbound message to its Handler. It is safe for concurrent use.
+//
+// Receiving: before a request reaches the Handler its top Via gets
+// "received" and a filled-in "rport" (RFC 3261 §18.2.1, RFC 3581 §4),
+// written into the receive buffer itself, and the request passes
+// sip.Message.Validate; one that fails is answered by the Layer (400 with
+// the reason, 505, 513) when its header fields allow, and dropped
+// otherwise. A response reaches the Handler only if it is valid and its
+// top Via names this Layer (RFC 3261 §18.1.2). Everything dropped is
+// counted in Stats. The Handler runs on the goroutine that read the
+// message: one per UDP listener and one per stream connection, so messages
+// from one socket arrive in order; for an in-memory Network, the sender's
+// goroutine or the Clock's.
+//
+// Buffers: every inbound message is parsed in place in a pooled receive
+// buffer (65,535 bytes for datagrams, a growing per-connection buffer for
+// streams); the Inbound given to the Handler, its Msg, and every slice read
+// from them are valid only until HandleInbound returns, when the buffer
+// goes back to its pool or to the next message. Byte slices given to the
+// Send methods are not retained after they return.
+type Layer struct {
+	cfg    Config
+	h      Handler
+	parser sip.Parser // cfg.Parser
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	wg     sync.WaitGroup
+	closed atomic.Bool
+	warns  warnLimiter
+	stats  counters
+
+	mu      sync.Mutex
+	udps    []*udpListener
+	streams []*streamListener
+	mems    []*memEndpoint
+	conns   map[Addr]*streamConn // by remote address (RFC 3261 §18)
+	byID    map[uint64]*streamConn
+	dialing map[Addr]*dialWait
+	nextID  uint64
+}
+
+// New returns a Layer that passes inbound messages to h. It listens on
+// nothing until ListenUDP, ListenTCP, ListenTLS or ListenMem is called.
+func New(cfg Config, h Handler) *Layer {
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if h == nil {
+		h = HandlerFunc(func(*Inbound) {})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Layer{
+		cfg:     cfg,
+		h:       h,
+		parser:  cfg.Parser,
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+		conns:   make(map[Addr]*streamConn),
+		byID:    make(map[uint64]*streamConn),
+		dialing: make(map[Addr]*dialWait),
+	}
+}
+
+// Close closes the listeners and connections, stops the Layer's timers and
+// waits for its goroutines to end. Sends after Close fail with ErrClosed.
+// Close must not be called from a Handler.
+func (l *Layer) Close() error {
+	l.mu.Lock()
+	if l.closed.Load() {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed.Store(true)
+	l.cancel()
+	close(l.done)
+	udps, streams, mems := l.udps, l.streams, l.mems
+	l.udps, l.streams, l.mems = nil, nil, nil
+	conns := make([]*streamConn, 0, len(l.byID))
+	for _, c := range l.byID {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+
+	for _, u := range udps {
+		u.pc.Close()
+	}
+	for _, s := range streams {
+		s.ln.Close()
+	}
+	for _, m := range mems {
+		m.n.detach(m)
+	}
+	for _, c := range conns {
+		c.close()
+	}
+	l.wg.Wait()
+	return nil
+}
+
+// Stats returns a snapshot of the Layer's counters.
+func (l *Layer) Stats() Stats {
+	l.mu.Lock()
+	open := len(l.byID)
+	l.mu.Unlock()
+	s := &l.stats
+	return Stats{
+		Received:         s.received.Load(),
+		Sent:             s.sent.Load(),
+		SendErrors:       s.sendErrors.Load(),
+		ParseErrors:      s.parseErrors.Load(),
+		Invalid:          s.invalid.Load(),
+		Rejected:         s.rejected.Load(),
+		DroppedRequests:  s.droppedRequests.Load(),
+		DroppedResponses: s.droppedResponses.Load(),
+		KeepAlives:       s.keepAlives.Load(),
+		Pongs:            s.pongs.Load(),
+		FramingErrors:    s.framingErrors.Load(),
+		RefusedConns:     s.refusedConns.Load(),
+		IdleClosed:       s.idleClosed.Load(),
+		OpenConns:        open,
+	}
+}
+
+// SendRequest sends req to dst with a new top Via inserted right after the
+// request line (RFC 3261 §18.1.1, RFC 3581 §3):
+//
+//	Via: SIP/2.0/<PROTO> <sent-by>;branch=<branch>;rport
+//
+// where sent-by is the host (Config.Host or the local IP address) and port
+// of the listener used. req is a complete request without its top Via:
+// request line, header fields, empty line and body. SendRequest returns the
+// exact bytes sent, which the transaction layer retransmits with Send, and
+// the transport address actually used.
+//
+// RFC 3261 §18.1.1: a request for UDP whose bytes would exceed
+// MTUThreshold goes over TCP to the same IP address and port, with TCP in
+// its Via, and used says TCP. If that TCP attempt fails the error is
+// returned: the transport does not fall back to UDP (the RFC's SHOULD
+// serves RFC 2543 peers without TCP, which RFC 3261 makes mandatory), so
+// the caller sees the failure and may choose.
+func (l *Layer) SendRequest(dst Addr, branch []byte, req []byte) (wire []byte, used Addr, err error) {
+	eol := bytes.IndexByte(req, '\n')
+	if eol <= 0 || !validBranch(branch) {
+		return nil, dst, ErrBadMessage
+	}
+	if l.closed.Load() {
+		return nil, dst, ErrClosed
+	}
+	switch dst.Proto {
+	case UDP:
+		ep, err := l.datagramEndpoint(dst.AddrPort, Addr{})
+		if err != nil {
+			l.stats.sendErrors.Add(1)
+			return nil, dst, err
+		}
+		var hostBuf [64]byte
+		host := l.sentByHost(hostBuf[:0], ep.local(), dst.AddrPort)
+		size := len(req) + viaLineLen(host, branch)
+		if size > MTUThreshold {
+			// RFC 3261 §18.1.1: larger than 1300 bytes and the path MTU
+			// unknown: MUST use a congestion controlled transport, and
+			// change the top Via to say so.
+			return l.sendRequestStream(Addr{Proto: TCP, AddrPort: dst.AddrPort}, eol, branch, req)
+		}
+		wire = make([]byte, 0, size)
+		wire = appendWithVia(wire, req, eol, UDP, host, ep.local().Port(), branch)
+		if err := ep.send(dst.AddrPort, wire); err != nil {
+			l.stats.sendErrors.Add(1)
+			return wire, dst, err
+		}
+		l.stats.sent.Add(1)
+		return wire, dst, nil
+	case TCP, TLS:
+		return l.sendRequestStream(dst, eol, branch, req)
+	}
+	return nil, dst, ErrBadMessage
+}
+
+// sendRequestStream sends a request over a reused or new stream connection
+// to dst, with a Via naming the local listener of that protocol.
+func (l *Layer) sendRequestStream(dst Addr, eol int, branch, req []byte) ([]byte, Addr, error) {
+	var wire []byte
+	err := l.withConn(dst, func(c *streamConn) error {
+		var hostBuf [64]byte
+		sentBy := l.streamSentBy(c)
+		host := l.sentByHost(hostBuf[:0], sentBy, dst.AddrPort)
+		wire = make([]byte, 0, len(req)+viaLineLen(host, branch))
+		wire = appendWithVia(wire, req, eol, dst.Proto, host, sentBy.Port(), branch)
+		return c.write(wire)
+	})
+	if err != nil {
+		l.stats.sendErrors.Add(1)
+		return wire, dst, err
+	}
+	l.stats.sent.Add(1)
+	return wire, dst, nil
+}
+
+// Send sends wire as it is to dst: a retransmission, an ACK, a request the
+// caller built whole. For TCP and TLS it reuses the open connection to dst
+// or opens one (RFC 3261 §18.1.1: an existing connection is RECOMMENDED).
+func (l *Layer) Send(dst Addr, wire []byte) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	var err error
+	switch dst.Proto {
+	case UDP:
+		var ep datagramEndpoint
+		if ep, err = l.datagramEndpoint(dst.AddrPort, Addr{}); err == nil {
+			err = ep.send(dst.AddrPort, wire)
+		}
+	case TCP, TLS:
+		err = l.withConn(dst, func(c *streamConn) error { return c.write(wire) })
+	default:
+		err = ErrBadMessage
+	}
+	if err != nil {
+		l.stats.sendErrors.Add(1)
+		return err
+	}
+	l.stats.sent.Add(1)
+	return nil
+}
+
+// withConn calls f with the open connection to dst, or a new one. If f
+// fails on a reused connection, which the peer may have closed since, the
+// connection is closed and f is tried once more on a new one.
+func (l *Layer) withConn(dst Addr, f func(*streamConn) error) error {
+	c, reused, err := l.getConn(dst)
+	if err != nil {
+		return err
+	}
+	if err = f(c); err == nil || !reused {
+		return err
+	}
+	if c, _, err = l.getConn(dst); err != nil {
+		return err
+	}
+	return f(c)
+}
+
+// SendResponse sends a response to a request that arrived as rt says,
+// following RFC 3261 §18.2.2 and RFC 3581 §4 on the top Via of wire:
+//
+//   - on the stream connection the request came on (rt.ConnID), if it is
+//     still open;
+//   - otherwise, for TCP or TLS in the Via, on a connection to the
+//     "received" address (else the sent-by host) and the sent-by port or
+//     the protocol's default port;
+//   - for UDP: to maddr if present, at the sent-by port or 5060; else to
+//     "received" at the rport value if it has one (RFC 3581 §4), else at
+//     the sent-by port or 5060; else to the sent-by host and port.
+//
+// UDP responses leave from the socket the request arrived on (rt.Local),
+// as RFC 3581 §4 requires for symmetric NATs. Where the Via needs DNS (a
+// host name in sent-by or maddr) the response goes to the request's source
+// address, rt.Remote, instead: RFC 3263 §5 is not implemented. A top Via
+// that does not parse also sends to rt.Remote.
+func (l *Layer) SendResponse(rt ReplyTo, wire []byte) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	err := l.sendResponse(rt, wire)
+	if err != nil {
+		l.stats.sendErrors.Add(1)
+		return err
+	}
+	l.stats.sent.Add(1)
+	return nil
+}
+
+func (l *Layer) sendResponse(rt ReplyTo, wire []byte) error {
+	// RFC 3261 §18.2.2: reliable: the existing connection to the source of
+	// the request, if that connection is still open.
+	if rt.ConnID != 0 {
+		if c := l.connByID(rt.ConnID); c != nil {
+			if err := c.write(wire); err == nil {
+				return nil
+			}
+		}
+	}
+	var via sip.Via
+	hasVia := wireTopVia(wire, &via)
+	dst, err := responseDest(rt, &via, hasVia)
+	if err != nil {
+		return err
+	}
+	switch dst.Proto {
+	case UDP:
+		ep, err := l.datagramEndpoint(dst.AddrPort, rt.Local)
+		if err != nil {
+			return err
+		}
+		return ep.send(dst.AddrPort, wire)
+	case TCP, TLS:
+		return l.withConn(dst, func(c *streamConn) error { return c.write(wire) })
+	}
+	return ErrBadMessage
+}
+
+// local endpoints
+
+// datagramEndpoint is a local socket that sends datagrams: a UDP listener
+// or an in-memory endpoint.
+type datagramEndpoint interface {
+	local() Addr
+	send(dst netip.AddrPort, b []byte) error
+}
+
+// datagramEndpoint picks the endpoint to send to dst from: from if it is
+// one of ours (RFC 3581 §4: a response leaves from where its request
+// arrived), else one of the address family of dst. A Layer attached to an
+// in-memory Network sends only there.
+func (l *Layer) datagramEndpoint(dst netip.AddrPort, from Addr) (datagramEndpoint, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	if len(l.mems) > 0 {
+		var best *memEndpoint
+		for _, m := range l.mems {
+			if m.addr.Proto != UDP {
+				continue
+			}
+			if m.addr == from {
+				return m, nil
+			}
+			if best == nil || (sameFamily(m.addr.Addr(), dst.Addr()) && !sameFamily(best.addr.Addr(), dst.Addr())) {
+				best = m
+			}
+		}
+		if best == nil {
+			return nil, ErrNoListener
+		}
+		return best, nil
+	}
+	var best *udpListener
+	for _, u := range l.udps {
+		if u.addr == from {
+			return u, nil
+		}
+		if familyFits(u.addr.Addr(), dst.Addr()) && (best == nil || sameFamily(u.addr.Addr(), dst.Addr()) && !sameFamily(best.addr.Addr(), dst.Addr())) {
+			best = u
+		}
+	}
+	if best == nil {
+		return nil, ErrNoListener
+	}
+	return best, nil
+}
+
+// sameFamily reports whether a and b are both IPv4 or both IPv6.
+func sameFamily(a, b netip.Addr) bool { return a.Unmap().Is4() == b.Unmap().Is4() }
+
+// familyFits reports whether a socket bound to local can reach dst: same
+// family, or a dual-stack socket on the unspecified IPv6 address.
+func familyFits(local, dst netip.Addr) bool {
+	return sameFamily(local, dst) || (local.Is6() && local.IsUnspecified())
+}
+
+// streamSentBy returns the address to write as sent-by for a request on
+// c: the listener of c's protocol and family, where a new connection for
+// the response would be accepted (RFC 3261 §18.1.1), else c's own local
+// address.
+func (l *Layer) streamSentBy(c *streamConn) Addr {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.mem != nil {
+		return c.local
+	}
+	for _, s := range l.streams {
+		if s.addr.Proto == c.local.Proto && familyFits(s.addr.Addr(), c.remote.Addr()) {
+			return s.addr
+		}
+	}
+	return c.local
+}
+
+// sentByHost appends the sent-by host for a request from local to dst:
+// Config.Host, else local's IP address in Via form ("[::1]" for IPv6),
+// else, for an unspecified address, the one the system routes dst from.
+func (l *Layer) sentByHost(dst []byte, local Addr, to netip.AddrPort) []byte {
+	if l.cfg.Host != "" {
+		return append(dst, l.cfg.Host...)
+	}
+	ip := local.Addr()
+	if ip.IsUnspecified() {
+		ip = routedSource(to.Addr(), ip)
+	}
+	return appendHost(dst, ip)
+}
+
+// connByID returns the open stream connection with that id, or nil.
+func (l *Layer) connByID(id uint64) *streamConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byID[id]
+}
