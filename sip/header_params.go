@@ -7,8 +7,11 @@ const MaxParams = 64
 // checkHeaderParams reports whether p is a valid *( SEMI generic-param )
 // list (without the first ';') in which no name appears twice: RFC 3420 §3.2
 // shows a repeated tag as invalid, as RFC 3261 §19.1.1 says for URIs.
+// Callers pass what follows a ';', trimmed, so p must not be empty.
 func checkHeaderParams(p Params) bool {
-	return validHeaderParams(p) && uniqueParams(p)
+	// RFC 3261 §25: each SEMI comes with a generic-param, so a trailing
+	// ';' is an extraneous separator (RFC 4475 §3.1.2.1).
+	return len(p) > 0 && validHeaderParams(p) && uniqueParams(p)
 }
 
 // uniqueParams reports whether no parameter name repeats, case-insensitively,

@@ -129,22 +129,24 @@ func (m *Message) ContentLength() int { return m.contentLength }
 // every comma-separated list for list headers (RFC 3261 §7.3.1), each field
 // whole otherwise.
 func (m *Message) Values(h HeaderName) Values {
-	v := Values{m: m, name: h, next: len(m.Fields())}
-	if h != HeaderOther && h < numHeaders && m.first[h] != 0 {
-		v.next = int(m.first[h]) - 1
-		v.list = h.IsList()
+	if h == HeaderOther || h >= numHeaders || m.first[h] == 0 {
+		return Values{}
 	}
-	return v
+	return Values{fields: m.Fields(), name: h, next: int(m.first[h]) - 1, list: h.IsList()}
 }
 
 // Values iterates over the values of one header name; see Message.Values.
 // The zero value yields nothing.
 type Values struct {
-	m       *Message
-	name    HeaderName
-	next    int    // index of the next field to look at
-	rest    []byte // unread part of the current field's list
-	pending bool   // rest holds list elements still to return
+	fields []Field
+	name   HeaderName
+	next   int // index of the next field to look at
+	// The unread part of the current field's list is Value[off:] of field
+	// next-1. An offset rather than a slice keeps what Next returns from
+	// seeming, to escape analysis, to point into the Message itself, so that
+	// a Message on the stack stays there when its values are parsed.
+	off     int
+	pending bool // the current field holds list elements still to return
 	list    bool
 }
 
@@ -152,28 +154,33 @@ type Values struct {
 // headers an empty element (as in "a,,b") is returned as an empty value so
 // that typed parsers reject it.
 func (v *Values) Next() ([]byte, bool) {
-	for !v.pending {
-		if v.m == nil || v.next >= len(v.m.Fields()) {
-			return nil, false
-		}
-		f := &v.m.Fields()[v.next]
-		v.next++
-		if f.Name != v.name {
-			continue
-		}
-		if !v.list {
-			return f.Value, true
-		}
-		v.rest, v.pending = f.Value, true
-	}
-	i := listElementEnd(v.rest)
-	elem := trimWS(v.rest[:i])
-	if i < len(v.rest) {
-		v.rest = v.rest[i+1:]
+	var rest []byte
+	if v.pending {
+		rest = v.fields[v.next-1].Value[v.off:]
 	} else {
-		v.rest, v.pending = nil, false
+		for {
+			if v.next >= len(v.fields) {
+				return nil, false
+			}
+			f := &v.fields[v.next]
+			v.next++
+			if f.Name != v.name {
+				continue
+			}
+			if !v.list {
+				return f.Value, true
+			}
+			rest, v.off, v.pending = f.Value, 0, true
+			break
+		}
 	}
-	return elem, true
+	i := listElementEnd(rest)
+	if i < len(rest) {
+		v.off += i + 1
+	} else {
+		v.pending = false
+	}
+	return trimWS(rest[:i]), true
 }
 
 // listElementEnd returns the index of the comma that ends the first element

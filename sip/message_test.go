@@ -117,6 +117,8 @@ func TestParseErrors(t *testing.T) {
 		{"cl negative", "OPTIONS sip:a@b SIP/2.0\nContent-Length: -1\n\n", ErrContentLength, 400},
 		{"cl twice", "OPTIONS sip:a@b SIP/2.0\nContent-Length: 0\nl: 0\n\n", ErrContentLength, 400},
 		{"fold first", "OPTIONS sip:a@b SIP/2.0\n x: y\n\n", ErrMalformed, 400},
+		{"bare CR in value", "OPTIONS sip:a@b SIP/2.0\nSubject: a\rb\n\n", ErrMalformed, 400},
+		{"bare CR line end", "OPTIONS sip:a@b SIP/2.0\nSubject: a\r\r\n\n", ErrMalformed, 400},
 		{"ruri headers", "OPTIONS sip:a@b?x=y SIP/2.0\n\n", ErrBadURI, 400},
 	}
 	for _, tt := range tests {

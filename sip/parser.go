@@ -61,7 +61,8 @@ func (p *Parser) ParseStream(m *Message, b []byte) error { return p.parse(m, b, 
 // ParseFragment parses a message/sipfrag body (RFC 3420 §2): the start line
 // is optional, no header field is mandatory, and the fragment may end after
 // any complete line, or with a last line lacking its CRLF. Anything after the
-// empty line is the body.
+// empty line is the body; as in a datagram, a Content-Length larger than
+// that is ErrContentLength.
 func (p *Parser) ParseFragment(m *Message, b []byte) error { return p.parse(m, b, modeFragment) }
 
 func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
@@ -81,6 +82,7 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 		i++
 	}
 	start := i
+	crlf := 0 // lines ended by CR LF (or, in a sipfrag, by a final CR)
 	if i == len(b) {
 		if mode == modeFragment {
 			m.raw = b[start:]
@@ -101,6 +103,7 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 		line := b[i:end]
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
+			crlf++
 		}
 		if len(line) > maxLine {
 			return newError(ErrLineTooLong, i, "start line too long")
@@ -119,14 +122,25 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 			}
 			m.setFields(n)
 			m.raw = b[start:]
-			return nil
+			return checkBareCR(m.raw, start, crlf)
 		}
 		if c := b[i]; c == '\n' || c == '\r' {
 			if c == '\r' {
-				if i+1 < len(b) && b[i+1] != '\n' {
+				switch {
+				case i+1 == len(b):
+					// The CR of the empty line's CRLF ends the input: a stream
+					// or datagram still lacks its LF (RFC 3261 §7); a sipfrag
+					// may end without one.
+					if mode != modeFragment {
+						return newError(ErrIncomplete, len(b), "no end of header fields")
+					}
+					crlf++
+				case b[i+1] != '\n':
 					return newError(ErrMalformed, i, "bare CR after header fields")
+				default:
+					i++
+					crlf++
 				}
-				i++
 			}
 			i++
 			break
@@ -166,6 +180,7 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 		lineEnd := end
 		if lineEnd > lineStart && lineEnd <= len(b) && b[lineEnd-1] == '\r' {
 			lineEnd--
+			crlf++
 		}
 		if lineEnd-lineStart > maxLine {
 			return newError(ErrLineTooLong, lineStart, "header line too long")
@@ -180,12 +195,17 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 		i = end + 1
 	}
 	m.setFields(n)
+	if err := checkBareCR(b[start:i], start, crlf); err != nil {
+		return err
+	}
 
 	// RFC 3261 §18.3: Content-Length frames the body.
 	rest := len(b) - i
 	switch {
 	case m.contentLength > rest:
-		if mode == modeDatagram {
+		// A datagram or a sipfrag body is all there is; only a stream may
+		// bring the rest later (RFC 3261 §18.3, RFC 3420 §2).
+		if mode != modeStream {
 			return newError(ErrContentLength, i, "Content-Length larger than message")
 		}
 		return newError(ErrIncomplete, len(b), "body shorter than Content-Length")
@@ -201,6 +221,25 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 	m.raw = b[start : i+rest]
 	return nil
 }
+
+// checkBareCR reports a CR that does not end a line, which RFC 3261 §7
+// forbids (CR appears only in CRLF), and which a serializer could not
+// reproduce. Counting every CR of the header section in one vectorised
+// pass and comparing with the CRLF line ends seen costs far less than
+// searching each value.
+func checkBareCR(head []byte, off, crlf int) error {
+	if bytes.Count(head, crBytes) == crlf {
+		return nil
+	}
+	for i, c := range head {
+		if c == '\r' && (i+1 == len(head) || head[i+1] != '\n') {
+			return newError(ErrMalformed, off+i, "bare CR in header section")
+		}
+	}
+	return newError(ErrMalformed, off, "bare CR in header section")
+}
+
+var crBytes = []byte{'\r'}
 
 // reset clears the parse state while keeping m.extra's storage; it avoids
 // zeroing the inline field array, which parse overwrites.
@@ -325,15 +364,16 @@ func (m *Message) parseStatusLine(line []byte, off int) error {
 	if err := checkVersion(line[:sp], off); err != nil {
 		return err
 	}
-	code := line[min(sp+1, len(line)):]
+	codeAt := min(sp+1, len(line)) // "SIP/2.0" may end a sipfrag
+	code := line[codeAt:]
 	if len(code) < 3 || !isDigit(code[0]) || !isDigit(code[1]) || !isDigit(code[2]) ||
 		(len(code) > 3 && code[3] != ' ') {
-		return newError(ErrMalformed, off+sp+1, "bad status code")
+		return newError(ErrMalformed, off+codeAt, "bad status code")
 	}
 	status := int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
 	// RFC 3261 §21: classes 1xx to 6xx; anything else is not a SIP response.
 	if status < 100 || status > 699 {
-		return newError(ErrMalformed, off+sp+1, "status code out of range")
+		return newError(ErrMalformed, off+codeAt, "status code out of range")
 	}
 	m.status = status
 	m.version = line[:sp]
