@@ -49,10 +49,20 @@ func TestZeroAllocs(t *testing.T) {
 		buf = AppendNoBody(AppendResponse(buf[:0], &m, 202, "", "tag1"))
 	})
 	check("AppendTo", func() { buf = m.AppendTo(buf[:0]) })
+	// A Message declared in a function stays on the stack through parsing
+	// and reading typed values (escape analysis is easy to upset).
 	check("stack Message", func() {
 		var local Message
 		if err := Parse(&local, msg); err != nil {
 			t.Fatal(err)
+		}
+		if err := local.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		via, _ := local.TopVia()
+		to, _ := local.To()
+		if via.Branch == nil || to.Tag() == nil {
+			t.Fatal("typed header missing")
 		}
 	})
 }
