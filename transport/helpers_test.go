@@ -1,15 +1,9 @@
 package transport
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/netip"
 	"runtime"
@@ -147,31 +141,11 @@ func request(method, ruri string, extra ...string) []byte {
 // raw turns a message written with "\n" line ends into CRLF.
 func raw(s string) []byte { return []byte(strings.ReplaceAll(s, "\n", "\r\n")) }
 
-// testTLSConfig returns a configuration with a self-signed ECDSA P-256
-// certificate for 127.0.0.1 and ::1, trusting itself.
+// testTLSConfig returns a configuration with a self-signed certificate for
+// 127.0.0.1 and ::1, trusting itself.
 func testTLSConfig(t testing.TB) *tls.Config {
 	t.Helper()
-	key := must[*ecdsa.PrivateKey](t)(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "sipxfer test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der := must[[]byte](t)(x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key))
-	cert := must[*x509.Certificate](t)(x509.ParseCertificate(der))
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}},
-		RootCAs:      pool,
-		MinVersion:   tls.VersionTLS12,
-	}
+	return must[*tls.Config](t)(SelfSignedTLS())
 }
 
 // waitFor polls cond on the real clock, for conditions a goroutine
