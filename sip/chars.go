@@ -95,14 +95,16 @@ func equalFold[S ~string | ~[]byte](a []byte, s S) bool {
 }
 
 // trimWS trims SP, HTAB, CR and LF from both ends of b. CR and LF can only
-// be left over from line folding, which is LWS.
+// be left over from line folding, which is LWS. Every byte it trims is at
+// most ' ', so one comparison settles the usual case of a visible byte.
 func trimWS(b []byte) []byte {
-	i, j := 0, len(b)
-	for i < j && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
+	for len(b) > 0 && b[0] <= ' ' && isLWS(b[0]) {
+		b = b[1:]
 	}
-	for j > i && (b[j-1] == ' ' || b[j-1] == '\t' || b[j-1] == '\r' || b[j-1] == '\n') {
-		j--
+	for len(b) > 0 && b[len(b)-1] <= ' ' && isLWS(b[len(b)-1]) {
+		b = b[:len(b)-1]
 	}
-	return b[i:j]
+	return b
 }
+
+func isLWS(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

@@ -4,34 +4,72 @@ package sip
 // checking them for duplicates stays cheap on hostile input.
 const MaxParams = 64
 
-// checkHeaderParams reports whether p is a valid *( SEMI generic-param )
-// list (without the first ';') in which no name appears twice: RFC 3420 §3.2
-// shows a repeated tag as invalid, as RFC 3261 §19.1.1 says for URIs.
-// Callers pass what follows a ';', trimmed, so p must not be empty.
-func checkHeaderParams(p Params) bool {
-	// RFC 3261 §25: each SEMI comes with a generic-param, so a trailing
-	// ';' is an extraneous separator (RFC 4475 §3.1.2.1).
-	return len(p) > 0 && validHeaderParams(p) && uniqueParams(p)
-}
+// checkHeaderParams reports whether p, the text after the first ';' of a
+// header value, is a valid *( SEMI generic-param ) list (RFC 3261 §25): each
+// parameter a token name with an optional EQUAL gen-value, no name twice
+// (RFC 3420 §3.2 shows a repeated tag as invalid, as RFC 3261 §19.1.1 says
+// for URIs), at most MaxParams. It walks p once with Params.Next, the same
+// split every later reader uses.
+func checkHeaderParams(p Params) bool { return eachHeaderParam(p, nil) }
 
-// uniqueParams reports whether no parameter name repeats, case-insensitively,
-// and there are at most MaxParams. The quadratic scan is bounded by MaxParams
-// and costs nothing for the usual one to three parameters.
-func uniqueParams(p Params) bool {
-	n := 0
-	for q := p; len(q) > 0; n++ {
-		if n == MaxParams {
+// eachHeaderParam is checkHeaderParams that also hands every parameter to
+// visit (when not nil) in the same pass; visit returning false fails the
+// check.
+func eachHeaderParam(p Params, visit func(name, value []byte) bool) bool {
+	p = trimWS(p)
+	// RFC 3261 §25: each SEMI comes with a generic-param, so an empty list
+	// or a trailing ';' is an extraneous separator (RFC 4475 §3.1.2.1).
+	if len(p) == 0 || p[len(p)-1] == ';' {
+		return false
+	}
+	for q, n := p, 0; len(q) > 0; n++ {
+		seen := p[:len(p)-len(q)]
+		var name, value []byte
+		name, value, q = q.Next()
+		if n == MaxParams || !validGenericParam(name, value) || repeats(seen, name) {
 			return false
 		}
-		var name []byte
-		name, _, q = q.Next()
-		for r := q; len(r) > 0; {
-			var other []byte
-			other, _, r = r.Next()
-			if equalFold(other, name) {
-				return false
-			}
+		if visit != nil && !visit(name, value) {
+			return false
 		}
 	}
 	return true
+}
+
+// validGenericParam checks generic-param = token [ EQUAL gen-value ],
+// gen-value = token / host / quoted-string, given the name and value
+// Params.Next split off (value nil when there is no '=').
+func validGenericParam(name, value []byte) bool {
+	if !isTokenString(name) {
+		return false
+	}
+	switch {
+	case value == nil:
+		return true
+	case len(value) == 0:
+		return false
+	case value[0] == '"':
+		return quotedEnd(value, 0) == len(value)
+	case isTokenString(value):
+		return true
+	case value[0] == '[':
+		return validHost(value)
+	}
+	// RFC 3261 §25 via-received: a bare IPv6address, which is no token.
+	_, ok := parseIPv6(value)
+	return ok && equalFold(name, "received")
+}
+
+// repeats reports whether seen, the parameters before name, has one of the
+// same name. The quadratic cost is bounded by MaxParams and nil for the
+// usual single parameter.
+func repeats(seen Params, name []byte) bool {
+	for len(seen) > 0 {
+		var prev []byte
+		prev, _, seen = seen.Next()
+		if equalFold(prev, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -281,8 +281,12 @@ func validHost(h []byte) bool {
 		_, ok := parseIPv6Reference(h)
 		return ok
 	}
-	if _, ok := parseIPv4(h); ok {
-		return true
+	// A toplabel starts with a letter, so only a host starting with a digit
+	// can be an IPv4address.
+	if len(h) > 0 && isDigit(h[0]) {
+		if _, ok := parseIPv4(h); ok {
+			return true
+		}
 	}
 	return validHostname(h)
 }

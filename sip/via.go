@@ -74,13 +74,12 @@ func (v *Via) Parse(b []byte) error {
 	if len(params) == 0 {
 		return nil
 	}
-	if params[0] != ';' || !checkHeaderParams(trimWS(params[1:])) {
+	if params[0] != ';' {
 		return newError(ErrBadHeader, 0, "bad Via parameter")
 	}
 	v.Params = trimWS(params[1:])
-	for q := v.Params; len(q) > 0; {
-		var name, value []byte
-		name, value, q = q.Next()
+	badRPort := false
+	ok = eachHeaderParam(v.Params, func(name, value []byte) bool {
 		// The length picks the candidate; equalFold confirms it.
 		switch len(name) {
 		case 6:
@@ -99,11 +98,8 @@ func (v *Via) Parse(b []byte) error {
 				// RFC 3581 §3: response-port = "rport" [EQUAL 1*DIGIT]
 				v.HasRPort = true
 				if value != nil {
-					port, ok := parsePort(value)
-					if !ok {
-						return newError(ErrBadHeader, 0, "bad rport")
-					}
-					v.RPort = port
+					port, valid := parsePort(value)
+					v.RPort, badRPort = port, !valid
 				}
 			}
 		case 3:
@@ -111,6 +107,13 @@ func (v *Via) Parse(b []byte) error {
 				v.TTL = value
 			}
 		}
+		return !badRPort
+	})
+	switch {
+	case badRPort:
+		return newError(ErrBadHeader, 0, "bad rport")
+	case !ok:
+		return newError(ErrBadHeader, 0, "bad Via parameter")
 	}
 	return nil
 }
