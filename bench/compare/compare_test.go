@@ -1,0 +1,202 @@
+// Package compare runs the sipxfer parser and the sipgo parser
+// (github.com/emiago/sipgo/sip) on the same messages, those of package
+// bench. It is a module of its own so that sipxfer itself depends on
+// nothing; see README.md.
+package compare
+
+import (
+	"bytes"
+	"testing"
+
+	sipgo "github.com/emiago/sipgo/sip"
+	"github.com/sipxfer/sipxfer/bench"
+	"github.com/sipxfer/sipxfer/sip"
+)
+
+// Sub-benchmarks are named msg=<message>/impl=<parser>, so that
+// "benchstat -col /impl" puts the two parsers side by side.
+var messages = []struct {
+	name string
+	text string
+}{
+	{"invite", bench.Invite},
+	{"refer", bench.Refer},
+	{"notify", bench.Notify},
+	{"ok200", bench.OK200},
+}
+
+// key is a transaction key: top Via branch and sent-by, CSeq, Call-ID and
+// the tags. Both parsers fill one from the same message.
+type key struct {
+	branch, host   string
+	port           int
+	seq            uint32
+	method         string
+	callID         string
+	fromTag, toTag string
+}
+
+// keyView is the sipxfer key: views into the message, nothing copied.
+type keyView struct {
+	branch, host   []byte
+	port           int
+	seq            uint32
+	method         []byte
+	callID         []byte
+	fromTag, toTag []byte
+}
+
+func (k keyView) strings() key {
+	return key{string(k.branch), string(k.host), k.port, k.seq, string(k.method), string(k.callID), string(k.fromTag), string(k.toTag)}
+}
+
+// sipxferKey parses b into a reused Message and reads its key.
+func sipxferKey(m *sip.Message, b []byte) (keyView, error) {
+	if err := sip.Parse(m, b); err != nil {
+		return keyView{}, err
+	}
+	via, err := m.TopVia()
+	if err != nil {
+		return keyView{}, err
+	}
+	cseq, err := m.CSeq()
+	if err != nil {
+		return keyView{}, err
+	}
+	from, err := m.From()
+	if err != nil {
+		return keyView{}, err
+	}
+	to, err := m.To()
+	if err != nil {
+		return keyView{}, err
+	}
+	return keyView{via.Branch, via.Host, via.Port, cseq.Seq, cseq.MethodName, m.CallID(), from.Tag(), to.Tag()}, nil
+}
+
+// errMissing reports a header field sipgo did not find.
+type errMissing string
+
+func (e errMissing) Error() string { return "sipgo: no " + string(e) }
+
+// sipgoKey parses b with sipgo, which parses Via, From, To, CSeq and
+// Call-ID while parsing the message, and reads the key.
+func sipgoKey(p *sipgo.Parser, b []byte) (key, error) {
+	msg, err := p.ParseSIP(b)
+	if err != nil {
+		return key{}, err
+	}
+	via, cseq, callID, from, to := msg.Via(), msg.CSeq(), msg.CallID(), msg.From(), msg.To()
+	switch {
+	case via == nil:
+		return key{}, errMissing("Via")
+	case cseq == nil:
+		return key{}, errMissing("CSeq")
+	case callID == nil:
+		return key{}, errMissing("Call-ID")
+	case from == nil:
+		return key{}, errMissing("From")
+	case to == nil:
+		return key{}, errMissing("To")
+	}
+	branch, _ := via.Params.Get("branch")
+	fromTag, _ := from.Params.Get("tag")
+	toTag, _ := to.Params.Get("tag")
+	return key{branch, via.Host, via.Port, cseq.SeqNo, string(cseq.MethodName), string(*callID), fromTag, toTag}, nil
+}
+
+var (
+	sinkErr  error
+	sinkMsg  sipgo.Message
+	sinkKey  key
+	sinkView keyView
+)
+
+// BenchmarkParse parses each message: sipxfer into a reused Message,
+// sipgo into the Request or Response it allocates.
+func BenchmarkParse(b *testing.B) {
+	for _, msg := range messages {
+		in := []byte(msg.text)
+		b.Run("msg="+msg.name+"/impl=sipxfer", func(b *testing.B) {
+			var m sip.Message
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sinkErr = sip.Parse(&m, in)
+			}
+			if sinkErr != nil {
+				b.Fatal(sinkErr)
+			}
+		})
+		b.Run("msg="+msg.name+"/impl=sipgo", func(b *testing.B) {
+			p := sipgo.NewParser()
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sinkMsg, sinkErr = p.ParseSIP(in)
+			}
+			if sinkErr != nil {
+				b.Fatal(sinkErr)
+			}
+		})
+	}
+}
+
+// BenchmarkTransactionKey parses each message and reads its transaction
+// key. sipgo has parsed those header fields already; sipxfer parses them
+// on demand.
+func BenchmarkTransactionKey(b *testing.B) {
+	for _, msg := range messages {
+		in := []byte(msg.text)
+		b.Run("msg="+msg.name+"/impl=sipxfer", func(b *testing.B) {
+			var m sip.Message
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sinkView, sinkErr = sipxferKey(&m, in)
+			}
+			if sinkErr != nil {
+				b.Fatal(sinkErr)
+			}
+		})
+		b.Run("msg="+msg.name+"/impl=sipgo", func(b *testing.B) {
+			p := sipgo.NewParser()
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sinkKey, sinkErr = sipgoKey(p, in)
+			}
+			if sinkErr != nil {
+				b.Fatal(sinkErr)
+			}
+		})
+	}
+}
+
+// TestSameKey checks both parsers accept every message and read the same
+// transaction key and body from it, so that the benchmarks compare like
+// with like.
+func TestSameKey(t *testing.T) {
+	p := sipgo.NewParser()
+	for _, msg := range messages {
+		var m sip.Message
+		view, err := sipxferKey(&m, []byte(msg.text))
+		if err != nil {
+			t.Fatalf("%s: sipxfer: %v", msg.name, err)
+		}
+		got, err := sipgoKey(p, []byte(msg.text))
+		if err != nil {
+			t.Fatalf("%s: sipgo: %v", msg.name, err)
+		}
+		if want := view.strings(); got != want {
+			t.Errorf("%s: sipgo key %+v, sipxfer %+v", msg.name, got, want)
+		}
+		parsed, _ := p.ParseSIP([]byte(msg.text))
+		if !bytes.Equal(parsed.Body(), m.Body()) {
+			t.Errorf("%s: bodies differ: %q, %q", msg.name, parsed.Body(), m.Body())
+		}
+		if cl := parsed.ContentLength(); cl == nil || int(*cl) != m.ContentLength() {
+			t.Errorf("%s: sipgo Content-Length %v, sipxfer %d", msg.name, cl, m.ContentLength())
+		}
+	}
+}
