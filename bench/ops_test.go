@@ -42,18 +42,10 @@ func readTxKey(m *sip.Message, b []byte) (txKey, error) {
 	if err != nil {
 		return txKey{}, err
 	}
-	from, err := m.From()
-	if err != nil {
-		return txKey{}, err
-	}
-	to, err := m.To()
-	if err != nil {
-		return txKey{}, err
-	}
 	return txKey{
 		branch: via.Branch, host: via.Host, port: via.Port,
 		seq: cseq.Seq, method: cseq.Method,
-		callID: m.CallID(), fromTag: from.Tag(), toTag: to.Tag(),
+		callID: m.CallID(), fromTag: m.FromTag(), toTag: m.ToTag(),
 	}, nil
 }
 

@@ -89,6 +89,18 @@ func FuzzNameAddr(f *testing.F) {
 		}
 		_, _ = n.Tag(), n.URI.String()
 		_, _ = n.Expires()
+		// The fast tag path of transaction and dialog matching must agree
+		// with the full parse wherever the full parse accepts the value.
+		if bytes.IndexByte(data, '\r') < 0 && bytes.IndexByte(data, '\n') < 0 {
+			msg := append([]byte("OPTIONS sip:a@b SIP/2.0\r\nFrom: "), data...)
+			msg = append(msg, "\r\n\r\n"...)
+			var m sip.Message
+			if sip.Parse(&m, msg) == nil {
+				if got, want := m.FromTag(), n.Tag(); !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+					t.Fatalf("FromTag %q, NameAddr.Tag %q", got, want)
+				}
+			}
+		}
 		for q := n.Params; len(q) > 0; {
 			_, _, q = q.Next()
 		}

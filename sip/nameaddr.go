@@ -118,6 +118,49 @@ func shiftError(err error, by int) error {
 	return newError(pe.Err, pe.Offset+by, pe.Reason)
 }
 
+// FromTag returns the tag parameter of the From header field (RFC 3261
+// §19.3), nil if there is none. It reads only the parameters after the URI,
+// without checking the URI itself: it is for the hot path of matching
+// transactions and dialogs, on messages Validate has accepted.
+func (m *Message) FromTag() []byte { return headerTag(m.Get(HeaderFrom)) }
+
+// ToTag returns the tag parameter of the To header field, as FromTag does.
+func (m *Message) ToTag() []byte { return headerTag(m.Get(HeaderTo)) }
+
+// headerTag returns the tag parameter of a name-addr or addr-spec value.
+func headerTag(b []byte) []byte {
+	tag, _ := nameAddrParams(b).Get("tag")
+	return tag
+}
+
+// nameAddrParams returns the header parameters that follow the URI of a
+// name-addr or addr-spec, as NameAddr.Parse finds them on a valid value:
+// after the '>' of a bracketed URI (skipping a quoted display name, which
+// may hold '<'), else after the first ';' (RFC 3261 §20: unbracketed, ';'
+// starts header parameters).
+func nameAddrParams(b []byte) Params {
+	b = trimWS(b)
+	if len(b) > 0 && b[0] == '"' {
+		end := quotedEnd(b, 0)
+		if end < 0 {
+			return nil
+		}
+		b = b[end:]
+	}
+	if lt := bytes.IndexByte(b, '<'); lt >= 0 {
+		gt := bytes.IndexByte(b[lt:], '>')
+		if gt < 0 {
+			return nil
+		}
+		b = b[lt+gt+1:]
+	}
+	semi := bytes.IndexByte(b, ';')
+	if semi < 0 {
+		return nil
+	}
+	return trimWS(b[semi+1:])
+}
+
 // From parses the From header field (RFC 3261 §20.20).
 func (m *Message) From() (NameAddr, error) { return m.nameAddr(HeaderFrom) }
 

@@ -92,22 +92,10 @@ func statusCode(resp []byte) (int, bool) {
 }
 
 // toTag returns the tag of a message's To header field, nil if none.
-func toTag(m *sip.Message) []byte {
-	to, err := m.To()
-	if err != nil {
-		return nil
-	}
-	return to.Tag()
-}
+func toTag(m *sip.Message) []byte { return m.ToTag() }
 
 // fromTag returns the tag of a message's From header field, nil if none.
-func fromTag(m *sip.Message) []byte {
-	from, err := m.From()
-	if err != nil {
-		return nil
-	}
-	return from.Tag()
-}
+func fromTag(m *sip.Message) []byte { return m.FromTag() }
 
 // match2543 reports whether req matches the server transaction created by
 // orig under the rules RFC 3261 §17.2.3 keeps for RFC 2543 requests, whose

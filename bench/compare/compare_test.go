@@ -63,15 +63,7 @@ func sipxferKey(m *sip.Message, b []byte) (keyView, error) {
 	if err != nil {
 		return keyView{}, err
 	}
-	from, err := m.From()
-	if err != nil {
-		return keyView{}, err
-	}
-	to, err := m.To()
-	if err != nil {
-		return keyView{}, err
-	}
-	return keyView{via.Branch, via.Host, via.Port, cseq.Seq, cseq.MethodName, m.CallID(), from.Tag(), to.Tag()}, nil
+	return keyView{via.Branch, via.Host, via.Port, cseq.Seq, cseq.MethodName, m.CallID(), m.FromTag(), m.ToTag()}, nil
 }
 
 // errMissing reports a header field sipgo did not find.

@@ -1,0 +1,38 @@
+package sip
+
+import "testing"
+
+// FromTag and ToTag find the same tag as a full NameAddr.Parse, for every
+// form of the value: quoted display name holding '<' and ';', token display
+// name, addr-spec with and without parameters, SWS around ';' and '='.
+func TestHeaderTag(t *testing.T) {
+	values := []string{
+		`"Bob" <sip:bob@biloxi.example.com>;tag=a6c85cf`,
+		`"a<b;tag=x>" <sip:b@h;tag=uri-param-not-header>;tag=real`,
+		`Alice <sip:alice@atlanta.example.com>;tag=1928301774;x=y`,
+		`sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n`,
+		`<sip:b@h>`,
+		`sip:b@h`,
+		`<sip:b@h;lr>;foo=bar`,
+		`<sip:b@h> ; TAG = Mixed`,
+	}
+	for _, v := range values {
+		var n NameAddr
+		if err := n.Parse([]byte(v)); err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if got, want := headerTag([]byte(v)), n.Tag(); string(got) != string(want) || (got == nil) != (want == nil) {
+			t.Errorf("%q: headerTag %q, NameAddr.Tag %q", v, got, want)
+		}
+	}
+	var m Message
+	if err := Parse(&m, crlf(referRequest)); err != nil {
+		t.Fatal(err)
+	}
+	if string(m.FromTag()) != "1928301774" || string(m.ToTag()) != "a6c85cf" {
+		t.Errorf("FromTag %q ToTag %q", m.FromTag(), m.ToTag())
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = m.FromTag(), m.ToTag() }); n != 0 {
+		t.Errorf("%v allocs", n)
+	}
+}
