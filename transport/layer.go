@@ -23,6 +23,7 @@ const (
 	DefaultMaxConns     = 1024
 	DefaultDialTimeout  = 5 * time.Second
 	DefaultWriteTimeout = 10 * time.Second
+	DefaultUDPBuffer    = 4 << 20
 )
 
 // Config configures a Layer. The zero value is usable: every field has a
@@ -53,6 +54,12 @@ type Config struct {
 	// connections are closed at once and dialling fails with
 	// ErrTooManyConns. Default 1024.
 	MaxConns int
+	// UDPBuffer is the receive and send buffer asked of the kernel for each
+	// UDP socket. The usual default (about 200 KiB) overflows and drops
+	// datagrams at a few thousand transactions per second, which SIP then
+	// repairs with retransmissions; the kernel may cap the value
+	// (net.core.rmem_max). Default 4 MiB; negative keeps the system's.
+	UDPBuffer int
 	// DialTimeout bounds opening a TCP connection and its TLS handshake.
 	// Default 5 s.
 	DialTimeout time.Duration

@@ -33,6 +33,14 @@ func (l *Layer) ListenUDP(addr netip.AddrPort) (Addr, error) {
 	if err != nil {
 		return Addr{}, err
 	}
+	if size := l.cfg.UDPBuffer; size >= 0 {
+		if size == 0 {
+			size = DefaultUDPBuffer
+		}
+		// Best effort: the kernel caps the size silently and never fails this.
+		_ = pc.SetReadBuffer(size)
+		_ = pc.SetWriteBuffer(size)
+	}
 	u := &udpListener{l: l, pc: pc, addr: Addr{Proto: UDP, AddrPort: unmapPort(pc.LocalAddr().(*net.UDPAddr).AddrPort())}}
 	l.mu.Lock()
 	if l.closed.Load() {

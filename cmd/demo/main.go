@@ -1,5 +1,6 @@
 // Command demo shows a SIP call transfer (RFC 3515, RFC 5589 §6) as a
-// ladder diagram.
+// ladder diagram; "demo ua" runs a standalone user agent for interop tests
+// (see ua.go, or "demo ua -h").
 //
 // The network run among three user agents arrives with the transport,
 // transaction, dialog, event and refer layers. Until then the demo builds
@@ -9,6 +10,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -26,6 +29,17 @@ type step struct {
 var agents = []string{"Alice", "Bob", "Carol"}
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "ua" {
+		err := runUA(os.Args[2:])
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)

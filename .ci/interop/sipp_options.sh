@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Interop and load: SIPp (a real peer) sends OPTIONS to "demo ua", which
+# answers through our transport and transaction layers; one call is one
+# OPTIONS transaction that must get a 200 with Allow and a To tag
+# (sipp/options_uac.xml). A UDP pass, then a short TCP pass.
+#
+# CI defaults finish in seconds. Override for a load run, e.g.
+#   CALLS=200000 RATE=60000 LIMIT=5000 TCP_CALLS=0 bash .ci/interop/sipp_options.sh
+#
+#   CALLS      OPTIONS over UDP (default 2000)
+#   RATE       calls per second SIPp starts (default 1000)
+#   LIMIT      most calls open at once, SIPp -l (default 1000)
+#   TCP_CALLS  OPTIONS over TCP, at the same rate; 0 skips the pass (default 500)
+#   TIMEOUT    seconds each SIPp run may take before it fails (default 60)
+#   SIPP_OPTS  extra SIPp options (e.g. "-max_recv_loops 10000")
+#
+# Everything stays on 127.0.0.1; every process started here is killed by
+# PID and the temporary directory removed on exit, failure included.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+CALLS=${CALLS:-2000}
+RATE=${RATE:-1000}
+LIMIT=${LIMIT:-1000}
+TCP_CALLS=${TCP_CALLS:-500}
+TIMEOUT=${TIMEOUT:-60}
+SIPP_OPTS=${SIPP_OPTS:-}
+scenario=.ci/interop/sipp/options_uac.xml
+
+command -v sipp >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y sip-tester; }
+
+tmp=$(mktemp -d)
+ua_pid=
+sipp_pid=
+cleanup() {
+	for pid in $sipp_pid $ua_pid; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+	echo "sipp_options: $*" >&2
+	exit 1
+}
+
+# json_field NAME FILE: the numeric field NAME of the last stats line.
+json_field() {
+	grep '"event":"stats"' "$2" | tail -n 1 | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
+
+# csv_field NAME: column NAME of the last line of SIPp's statistics file.
+csv_field() {
+	awk -F';' -v name="$1" '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
+		{ last = $col }
+		END { if (!col) exit 1; print last }' "$tmp/stat.csv"
+}
+
+# children_cpu: sets cpu to the user+system seconds of the children this
+# shell has waited for (second line of the builtin times, which must run in
+# this shell, not in a $(...) subshell), to tell what SIPp used.
+children_cpu() {
+	times >"$tmp/times"
+	cpu=$(tail -n 1 "$tmp/times" | awk '{
+		t = 0
+		for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }
+		print t }')
+}
+
+# ua_cpu: user+system seconds the running UA has used so far.
+ua_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$ua_pid/stat" 2>/dev/null || echo 0
+}
+
+# rcvbuf_drops: UDP datagrams the kernel dropped for a full socket receive
+# buffer, machine-wide (Linux /proc/net/snmp RcvbufErrors; 0 elsewhere).
+rcvbuf_drops() {
+	awk '/^Udp:/ { if (!col) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") col = i } else v = $col }
+		END { print v + 0 }' /proc/net/snmp 2>/dev/null || echo 0
+}
+
+# ua_socket_drops PORT: datagrams dropped for a full receive buffer at the
+# UA's UDP socket on 127.0.0.1:PORT (the drops column of /proc/net/udp).
+ua_socket_drops() {
+	awk -v a="$(printf '0100007F:%04X' "$1")" '$2 == a { print $NF; found = 1 } END { if (!found) print 0 }' \
+		/proc/net/udp 2>/dev/null || echo 0
+}
+
+# ua_rss: the running UA's peak resident set size in MiB (Linux VmHWM).
+ua_rss() {
+	awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$ua_pid/status" 2>/dev/null || echo 0
+}
+
+# start_ua PROTO: runs the UA on a free port of 127.0.0.1 and sets ua_port
+# once it has printed its "listening" event (at most 10 s).
+start_ua() {
+	"$tmp/demo" ua -listen 127.0.0.1:0 -transport "$1" -duration "$((TIMEOUT + 60))s" \
+		>"$tmp/ua.out" 2>"$tmp/ua.err" &
+	ua_pid=$!
+	ua_port=
+	for _ in $(seq 100); do
+		ua_port=$(sed -n 's/.*"event":"listening".*"addr":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$tmp/ua.out")
+		[ -n "$ua_port" ] && return 0
+		kill -0 "$ua_pid" 2>/dev/null || { cat "$tmp/ua.err" >&2; fail "ua exited before listening"; }
+		sleep 0.1
+	done
+	cat "$tmp/ua.err" >&2
+	fail "ua did not listen within 10 s"
+}
+
+# stop_ua: SIGTERM, then at most 10 s for the UA to write its stats and exit.
+stop_ua() {
+	kill -0 "$ua_pid" 2>/dev/null || { cat "$tmp/ua.err" >&2; fail "ua died during the run"; }
+	kill -TERM "$ua_pid"
+	for _ in $(seq 100); do
+		kill -0 "$ua_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$ua_pid" 2>/dev/null; then
+		fail "ua did not exit within 10 s of SIGTERM"
+	fi
+	wait "$ua_pid" || fail "ua exited with status $?"
+	ua_pid=
+}
+
+# pass NAME UA_PROTO SIPP_TRANSPORT N: one SIPp run of N calls, checked.
+pass() {
+	local name=$1 proto=$2 sipp_t=$3 n=$4
+	echo "-- $name: $n OPTIONS at $RATE/s, at most $LIMIT open"
+	rm -f "$tmp"/stat.csv "$tmp"/screen.log "$tmp"/errors.log
+	start_ua "$proto"
+
+	local start end rc=0 cpu0 sipp_cpu ua_used ua_mem drops0 drops ua_drops=0
+	children_cpu
+	cpu0=$cpu
+	drops0=$(rcvbuf_drops)
+	start=$(date +%s.%N)
+	# shellcheck disable=SC2086 # SIPP_OPTS is a list of options
+	timeout -k 5 "$((TIMEOUT + 30))" sipp -sf "$scenario" -s bob -t "$sipp_t" \
+		-i 127.0.0.1 -bind_local -ci 127.0.0.1 -mi 127.0.0.1 \
+		-m "$n" -r "$RATE" -rp 1000 -l "$LIMIT" -timeout "${TIMEOUT}s" -timeout_error \
+		-nostdin -trace_stat -stf "$tmp/stat.csv" -fd 1 \
+		-trace_screen -screen_file "$tmp/screen.log" \
+		-trace_err -error_file "$tmp/errors.log" $SIPP_OPTS \
+		"127.0.0.1:$ua_port" </dev/null >"$tmp/sipp.out" 2>&1 &
+	sipp_pid=$!
+	wait "$sipp_pid" || rc=$?
+	sipp_pid=
+	end=$(date +%s.%N)
+	children_cpu
+	sipp_cpu=$(awk -v a="$cpu0" -v b="$cpu" 'BEGIN { print b - a }')
+	ua_used=$(ua_cpu)
+	ua_mem=$(ua_rss)
+	drops=$(($(rcvbuf_drops) - drops0))
+	[ "$proto" = udp ] && ua_drops=$(ua_socket_drops "$ua_port")
+	stop_ua
+
+	grep -E '^ *(Successful call|Failed call)|OPTIONS -|200 <-' "$tmp/screen.log" || true
+	local total ok failed retrans sipp_rate answered
+	[ -s "$tmp/stat.csv" ] || { tail -n 20 "$tmp/sipp.out" >&2; fail "$name: SIPp wrote no statistics (exit $rc)"; }
+	total=$(csv_field TotalCallCreated)
+	ok=$(csv_field 'SuccessfulCall(C)')
+	failed=$(csv_field 'FailedCall(C)')
+	retrans=$(csv_field 'Retransmissions(C)')
+	sipp_rate=$(csv_field 'CallRate(C)')
+	answered=$(json_field answered "$tmp/ua.out")
+	awk -v n="$ok" -v s="$start" -v e="$end" -v r="$sipp_rate" -v c="$total" -v f="$failed" -v x="$retrans" 'BEGIN {
+		printf "calls %d, successful %d, failed %d, retransmissions %d, elapsed %.2f s, achieved %.0f calls/s (SIPp CallRate(C) %s)\n",
+			c, n, f, x, e - s, n / (e - s), r }'
+	awk -v u="$ua_used" -v p="$sipp_cpu" -v s="$start" -v e="$end" -v m="$ua_mem" 'BEGIN {
+		printf "cpu: ua %.2f s (%.0f%% of one core), SIPp %.2f s (%.0f%%), %d cores; ua peak RSS %d MiB\n",
+			u, 100 * u / (e - s), p, 100 * p / (e - s), '"$(nproc)"', m }'
+	echo "kernel: UDP datagrams dropped for a full receive buffer: $ua_drops at the UA's socket, $drops machine-wide"
+	echo "ua: $(grep '"event":"stats"' "$tmp/ua.out")"
+
+	if [ "$rc" -ne 0 ] || [ "$failed" != 0 ] || [ "$ok" != "$n" ]; then
+		[ -s "$tmp/errors.log" ] && { head -c 2000 "$tmp/errors.log"; echo; } >&2
+		tail -n 20 "$tmp/ua.err" >&2
+		fail "$name: SIPp exit $rc, $ok of $n calls successful, $failed failed"
+	fi
+	# Retransmitted requests are absorbed by the transaction layer, so the
+	# core answers each OPTIONS exactly once.
+	[ "$answered" = "$n" ] || fail "$name: the UA core answered $answered requests, want $n"
+	for field in send_errors parse_errors invalid rejected; do
+		[ "$(json_field "$field" "$tmp/ua.out")" = 0 ] || fail "$name: ua $field is not 0"
+	done
+}
+
+go build -o "$tmp/demo" ./cmd/demo
+pass udp udp u1 "$CALLS"
+if [ "$TCP_CALLS" -gt 0 ]; then
+	pass tcp tcp t1 "$TCP_CALLS"
+fi
+echo "sipp_options: ok"
