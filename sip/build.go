@@ -112,12 +112,9 @@ func AppendResponse[R, T Text](dst []byte, req *Message, code int, reason R, toT
 	to := req.Get(HeaderTo)
 	dst = append(dst, "To: "...)
 	dst = appendSafe(dst, to)
-	if len(toTag) > 0 {
-		var n NameAddr
-		if n.Parse(to) == nil && n.Tag() == nil {
-			dst = append(dst, ";tag="...)
-			dst = appendSafe(dst, toTag)
-		}
+	if len(toTag) > 0 && headerTag(to) == nil {
+		dst = append(dst, ";tag="...)
+		dst = appendSafe(dst, toTag)
 	}
 	dst = append(dst, "\r\n"...)
 	dst = AppendHeader(dst, HeaderCallID, req.Get(HeaderCallID))

@@ -35,7 +35,6 @@ type Message struct {
 	method     Method
 	methodName []byte
 	requestURI URI
-	version    []byte
 
 	status int
 	reason []byte
@@ -216,7 +215,8 @@ func listElementEnd(b []byte) int {
 	return len(b)
 }
 
-// Reset empties m for reuse, keeping its allocated storage.
+// Reset empties m for reuse, keeping its allocated storage and dropping
+// every reference to the buffer it was parsed from.
 func (m *Message) Reset() {
 	extra := m.extra[:0]
 	*m = Message{extra: extra, contentLength: -1}

@@ -114,7 +114,10 @@ func (n *NameAddr) parseParams(b []byte) error {
 // shiftError moves the offset of a *ParseError from a sub-slice parser to
 // the enclosing value.
 func shiftError(err error, by int) error {
-	pe := err.(*ParseError)
+	pe, ok := err.(*ParseError)
+	if !ok {
+		return err
+	}
 	return newError(pe.Err, pe.Offset+by, pe.Reason)
 }
 

@@ -245,7 +245,7 @@ var crBytes = []byte{'\r'}
 // zeroing the inline field array, which parse overwrites.
 func (m *Message) reset() {
 	m.raw, m.request, m.fragment = nil, false, false
-	m.method, m.methodName, m.version = MethodOther, nil, nil
+	m.method, m.methodName = MethodOther, nil
 	m.requestURI = URI{}
 	m.status, m.reason = 0, nil
 	m.nfields = 0
@@ -335,8 +335,11 @@ func (m *Message) parseStartLine(line []byte, off int) error {
 	}
 	uriOff := off + sp1 + 1
 	if err := m.requestURI.Parse(rest[:sp2]); err != nil {
-		pe := err.(*ParseError)
-		return newError(ErrBadURI, uriOff+pe.Offset, strings.TrimSuffix(pe.Reason, "URI")+"Request-URI")
+		reason, off := "bad Request-URI", uriOff
+		if pe, ok := err.(*ParseError); ok {
+			reason, off = strings.TrimSuffix(pe.Reason, "URI")+"Request-URI", uriOff+pe.Offset
+		}
+		return newError(ErrBadURI, off, reason)
 	}
 	// RFC 3261 §19.1.1 (table): headers are not allowed in a Request-URI.
 	if m.requestURI.Scheme != SchemeOther && m.requestURI.Headers != nil {
@@ -349,7 +352,6 @@ func (m *Message) parseStartLine(line []byte, off int) error {
 	m.request = true
 	m.methodName = method
 	m.method = LookupMethod(method)
-	m.version = version
 	return nil
 }
 
@@ -376,7 +378,6 @@ func (m *Message) parseStatusLine(line []byte, off int) error {
 		return newError(ErrMalformed, off+codeAt, "status code out of range")
 	}
 	m.status = status
-	m.version = line[:sp]
 	if len(code) > 4 {
 		m.reason = code[4:]
 	}
