@@ -35,8 +35,9 @@ Standard output carries one JSON object per line:
 Logs go to standard error.
 
 With -transport tls the UA makes a self-signed ECDSA P-256 certificate in
-memory at start-up, valid for 24 hours for 127.0.0.1, ::1, localhost and the
--listen address; peers must be told not to verify it (or to trust it).
+memory at start-up (transport.SelfSignedTLS), valid for 24 hours for
+127.0.0.1, ::1 and localhost; peers must be told not to verify it (or to
+trust it).
 
 Flags:
 `
