@@ -298,10 +298,15 @@ func (tx *ClientTx) retransmit(wire []byte, dst transport.Addr) {
 }
 
 // fail ends the transaction with a transaction layer error and tells the
-// TU. Unless always is set, nothing happens if it has already ended (the
-// TU heard about that).
+// TU. Unless always is set, nothing happens if it has already ended or a
+// final response has arrived (the TU heard about that; a retransmission
+// that raced with the final response failing is no failure of the request).
 func (tx *ClientTx) fail(e *Error, always bool) {
 	tx.mu.Lock()
+	if !always && tx.final {
+		tx.mu.Unlock()
+		return
+	}
 	ended := tx.terminate()
 	tx.mu.Unlock()
 	if ended {

@@ -62,7 +62,9 @@ type Transport interface {
 // deterministic order.
 //
 // Because transitions are decided under the lock, a transaction passes a
-// final response (or a failure) to its TU once. Callbacks of one
+// final response (or a failure) to its TU once; the one exception is a
+// failure to send the ACK for a non-2xx, reported after that response
+// (see ClientHandler). Callbacks of one
 // transaction are not serialised with each other, though: two responses
 // read by two transport goroutines at once may reach the TU in either
 // order, as they could over the network.
@@ -91,7 +93,8 @@ var _ transport.Handler = (*Manager)(nil)
 // NewManager returns a Manager that sends through tp and passes server
 // transactions, ACKs for 2xx, CANCELs and stray responses to tu. A nil tu
 // suits an element that only sends requests: every request it receives is
-// answered 501 (Not Implemented) and everything else is dropped.
+// answered 501 (Not Implemented), except that a CANCEL still gets its 200
+// or 481 from the Manager and an ACK is dropped, as is everything else.
 func NewManager(cfg Config, tp Transport, tu TU) *Manager {
 	cfg = cfg.withDefaults()
 	if tu == nil {

@@ -186,9 +186,10 @@ func (tx *ServerTx) retransmission() bool {
 	} else {
 		resend = tx.retransmissionNonInvite()
 	}
+	state := tx.state
 	tx.mu.Unlock()
 	if resend != nil {
-		tx.send(resend)
+		tx.send(resend, state)
 	}
 	if resend == nil && tx.m.debugging() {
 		tx.m.log.Debug("transaction: absorbed retransmitted request", "method", tx.name)
@@ -196,11 +197,17 @@ func (tx *ServerTx) retransmission() bool {
 	return true
 }
 
-// send sends a response again, outside Respond; a failure ends the
-// transaction and goes to the TU (RFC 3261 §17.2.4).
-func (tx *ServerTx) send(b []byte) {
+// send sends a response again, outside Respond, decided in state decided;
+// a failure ends the transaction and goes to the TU (RFC 3261 §17.2.4),
+// unless the transaction moved on meanwhile (an ACK confirmed it, the TU's
+// final replaced a 100 Trying): the resend no longer mattered.
+func (tx *ServerTx) send(b []byte, decided State) {
 	if err := tx.m.tp.SendResponse(tx.reply, b); err != nil {
 		tx.mu.Lock()
+		if tx.state != decided {
+			tx.mu.Unlock()
+			return
+		}
 		ended := tx.terminate()
 		tx.mu.Unlock()
 		if ended {
@@ -248,10 +255,11 @@ func (tx *ServerTx) onTimer(slot int, gen uint32) {
 		// Completed), RFC 6026 §7.1 (Timer L, Accepted): Terminated.
 		ended = tx.terminate()
 	}
+	state := tx.state
 	tx.mu.Unlock()
 	tx.endAfter(ended)
 	if resend != nil {
-		tx.send(resend)
+		tx.send(resend, state)
 	}
 }
 
@@ -301,7 +309,8 @@ func (tx *ServerTx) localTag() []byte {
 
 // ToTag returns the To tag of the last response sent with one, or the tag
 // the Manager chose for its 200 to a CANCEL of this request (use it in the
-// 487, RFC 3261 §9.2); nil if none. Recorded for INVITE transactions only.
+// 487, RFC 3261 §9.2); nil if none. Responses' tags are recorded for
+// INVITE transactions only.
 func (tx *ServerTx) ToTag() []byte {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
