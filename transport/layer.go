@@ -274,7 +274,7 @@ func (l *Layer) SendRequest(dst Addr, branch []byte, req []byte) (wire []byte, u
 		}
 		var hostBuf [64]byte
 		host := l.sentByHost(hostBuf[:0], ep.local(), dst.AddrPort)
-		size := len(req) + viaLineLen(host, branch)
+		size := len(req) + viaLineLen(host, ep.local().Port(), branch)
 		if size > MTUThreshold {
 			// RFC 3261 §18.1.1: larger than 1300 bytes and the path MTU
 			// unknown: MUST use a congestion controlled transport, and
@@ -303,7 +303,7 @@ func (l *Layer) sendRequestStream(dst Addr, eol int, branch, req []byte) ([]byte
 		var hostBuf [64]byte
 		sentBy := l.streamSentBy(c)
 		host := l.sentByHost(hostBuf[:0], sentBy, dst.AddrPort)
-		wire = make([]byte, 0, len(req)+viaLineLen(host, branch))
+		wire = make([]byte, 0, len(req)+viaLineLen(host, sentBy.Port(), branch))
 		wire = appendWithVia(wire, req, eol, dst.Proto, host, sentBy.Port(), branch)
 		return c.write(wire)
 	})
@@ -374,7 +374,8 @@ func (l *Layer) withConn(dst Addr, f func(*streamConn) error) error {
 // UDP responses leave from the socket the request arrived on (rt.Local),
 // as RFC 3581 §4 requires for symmetric NATs. Where the Via needs DNS (a
 // host name in sent-by or maddr) the response goes to the request's source
-// address, rt.Remote, instead: RFC 3263 §5 is not implemented. A top Via
+// IP address (rt.Remote) at the sent-by port, or the source port when the
+// Via has none: RFC 3263 §5 is not implemented. A top Via
 // that does not parse also sends to rt.Remote.
 func (l *Layer) SendResponse(rt ReplyTo, wire []byte) error {
 	if l.closed.Load() {

@@ -148,7 +148,11 @@ func (l *Layer) addConnLocked(c *streamConn, reserved bool) error {
 	l.byID[c.id] = c
 	l.conns[c.remote] = c
 	c.touch()
+	// c.mu: with a short IdleTimeout the timer may fire, and checkIdle
+	// re-arm or close c, before AfterFunc returns.
+	c.mu.Lock()
 	c.idle = l.cfg.Clock.AfterFunc(l.cfg.IdleTimeout, c.checkIdle)
+	c.mu.Unlock()
 	if c.nc != nil {
 		l.wg.Add(1)
 		go c.readLoop()
@@ -390,6 +394,7 @@ func (c *streamConn) readLoop() {
 		if want := max(need, n+1); want > len(buf)-viaSlack {
 			if want > maxMsg+1 {
 				l.stats.framingErrors.Add(1)
+				l.warn(warnFraming, "transport: closing stream on a message over the size limit", c.remote, sip.ErrTooLarge)
 				return
 			}
 			size := min(max(2*(len(buf)-viaSlack), want), maxMsg+1)

@@ -347,3 +347,14 @@ func TestStreamConcurrentSenders(t *testing.T) {
 		})
 	}
 }
+
+// With a tiny IdleTimeout the idle timer can fire before addConn has
+// stored it; run with -race, this caught c.idle written without c.mu.
+func TestStreamIdleTimerFiresAtOnce(t *testing.T) {
+	server, _ := serve(t, Config{IdleTimeout: time.Nanosecond}, 0)
+	a := must[Addr](t)(server.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0")))
+	for range 20 {
+		dialRaw(t, a).Write(streamRequest(1))
+	}
+	waitFor(t, "connections closed", func() bool { return server.Stats().OpenConns == 0 })
+}

@@ -38,10 +38,15 @@ func isTokenChar(c byte) bool {
 
 const viaLinePrefix = "Via: SIP/2.0/"
 
-// viaLineLen returns the length of the Via line appendWithVia writes.
-func viaLineLen(host, branch []byte) int {
+// viaLineLen returns the exact length of the Via line appendWithVia
+// writes, so that the 1300-byte rule (RFC 3261 §18.1.1) sees the real size.
+func viaLineLen(host []byte, port uint16, branch []byte) int {
+	digits := 1
+	for p := port; p >= 10; p /= 10 {
+		digits++
+	}
 	// "Via: SIP/2.0/UDP " host ":" port ";branch=" branch ";rport\r\n"
-	return len(viaLinePrefix) + 4 + len(host) + 6 + len(";branch=") + len(branch) + len(";rport\r\n")
+	return len(viaLinePrefix) + 4 + len(host) + 1 + digits + len(";branch=") + len(branch) + len(";rport\r\n")
 }
 
 // appendWithVia appends req with the Via line inserted after its request
@@ -325,10 +330,8 @@ func responseDest(rt ReplyTo, v *sip.Via, hasVia bool) (Addr, error) {
 		return Addr{Proto: proto, AddrPort: netip.AddrPortFrom(received, pick(port, 5060))}, nil
 	}
 	if hostIsIP {
-		// RFC 3261 §18.2.2: the address in sent-by.
-		if v.HasRPort && v.RPort != 0 {
-			port = uint16(v.RPort)
-		}
+		// RFC 3261 §18.2.2: the address and port in sent-by (RFC 3581 §4
+		// uses rport only together with "received").
 		return Addr{Proto: proto, AddrPort: netip.AddrPortFrom(host, pick(port, 5060))}, nil
 	}
 	return fallback()

@@ -271,13 +271,17 @@ func TestWireTopVia(t *testing.T) {
 	}
 }
 
-func TestResponseDestReliable(t *testing.T) {
+func TestResponseDest(t *testing.T) {
 	rt := ReplyTo{Remote: mustAddr(t, TCP, "192.0.2.1:40000")}
 	for _, tc := range []struct{ via, want string }{
 		{"SIP/2.0/TCP 192.0.2.1:5060;rport=40000;received=192.0.2.1", "tcp/192.0.2.1:5060"},
 		{"SIP/2.0/TCP 192.0.2.7;received=192.0.2.1", "tcp/192.0.2.1:5060"},
 		{"SIP/2.0/TLS 192.0.2.7", "tls/192.0.2.7:5061"},
 		{"SIP/2.0/TLS host.example.com:5081", "tls/192.0.2.1:5081"},
+		// RFC 3581 §4 uses rport only with "received"; without it (a Via
+		// nobody stamped), RFC 3261 §18.2.2's sent-by port.
+		{"SIP/2.0/UDP 192.0.2.7:5070;rport=6000", "udp/192.0.2.7:5070"},
+		{"SIP/2.0/UDP 192.0.2.7:5070;rport=6000;received=192.0.2.1", "udp/192.0.2.1:6000"},
 	} {
 		var v sip.Via
 		if err := v.Parse([]byte(tc.via)); err != nil {
@@ -338,5 +342,27 @@ func TestSendRequestUnspecifiedListener(t *testing.T) {
 	}
 	if g := cli.next(t); g.status != 200 {
 		t.Errorf("got %+v", g)
+	}
+}
+
+// RFC 3261 §18.1.1 moves to TCP only a request "larger than 1300 bytes":
+// one of exactly 1300 bytes, Via included, stays on UDP, one byte more
+// does not (no TCP listener here, so it fails with ErrNoListener).
+func TestSendRequestMTUBoundary(t *testing.T) {
+	n := NewNetwork(NewFakeClock(time.Unix(0, 0)), 1)
+	server := newLayer(t, Config{}, nil)
+	dst := must[Addr](t)(server.ListenMem(n, mustAddr(t, UDP, "192.0.2.2:5060")))
+	client := newLayer(t, Config{}, nil)
+	must[Addr](t)(client.ListenMem(n, mustAddr(t, UDP, "192.0.2.1:5060")))
+	via := len("Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKmtu;rport\r\n")
+	pad := MTUThreshold - len(request("MESSAGE", "sip:bob@192.0.2.2", "Subject: ")) - via
+	req := request("MESSAGE", "sip:bob@192.0.2.2", "Subject: "+strings.Repeat("x", pad))
+	wire, used, err := client.SendRequest(dst, []byte("z9hG4bKmtu"), req)
+	if err != nil || used != dst || len(wire) != MTUThreshold {
+		t.Fatalf("%d-byte request: used %v, err %v", len(wire), used, err)
+	}
+	req = request("MESSAGE", "sip:bob@192.0.2.2", "Subject: "+strings.Repeat("x", pad+1))
+	if _, used, err = client.SendRequest(dst, []byte("z9hG4bKmtu"), req); used.Proto != TCP || err != ErrNoListener {
+		t.Fatalf("1301-byte request: used %v, err %v", used, err)
 	}
 }
