@@ -107,6 +107,11 @@ func (n *NameAddr) parseParams(b []byte) error {
 	if !checkHeaderParams(p) {
 		return newError(ErrBadHeader, 0, "bad header parameter")
 	}
+	// RFC 3261 §25: tag-param = "tag" EQUAL token; a tag without a value
+	// would match nothing and make a response add a second one.
+	if tag, ok := Params(p).Get("tag"); ok && !isTokenString(tag) {
+		return newError(ErrBadHeader, 0, "bad tag parameter")
+	}
 	n.Params = p
 	return nil
 }

@@ -1,6 +1,9 @@
 package sip
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 // FromTag and ToTag find the same tag as a full NameAddr.Parse, for every
 // form of the value: quoted display name holding '<' and ';', token display
@@ -34,5 +37,19 @@ func TestHeaderTag(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _, _ = m.FromTag(), m.ToTag() }); n != 0 {
 		t.Errorf("%v allocs", n)
+	}
+}
+
+// RFC 3261 §25: tag-param = "tag" EQUAL token, in any case of "tag".
+func TestTagNeedsToken(t *testing.T) {
+	for _, v := range []string{`<sip:b@h>;tag`, `<sip:b@h>;TAG`, `"" <sip:b@h>;tAg;x=1`, `sip:b@h;tag="q"`} {
+		var n NameAddr
+		if err := n.Parse([]byte(v)); !errors.Is(err, ErrBadHeader) {
+			t.Errorf("%q: %v, want ErrBadHeader", v, err)
+		}
+	}
+	var n NameAddr
+	if err := n.Parse([]byte(`<sip:b@h>;Tag=x1`)); err != nil || string(n.Tag()) != "x1" {
+		t.Errorf("Tag %q, %v", n.Tag(), err)
 	}
 }
