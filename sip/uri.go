@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
 )
 
@@ -337,6 +338,29 @@ func parseIPv4(s []byte) (ip [4]byte, ok bool) {
 		ip[k], s = byte(v), s[n:]
 	}
 	return ip, len(s) == 0
+}
+
+// HostIP returns the address a host names when it is an IP address:
+// IPv4address, IPv6reference ("[2001:db8::1]") or a bare IPv6address, as
+// RFC 3261 §25 allows in a Via received parameter. An IPv4-mapped IPv6
+// address comes back as IPv4, so that it compares equal to the same
+// source. ok is false for a hostname. Unlike netip.ParseAddr it takes
+// bytes, allocates nothing, and accepts the leading zeros of 1*3DIGIT.
+func HostIP(h []byte) (ip netip.Addr, ok bool) {
+	if len(h) > 0 && h[0] == '[' {
+		v6, ok := parseIPv6Reference(h)
+		if !ok {
+			return netip.Addr{}, false
+		}
+		return netip.AddrFrom16(v6).Unmap(), true
+	}
+	if v4, ok := parseIPv4(h); ok {
+		return netip.AddrFrom4(v4), true
+	}
+	if v6, ok := parseIPv6(h); ok {
+		return netip.AddrFrom16(v6).Unmap(), true
+	}
+	return netip.Addr{}, false
 }
 
 // parseIPv6Reference parses "[" IPv6address "]".

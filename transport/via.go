@@ -90,121 +90,6 @@ func routedSource(dst, fallback netip.Addr) netip.Addr {
 	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
 }
 
-// parseHostIP parses a sent-by host, received or maddr value as an IP
-// address: IPv4, IPv6 with or without brackets. ok is false for a name.
-// It does not allocate (netip.ParseAddr needs a string).
-func parseHostIP(h []byte) (netip.Addr, bool) {
-	if len(h) >= 2 && h[0] == '[' && h[len(h)-1] == ']' {
-		h = h[1 : len(h)-1]
-	}
-	if v4, ok := parseIPv4(h); ok {
-		return netip.AddrFrom4(v4), true
-	}
-	if v6, ok := parseIPv6(h); ok {
-		return netip.AddrFrom16(v6).Unmap(), true
-	}
-	return netip.Addr{}, false
-}
-
-// parseIPv4 parses dotted-decimal IPv4address (RFC 3261 §25.1).
-func parseIPv4(s []byte) (ip [4]byte, ok bool) {
-	for i := range 4 {
-		if i > 0 {
-			if len(s) == 0 || s[0] != '.' {
-				return ip, false
-			}
-			s = s[1:]
-		}
-		n, v := 0, 0
-		for n < len(s) && n < 3 && '0' <= s[n] && s[n] <= '9' {
-			v = v*10 + int(s[n]-'0')
-			n++
-		}
-		if n == 0 || v > 255 || (n > 1 && s[0] == '0') {
-			return ip, false
-		}
-		ip[i] = byte(v)
-		s = s[n:]
-	}
-	return ip, len(s) == 0
-}
-
-// parseIPv6 parses IPv6address (RFC 3261 §25.1, RFC 4291 §2.2): eight
-// groups of up to four hex digits, one "::" standing for one or more zero
-// groups, the last 32 bits optionally in dotted decimal.
-func parseIPv6(s []byte) (ip [16]byte, ok bool) {
-	ellipsis := -1 // byte index of "::"
-	if len(s) >= 2 && s[0] == ':' && s[1] == ':' {
-		ellipsis, s = 0, s[2:]
-	}
-	i := 0
-	for i < 16 && len(s) > 0 {
-		n, v := 0, 0
-		for n < len(s) && n < 5 && hexValue(s[n]) >= 0 {
-			v = v<<4 | hexValue(s[n])
-			n++
-		}
-		if n < len(s) && s[n] == '.' {
-			// RFC 4291 §2.2: the low 32 bits in IPv4 notation.
-			if (ellipsis < 0 && i != 12) || i > 12 {
-				return ip, false
-			}
-			v4, ok := parseIPv4(s)
-			if !ok {
-				return ip, false
-			}
-			copy(ip[i:], v4[:])
-			i, s = i+4, nil
-			break
-		}
-		if n == 0 || n > 4 {
-			return ip, false
-		}
-		ip[i], ip[i+1] = byte(v>>8), byte(v)
-		i, s = i+2, s[n:]
-		if len(s) == 0 {
-			break
-		}
-		if s[0] != ':' || len(s) == 1 {
-			return ip, false
-		}
-		s = s[1:]
-		if s[0] == ':' {
-			if ellipsis >= 0 {
-				return ip, false
-			}
-			ellipsis, s = i, s[1:]
-		}
-	}
-	if len(s) > 0 {
-		return ip, false
-	}
-	if i < 16 {
-		if ellipsis < 0 {
-			return ip, false
-		}
-		gap := 16 - i
-		copy(ip[ellipsis+gap:], ip[ellipsis:i])
-		clear(ip[ellipsis : ellipsis+gap])
-	} else if ellipsis >= 0 {
-		return ip, false // "::" must stand for at least one group
-	}
-	return ip, true
-}
-
-// hexValue returns the value of hex digit c, or -1.
-func hexValue(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'a' <= c && c <= 'f':
-		return int(c-'a') + 10
-	case 'A' <= c && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
-}
-
 // wireTopVia parses the first Via value of a message the caller built,
 // without modifying it. It reports false when there is none or it does
 // not parse.
@@ -290,8 +175,8 @@ func responseDest(rt ReplyTo, v *sip.Via, hasVia bool) (Addr, error) {
 	if !ok {
 		return Addr{}, ErrBadMessage // SCTP or an extension
 	}
-	received, hasReceived := parseHostIP(v.Received)
-	host, hostIsIP := parseHostIP(v.Host)
+	received, hasReceived := sip.HostIP(v.Received)
+	host, hostIsIP := sip.HostIP(v.Host)
 	port := uint16(v.Port)
 	fallback := func() (Addr, error) {
 		if !rt.Remote.IsValid() {
@@ -316,7 +201,7 @@ func responseDest(rt ReplyTo, v *sip.Via, hasVia bool) (Addr, error) {
 	}
 	if v.Maddr != nil {
 		// RFC 3261 §18.2.2: maddr, using the sent-by port or 5060.
-		if maddr, ok := parseHostIP(v.Maddr); ok {
+		if maddr, ok := sip.HostIP(v.Maddr); ok {
 			return Addr{Proto: proto, AddrPort: netip.AddrPortFrom(maddr, pick(port, 5060))}, nil
 		}
 		return fallback()
@@ -376,7 +261,7 @@ func stampVia(m *sip.Message, f *rxFrame, src netip.AddrPort) bool {
 	// RFC 3261 §18.2.1: received when sent-by is a name or another
 	// address; RFC 3581 §4: also, whatever sent-by says, with rport.
 	needReceived := v.HasRPort
-	if host, isIP := parseHostIP(v.Host); !isIP || host != srcIP {
+	if host, isIP := sip.HostIP(v.Host); !isIP || host != srcIP {
 		needReceived = true
 	}
 
@@ -385,7 +270,7 @@ func stampVia(m *sip.Message, f *rxFrame, src netip.AddrPort) bool {
 	var ipText, recvText [64]byte
 	if needReceived {
 		ip := srcIP.AppendTo(ipText[:0]) // IPv6address without brackets (§20.42 via-received)
-		if old, ok := parseHostIP(v.Received); v.Received != nil {
+		if old, ok := sip.HostIP(v.Received); v.Received != nil {
 			if !ok || old != srcIP {
 				edits[n] = edit{pos: f.offset(v.Received), old: len(v.Received), text: ip}
 				n++
@@ -457,7 +342,7 @@ func (l *Layer) isOurSentBy(v *sip.Via, arrived Addr) bool {
 		p, _ := ParseProtocol(v.Transport)
 		port = p.DefaultPort()
 	}
-	hostIP, isIP := parseHostIP(v.Host)
+	hostIP, isIP := sip.HostIP(v.Host)
 	isHost := l.cfg.Host != "" && bytes.EqualFold(v.Host, []byte(l.cfg.Host))
 	match := func(a Addr) bool {
 		if a.Port() != port {
