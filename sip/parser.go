@@ -21,12 +21,14 @@ type Parser struct {
 	MaxLineLength  int // bytes of one header field, folds included; over it: ErrLineTooLong
 }
 
+const maxInt = int(^uint(0) >> 1)
+
 func limit(v, def int) int {
 	if v == 0 {
 		return def
 	}
 	if v < 0 {
-		return int(^uint(0) >> 1)
+		return maxInt
 	}
 	return v
 }
@@ -202,6 +204,9 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 	// RFC 3261 §18.3: Content-Length frames the body.
 	rest := len(b) - i
 	switch {
+	case m.contentLength > maxSize-i:
+		// The body could never fit the limit, whatever arrives later.
+		return newError(ErrTooLarge, maxSize, "message too large")
 	case m.contentLength > rest:
 		// A datagram or a sipfrag body is all there is; only a stream may
 		// bring the rest later (RFC 3261 §18.3, RFC 3420 §2).
@@ -282,8 +287,11 @@ func (m *Message) addField(n int, line []byte, off int) error {
 	if f.Name != HeaderOther && m.first[f.Name] == 0 {
 		m.first[f.Name] = uint16(min(n+1, 0xffff))
 		if f.Name == HeaderContentLength {
+			// RFC 3261 §20.14: 1*DIGIT. parseUint32 bounds it; the check keeps
+			// the int positive on 32-bit platforms. parse then holds it to
+			// MaxMessageSize.
 			v, ok := parseUint32(f.Value)
-			if !ok || int64(v) > int64(DefaultMaxMessageSize)*16 {
+			if !ok || uint64(v) > uint64(maxInt) {
 				return newError(ErrContentLength, off, "bad Content-Length value")
 			}
 			m.contentLength = int(v)

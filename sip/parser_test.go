@@ -119,6 +119,15 @@ func TestLimits(t *testing.T) {
 	if err := (&Parser{}).Parse(&m, []byte(long)); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
+	// A Content-Length that cannot fit MaxMessageSize is too large (513)
+	// at once, on a stream too; a larger limit lets a large body wait.
+	big := crlf("MESSAGE sip:a@b SIP/2.0\nContent-Length: 2000000\n\nhi")
+	if err := (&Parser{}).ParseStream(&m, big); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("default limit, huge Content-Length: %v", err)
+	}
+	if err := (&Parser{MaxMessageSize: 4 << 20}).ParseStream(&m, big); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("4 MiB limit, 2 MB body: %v", err)
+	}
 }
 
 func TestDatagramBody(t *testing.T) {
