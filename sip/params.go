@@ -91,16 +91,6 @@ func closingQuote(b []byte, i int) int {
 	return len(b)
 }
 
-// validURIParams reports whether p, the text after the first ';' of
-// uri-parameters, is well formed (RFC 3261 §25): each parameter a pname and
-// an optional "=" pvalue, both 1*paramchar with well-formed escapes, no
-// whitespace, no name twice, at most MaxParams. An empty p stands for no
-// parameters and is valid.
-func validURIParams(p []byte) bool {
-	off, _ := checkURIParams(p)
-	return len(p) == 0 || off < 0
-}
-
 // checkURIParams returns the offset in p of the first fault of the
 // uri-parameters after a ';' and what it is, or -1.
 func checkURIParams(p []byte) (int, string) {
@@ -201,21 +191,4 @@ func utf8Tail(c byte) int {
 		return 5
 	}
 	return -1
-}
-
-// tokenEnd returns the end of the run of token characters at b[i].
-func tokenEnd(b []byte, i int) int {
-	for i < len(b) && isToken(b[i]) {
-		i++
-	}
-	return i
-}
-
-// skipWS returns the index of the first byte at or after b[i] that is not
-// SP or HTAB.
-func skipWS(b []byte, i int) int {
-	for i < len(b) && isWS(b[i]) {
-		i++
-	}
-	return i
 }

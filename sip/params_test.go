@@ -196,3 +196,10 @@ func FuzzHeaderParams(f *testing.F) {
 		}
 	})
 }
+
+// validURIParams reports whether p, the text after the first ';' of
+// uri-parameters, is well formed, an empty p standing for none.
+func validURIParams(p []byte) bool {
+	off, _ := checkURIParams(p)
+	return len(p) == 0 || off < 0
+}
