@@ -110,12 +110,14 @@ func (l *Layer) receive(f *rxFrame, rt ReplyTo) {
 				return
 			}
 		}
+		l.traceReceived(rt.Local, rt.Remote, m.Bytes())
 		if err := m.Validate(); err != nil {
 			l.stats.invalid.Add(1)
 			l.reject(r, m, rt, err)
 			return
 		}
 	} else {
+		l.traceReceived(rt.Local, rt.Remote, m.Bytes())
 		if err := m.Validate(); err != nil {
 			l.stats.invalid.Add(1)
 			l.stats.droppedResponses.Add(1)

@@ -36,6 +36,9 @@ type Config struct {
 	// kind of warning is logged at most once per 10 s (of Clock), with a
 	// count of those suppressed. Default slog.Default().
 	Logger *slog.Logger
+	// Tracer, if not nil, sees every SIP message the Layer sends or
+	// receives (see Tracer). Default nil: no tracing, at no cost.
+	Tracer Tracer
 	// Parser holds the limits for inbound messages. Stream connections
 	// buffer at most Parser.MaxMessageSize bytes (1 MiB if negative).
 	Parser sip.Parser

@@ -96,7 +96,10 @@ func (m *memEndpoint) send(dst netip.AddrPort, b []byte) error {
 	if len(b) > maxDatagram {
 		return ErrTooLarge
 	}
-	m.n.sendDatagram(m.addr, Addr{Proto: UDP, AddrPort: dst}, b)
+	// Written, as far as the sender can tell, whatever the Faults do next.
+	to := Addr{Proto: UDP, AddrPort: dst}
+	m.l.traceSent(m.addr, to, b)
+	m.n.sendDatagram(m.addr, to, b)
 	return nil
 }
 
@@ -229,8 +232,12 @@ func (n *Network) deliverDatagram(from, to Addr, b []byte) {
 	ep.l.receiveMemDatagram(ep, from, b)
 }
 
-// sendStream delivers one stream write, synchronously and losslessly.
-func (n *Network) sendStream(from, to Addr, b []byte) error {
+// sendStream delivers one stream write on the sender's connection c,
+// synchronously and losslessly. It traces the write once the receiver has
+// the connection and before it handles the bytes, so that tracing keeps
+// the order of a synchronous exchange.
+func (n *Network) sendStream(c *streamConn, b []byte) error {
+	from, to := c.local, c.remote
 	n.mu.Lock()
 	ep := n.eps[to]
 	if ep == nil {
@@ -240,10 +247,16 @@ func (n *Network) sendStream(from, to Addr, b []byte) error {
 	}
 	n.delivered++
 	n.mu.Unlock()
+	rc, err := ep.l.memStreamConn(ep, from)
+	if err != nil {
+		return err
+	}
+	c.l.traceSent(from, to, b)
 	if n.trace != nil {
 		n.trace(from, to, b)
 	}
-	return ep.l.receiveMemStream(ep, from, b)
+	rc.receiveMem(b)
+	return nil
 }
 
 // receiveMemDatagram copies a datagram into a pooled buffer, as a socket
@@ -259,24 +272,29 @@ func (l *Layer) receiveMemDatagram(ep *memEndpoint, from Addr, b []byte) {
 	datagramPool.Put(bp)
 }
 
-// receiveMemStream handles one in-memory stream write from the endpoint
-// at from: it finds or records the connection, then frames the bytes,
-// which must hold whole messages.
-func (l *Layer) receiveMemStream(ep *memEndpoint, from Addr, b []byte) error {
+// memStreamConn returns our record of the in-memory connection from the
+// endpoint at from to ep, accepting it if it is new.
+func (l *Layer) memStreamConn(ep *memEndpoint, from Addr) (*streamConn, error) {
 	key := Addr{Proto: ep.addr.Proto, AddrPort: from.AddrPort}
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	c := l.conns[key]
 	if c == nil {
 		c = &streamConn{l: l, mem: ep, local: ep.addr, remote: key}
 		if err := l.addConnLocked(c, false); err != nil {
-			l.mu.Unlock()
 			if err == ErrTooManyConns {
 				l.stats.refusedConns.Add(1)
 			}
-			return ErrConnRefused
+			return nil, ErrConnRefused
 		}
 	}
-	l.mu.Unlock()
+	return c, nil
+}
+
+// receiveMem handles one in-memory stream write on c: it frames the
+// bytes, which must hold whole messages.
+func (c *streamConn) receiveMem(b []byte) {
+	l := c.l
 	c.touch()
 	var buf []byte
 	if len(b) <= maxDatagram {
@@ -295,5 +313,4 @@ func (l *Layer) receiveMemStream(ep *memEndpoint, from Addr, b []byte) error {
 		l.stats.framingErrors.Add(1)
 		c.close()
 	}
-	return nil
 }

@@ -338,12 +338,16 @@ func (c *streamConn) write(b []byte) error {
 	if c.mem != nil {
 		// Whole messages are delivered at once; no lock is held, so that a
 		// synchronous delivery may answer on this connection.
-		err = c.mem.n.sendStream(c.local, c.remote, b)
+		// The Network traces it, before the receiver sees it.
+		err = c.mem.n.sendStream(c, b)
 	} else {
 		c.wmu.Lock()
 		c.nc.SetWriteDeadline(time.Now().Add(c.l.cfg.WriteTimeout))
 		_, err = c.nc.Write(b)
 		c.wmu.Unlock()
+		if err == nil {
+			c.l.traceSent(c.local, c.remote, b)
+		}
 	}
 	if err != nil {
 		c.close()

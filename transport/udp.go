@@ -20,8 +20,11 @@ func (u *udpListener) send(dst netip.AddrPort, b []byte) error {
 	if len(b) > maxDatagram {
 		return ErrTooLarge
 	}
-	_, err := u.pc.WriteToUDPAddrPort(b, dst)
-	return err
+	if _, err := u.pc.WriteToUDPAddrPort(b, dst); err != nil {
+		return err
+	}
+	u.l.traceSent(u.addr, Addr{Proto: UDP, AddrPort: dst}, b)
+	return nil
 }
 
 // ListenUDP opens a UDP socket on addr (port 0: an ephemeral port) and
