@@ -1,0 +1,935 @@
+package dialog
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/sipxfer/sipxfer/sip"
+	"github.com/sipxfer/sipxfer/transaction"
+	"github.com/sipxfer/sipxfer/transport"
+)
+
+// CallState is the state of a Call.
+type CallState uint8
+
+// Call states.
+const (
+	CallCalling     CallState = iota + 1 // outgoing INVITE sent, no provisional with tag yet
+	CallIncoming                         // incoming INVITE not answered yet
+	CallEarly                            // a provisional response with a To tag sent or received
+	CallAnswered                         // incoming: 2xx sent, its ACK awaited
+	CallEstablished                      // 2xx received and ACKed, or 2xx sent and ACK received
+	CallEnded
+)
+
+func (s CallState) String() string {
+	return [...]string{"?", "calling", "incoming", "early", "answered", "established", "ended"}[min(int(s), 6)]
+}
+
+// CallOptions adjusts an outgoing call.
+type CallOptions struct {
+	InitialOptions
+	// OnProgress is called for each provisional response but 100 (RFC
+	// 3261 §13.2.2.1: the UAC core passes them up). It must not block.
+	OnProgress func(c *Call, code int, reason string)
+}
+
+// Call is the INVITE usage of a dialog (RFC 5057): a session set up by an
+// INVITE, kept by re-INVITEs and ended by BYE. The session description is
+// opaque bytes. A Call is safe for concurrent use.
+type Call struct {
+	ua       *UA
+	outgoing bool
+	initial  *Initial // outgoing: the INVITE
+
+	mu          sync.Mutex
+	state       CallState
+	d           *Dialog               // the dialog of the session, nil while early or calling
+	early       []*Dialog             // early dialogs (outgoing: one per fork)
+	tx          *transaction.ClientTx // outgoing INVITE
+	provisional bool                  // outgoing: a provisional response arrived
+	cancel      bool                  // outgoing: CANCEL wanted
+	cancelSent  bool
+	stx         *transaction.ServerTx // incoming INVITE awaiting its final response
+	req         *sip.Message          // incoming INVITE (a clone)
+	localTag    string                // incoming: our tag
+	proto       transport.Protocol    // incoming: how the INVITE came
+	contentType string
+	localBody   []byte
+	remoteBody  []byte
+	onProgress  func(*Call, int, string)
+
+	// The ACK for the last 2xx received (outgoing side of any INVITE), to
+	// send again for each retransmission of that 2xx (RFC 3261 §13.2.2.4).
+	ack    []byte
+	ackDst transport.Addr
+	ackSeq uint32
+
+	// The last 2xx sent, retransmitted until its ACK (RFC 3261 §13.3.1.4).
+	ok         []byte
+	okSeq      uint32
+	okTx       *transaction.ServerTx
+	okTimer    transport.Timer
+	okInterval time.Duration
+	okStart    time.Time
+	byeWanted  bool // Bye asked while the 2xx awaited its ACK (§15)
+
+	reinviteOut bool // a re-INVITE we sent awaits its final response
+	reinviteIn  bool // a re-INVITE we received is unanswered or unACKed
+
+	established chan struct{}
+	done        chan struct{}
+	err         error
+}
+
+func newCall(ua *UA, outgoing bool) *Call {
+	return &Call{ua: ua, outgoing: outgoing, established: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Outgoing reports whether this UA placed the call.
+func (c *Call) Outgoing() bool { return c.outgoing }
+
+// State returns the call's state.
+func (c *Call) State() CallState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Dialog returns the dialog of the session, nil before one is confirmed.
+func (c *Call) Dialog() *Dialog {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.d
+}
+
+// EarlyDialogs returns the early dialogs of a call not yet answered: one
+// per To tag of provisional responses (a forked INVITE has several).
+func (c *Call) EarlyDialogs() []*Dialog {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Dialog(nil), c.early...)
+}
+
+// Established is closed when the session is set up: the 2xx received and
+// ACKed (outgoing), or the ACK for the 2xx received (incoming).
+func (c *Call) Established() <-chan struct{} { return c.established }
+
+// Done is closed when the call has ended; Err then says why.
+func (c *Call) Done() <-chan struct{} { return c.done }
+
+// Err returns why the call ended: ErrLocalBye, ErrRemoteBye, ErrCancelled,
+// ErrNoACK, a *StatusError for a rejected INVITE, a *transaction.Error for a
+// timeout or transport failure; nil while it lasts.
+func (c *Call) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// RemoteBody returns the last session description the peer sent.
+func (c *Call) RemoteBody() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remoteBody
+}
+
+// LocalBody returns the last session description this side sent.
+func (c *Call) LocalBody() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.localBody
+}
+
+// Invite returns the incoming INVITE (a copy owned by the Call), or nil
+// for an outgoing call.
+func (c *Call) Invite() *sip.Message { return c.req }
+
+// Wait blocks until the call is established (nil) or ends first (its
+// error), or ctx ends (ctx.Err()).
+func (c *Call) Wait(ctx context.Context) error {
+	select {
+	case <-c.established:
+		return nil
+	case <-c.done:
+		return c.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// DialogTerminated implements Usage: the dialog ended under the call.
+func (c *Call) DialogTerminated(_ *Dialog, err error) { c.end(err) }
+
+// end ends the call once, with err; it detaches the call from its dialogs.
+func (c *Call) end(err error) {
+	c.mu.Lock()
+	if c.state == CallEnded {
+		c.mu.Unlock()
+		return
+	}
+	c.state = CallEnded
+	c.err = err
+	if c.okTimer != nil {
+		c.okTimer.Stop()
+		c.okTimer = nil
+	}
+	c.ok = nil
+	ds := append(c.early, c.d)
+	c.early = nil
+	stx := c.stx
+	c.mu.Unlock()
+	if stx != nil {
+		c.ua.mu.Lock()
+		delete(c.ua.incoming, stx)
+		c.ua.mu.Unlock()
+	}
+	close(c.done)
+	for _, d := range ds {
+		if d != nil {
+			d.RemoveUsage(c)
+		}
+	}
+}
+
+// ---- outgoing calls (UAC, RFC 3261 §13.2) ----
+
+// Dial sends an INVITE to target and returns the call at once; Wait (or
+// Established and Done) tells how it goes. o may be nil.
+func (ua *UA) Dial(target string, o *CallOptions) (*Call, error) {
+	if o == nil {
+		o = &CallOptions{}
+	}
+	if ua.full() {
+		return nil, ErrTooManyDialogs
+	}
+	in, err := ua.NewInitial("INVITE", target, &o.InitialOptions)
+	if err != nil {
+		return nil, err
+	}
+	c := newCall(ua, true)
+	c.initial = in
+	c.state = CallCalling
+	c.contentType, c.localBody = o.ContentType, o.Body
+	c.onProgress = o.OnProgress
+	if _, err := in.Send(transaction.ClientHandlerFunc(c.inviteResponse)); err != nil {
+		in.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Invite places a call and waits until it is established or fails. If ctx
+// ends first the INVITE is cancelled (RFC 3261 §9.1; the CANCEL waits for a
+// provisional response, and a 2xx that crosses it is ACKed and ended with
+// BYE) and Invite returns an error wrapping ErrCancelled and ctx.Err().
+func (ua *UA) Invite(ctx context.Context, target string, o *CallOptions) (*Call, error) {
+	c, err := ua.Dial(target, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			c.Cancel()
+			return c, errors.Join(ErrCancelled, ctx.Err())
+		}
+		return c, err
+	}
+	return c, nil
+}
+
+// Cancel cancels an outgoing call not yet answered (RFC 3261 §9.1). The
+// CANCEL goes once a provisional response has arrived; the call ends with
+// ErrCancelled when the 487 comes, or, if a 2xx wins the race, is ACKed and
+// ended with a BYE.
+func (c *Call) Cancel() error {
+	c.mu.Lock()
+	if !c.outgoing || (c.state != CallCalling && c.state != CallEarly) {
+		ended := c.state == CallEnded
+		c.mu.Unlock()
+		if ended {
+			return nil
+		}
+		return ErrState
+	}
+	c.cancel = true
+	send := c.provisional && !c.cancelSent && c.tx != nil
+	c.cancelSent = c.cancelSent || send
+	tx := c.tx
+	c.mu.Unlock()
+	if send {
+		c.sendCancel(tx)
+	}
+	return nil
+}
+
+func (c *Call) sendCancel(tx *transaction.ClientTx) {
+	if _, err := c.ua.tm.Cancel(tx, transaction.ClientHandlerFunc(func(*transaction.ClientTx, transaction.Response) {})); err != nil {
+		c.ua.log.Debug("dialog: CANCEL not sent", "err", err)
+	}
+}
+
+// inviteResponse is the handler of the initial INVITE's transaction.
+func (c *Call) inviteResponse(tx *transaction.ClientTx, r transaction.Response) {
+	c.mu.Lock()
+	if c.tx == nil {
+		c.tx = tx
+	}
+	c.mu.Unlock()
+	switch {
+	case r.Err != nil:
+		c.initial.Close()
+		c.end(r.Err)
+	case r.Status < 200:
+		c.provisionalResponse(tx, r.Msg)
+	case r.Status < 300:
+		c.successResponse(r.Msg)
+	default:
+		c.initial.Close()
+		var err error = &StatusError{Method: "INVITE", Code: r.Status, Reason: string(r.Msg.Reason())}
+		c.mu.Lock()
+		if c.cancel && r.Status == 487 {
+			err = errors.Join(ErrCancelled, err)
+		}
+		c.mu.Unlock()
+		c.end(err)
+	}
+}
+
+func (c *Call) provisionalResponse(tx *transaction.ClientTx, resp *sip.Message) {
+	var d *Dialog
+	if len(resp.ToTag()) > 0 && resp.StatusCode() > 100 {
+		// RFC 3261 §13.2.2.1: a provisional response with a To tag creates
+		// an early dialog, one per tag.
+		var err error
+		if d, err = c.initial.DialogFromResponse(resp); err != nil {
+			c.ua.log.Debug("dialog: no early dialog", "err", err)
+			d = nil
+		}
+	}
+	c.mu.Lock()
+	if c.state == CallEnded {
+		c.mu.Unlock()
+		return
+	}
+	c.provisional = true
+	send := c.cancel && !c.cancelSent
+	c.cancelSent = c.cancelSent || send
+	added := false
+	if d != nil && !containsDialog(c.early, d) {
+		c.early = append(c.early, d)
+		c.state = CallEarly
+		added = true
+	}
+	progress := c.onProgress
+	c.mu.Unlock()
+	if added {
+		d.AddUsage(c)
+	}
+	if send {
+		c.sendCancel(tx)
+	}
+	if code := resp.StatusCode(); code > 100 && progress != nil {
+		progress(c, code, string(resp.Reason()))
+	}
+}
+
+func containsDialog(ds []*Dialog, d *Dialog) bool {
+	for _, x := range ds {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// successResponse handles each 2xx to the initial INVITE (RFC 3261
+// §13.2.2.4): the first confirms the call's dialog and is ACKed; its
+// retransmissions get the same ACK again; a 2xx from another fork is ACKed
+// and its dialog ended with BYE.
+func (c *Call) successResponse(resp *sip.Message) {
+	d, err := c.initial.DialogFromResponse(resp)
+	if err != nil {
+		c.ua.log.Warn("dialog: 2xx creates no dialog", "err", err)
+		return
+	}
+	cseq, _ := resp.CSeq()
+	c.mu.Lock()
+	switch {
+	case c.d == d:
+		c.mu.Unlock()
+		c.resendACK(d, cseq.Seq)
+		return
+	case c.d != nil || c.state == CallEnded:
+		c.mu.Unlock()
+		c.ua.log.Debug("dialog: 2xx from a further fork: ACK and BYE", "dialog", d.String())
+		c.ackAndBye(d, cseq.Seq)
+		return
+	}
+	c.d = d
+	c.state = CallEstablished
+	c.remoteBody = append([]byte(nil), resp.Body()...)
+	others := make([]*Dialog, 0, len(c.early))
+	for _, e := range c.early {
+		if e != d {
+			others = append(others, e)
+		}
+	}
+	wasEarly := containsDialog(c.early, d)
+	c.early = nil
+	hangUp := c.cancel
+	c.mu.Unlock()
+	if !wasEarly {
+		d.AddUsage(c)
+	}
+	// RFC 3261 §13.2.2.4: the ACK is built like any request of the dialog
+	// but with the CSeq number of the INVITE.
+	c.sendACK(d, cseq.Seq)
+	close(c.established)
+	for _, e := range others {
+		e.RemoveUsage(c) // early dialogs of other forks end (§13.2.2.4)
+	}
+	if hangUp {
+		// The 2xx crossed our CANCEL: the session exists, so end it.
+		go c.Bye(context.Background())
+	}
+}
+
+// sendACK builds, sends and keeps the ACK for the 2xx of the INVITE with
+// CSeq number seq.
+func (c *Call) sendACK(d *Dialog, seq uint32) {
+	ack, dst, err := d.buildRequest("ACK", seq, nil)
+	if err != nil {
+		c.ua.log.Warn("dialog: cannot build ACK", "dialog", d.String(), "err", err)
+		return
+	}
+	wire, used, err := c.ua.tp.SendRequest(dst, transport.NewBranch(nil), ack)
+	if err != nil {
+		c.ua.log.Warn("dialog: cannot send ACK", "dialog", d.String(), "err", err)
+		return
+	}
+	c.mu.Lock()
+	c.ack, c.ackDst, c.ackSeq = wire, used, seq
+	c.mu.Unlock()
+}
+
+// resendACK answers a retransmitted 2xx with the ACK sent for it.
+func (c *Call) resendACK(d *Dialog, seq uint32) {
+	c.mu.Lock()
+	ack, dst, ok := c.ack, c.ackDst, c.ack != nil && c.ackSeq == seq && c.d == d
+	c.mu.Unlock()
+	if ok {
+		c.ua.tp.Send(dst, ack)
+	}
+}
+
+// ackAndBye ends a dialog created by a 2xx we do not want (RFC 3261
+// §13.2.2.4: "it MUST terminate the dialog by sending a BYE" after the
+// ACK).
+func (c *Call) ackAndBye(d *Dialog, seq uint32) {
+	if ack, dst, err := d.buildRequest("ACK", seq, nil); err == nil {
+		c.ua.tp.SendRequest(dst, transport.NewBranch(nil), ack)
+	}
+	req, dst, err := d.NewRequest("BYE", nil)
+	if err == nil {
+		d.Request(req, dst, transaction.ClientHandlerFunc(func(*transaction.ClientTx, transaction.Response) {}))
+	}
+	d.Terminate(ErrLocalBye)
+}
+
+// ---- incoming calls (UAS, RFC 3261 §13.3) ----
+
+// newIncomingCall handles an INVITE outside a dialog.
+func (ua *UA) newIncomingCall(r *Request) {
+	if ua.full() {
+		r.Respond(503, "Too Many Dialogs", &ResponseOptions{Headers: []Header{{"Retry-After", retryAfter()}}})
+		return
+	}
+	if !r.Msg.Has(sip.HeaderContact) {
+		// RFC 3261 §8.1.1.8: an INVITE MUST contain exactly one Contact.
+		r.Respond(400, "Missing Contact", nil)
+		return
+	}
+	c := newCall(ua, false)
+	c.state = CallIncoming
+	c.stx = r.Tx
+	c.req = r.Msg.Clone()
+	c.localTag = r.ToTag()
+	c.proto = r.Remote.Proto
+	c.remoteBody = c.req.Body()
+	ua.mu.Lock()
+	ua.incoming[r.Tx] = c
+	ua.mu.Unlock()
+	if ua.cfg.OnInvite == nil {
+		c.Reject(480, "")
+		return
+	}
+	ua.cfg.OnInvite(c, r.Msg)
+}
+
+// Ring sends 180 Ringing, creating the early dialog.
+func (c *Call) Ring() error { return c.Provisional(180, "") }
+
+// Provisional sends a provisional response (101-199) with a To tag to an
+// incoming call, creating the early dialog (RFC 3261 §12.1.1).
+func (c *Call) Provisional(code int, reason string) error {
+	if code <= 100 || code >= 200 {
+		return ErrState
+	}
+	c.mu.Lock()
+	if c.outgoing || (c.state != CallIncoming && c.state != CallEarly) {
+		c.mu.Unlock()
+		return ErrState
+	}
+	c.mu.Unlock()
+	d, err := c.uasDialog(StateEarly)
+	if err != nil {
+		return err
+	}
+	b := c.response(code, reason, d)
+	c.mu.Lock()
+	if c.state == CallIncoming {
+		c.state = CallEarly
+	}
+	stx := c.stx
+	c.mu.Unlock()
+	return stx.Respond(sip.AppendNoBody(b))
+}
+
+// uasDialog returns the dialog of an incoming call, creating it.
+func (c *Call) uasDialog(s State) (*Dialog, error) {
+	c.mu.Lock()
+	if len(c.early) > 0 {
+		d := c.early[0]
+		c.mu.Unlock()
+		if s == StateConfirmed {
+			d.confirm()
+		}
+		return d, nil
+	}
+	c.mu.Unlock()
+	d, err := c.ua.uasDialog(c.req, c.localTag, transport.Addr{Proto: c.proto})
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.state = s
+	d.mu.Unlock()
+	if err := d.AddUsage(c); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.early = append(c.early, d)
+	c.mu.Unlock()
+	return d, nil
+}
+
+// response writes the start of a response to the incoming INVITE: status
+// line, the copied fields, and for a dialog the Contact and Record-Route.
+func (c *Call) response(code int, reason string, d *Dialog) []byte {
+	b := make([]byte, 0, 768)
+	b = sip.AppendResponse(b, c.req, code, reason, c.localTag)
+	if d != nil {
+		b = appendDialogFields(b, c.ua, c.req, c.proto)
+	}
+	return c.ua.appendServer(b)
+}
+
+// Answer accepts an incoming call with a 200 carrying body (the answer or
+// offer, of contentType; may be empty). The 2xx is retransmitted until the
+// ACK arrives (RFC 3261 §13.3.1.4); Established closes then.
+func (c *Call) Answer(contentType string, body []byte) error {
+	c.mu.Lock()
+	if c.outgoing || (c.state != CallIncoming && c.state != CallEarly) {
+		c.mu.Unlock()
+		return ErrState
+	}
+	c.mu.Unlock()
+	d, err := c.uasDialog(StateConfirmed)
+	if err != nil {
+		if errors.Is(err, ErrTooManyDialogs) {
+			return c.Reject(503, "Too Many Dialogs")
+		}
+		return err
+	}
+	b := c.response(200, "", d)
+	if len(body) > 0 {
+		b = sip.AppendBody(b, contentType, body)
+	} else {
+		b = sip.AppendNoBody(b)
+	}
+	cseq, _ := c.req.CSeq()
+	c.mu.Lock()
+	if c.state == CallEnded {
+		c.mu.Unlock()
+		return ErrTerminated
+	}
+	stx := c.stx
+	c.d = d
+	c.early = nil
+	c.state = CallAnswered
+	c.contentType, c.localBody = contentType, body
+	c.mu.Unlock()
+	c.ua.mu.Lock()
+	delete(c.ua.incoming, stx)
+	c.ua.mu.Unlock()
+	// Armed before sending: the ACK may come back within Respond.
+	c.startRetransmit(b, cseq.Seq, stx)
+	if err := stx.Respond(b); err != nil {
+		c.end(err)
+		return err
+	}
+	return nil
+}
+
+// Reject answers an incoming call with a final non-2xx response (300-699)
+// and ends it.
+func (c *Call) Reject(code int, reason string) error {
+	if code < 300 || code > 699 {
+		return ErrState
+	}
+	c.mu.Lock()
+	if c.outgoing || (c.state != CallIncoming && c.state != CallEarly) {
+		c.mu.Unlock()
+		return ErrState
+	}
+	stx := c.stx
+	c.mu.Unlock()
+	b := sip.AppendNoBody(c.response(code, reason, nil))
+	err := stx.Respond(b)
+	if reason == "" {
+		reason = sip.StatusText(code)
+	}
+	c.end(&StatusError{Method: "INVITE", Code: code, Reason: reason})
+	return err
+}
+
+// cancelled handles a CANCEL of the incoming INVITE (RFC 3261 §9.2).
+func (c *Call) cancelled() {
+	c.mu.Lock()
+	pending := c.state == CallIncoming || c.state == CallEarly
+	stx := c.stx
+	c.mu.Unlock()
+	if !pending {
+		return
+	}
+	stx.Respond(sip.AppendNoBody(c.response(487, "", nil)))
+	c.end(ErrCancelled)
+}
+
+// startRetransmit keeps sending the 2xx b until its ACK (RFC 3261
+// §13.3.1.4): at T1, doubling up to T2, for 64*T1 in all.
+func (c *Call) startRetransmit(b []byte, seq uint32, tx *transaction.ServerTx) {
+	t1 := c.ua.t1()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == CallEnded {
+		return
+	}
+	c.ok, c.okSeq, c.okTx = b, seq, tx
+	c.okInterval = t1
+	c.okStart = c.ua.clock.Now()
+	c.okTimer = c.ua.clock.AfterFunc(t1, c.retransmit)
+}
+
+func (c *Call) retransmit() {
+	c.mu.Lock()
+	if c.ok == nil {
+		c.mu.Unlock()
+		return
+	}
+	elapsed := c.ua.clock.Now().Sub(c.okStart)
+	if elapsed >= 64*c.ua.t1() {
+		// RFC 3261 §13.3.1.4: no ACK within 64*T1: the dialog is confirmed
+		// but the session SHOULD be ended with a BYE.
+		c.ok, c.okTimer = nil, nil
+		c.reinviteIn = false
+		c.mu.Unlock()
+		c.ua.log.Info("dialog: no ACK for 2xx, ending the session", "dialog", c.Dialog().String())
+		c.byeWith(context.Background(), ErrNoACK)
+		return
+	}
+	b, tx := c.ok, c.okTx
+	c.okInterval = min(2*c.okInterval, c.ua.t2())
+	c.okTimer = c.ua.clock.AfterFunc(c.okInterval, c.retransmit)
+	c.mu.Unlock()
+	if err := tx.Respond(b); errors.Is(err, transaction.ErrTerminated) {
+		// Timer L ended the transaction (RFC 6026 §7.1): send directly.
+		c.ua.tp.SendResponse(tx.Reply(), b)
+	}
+}
+
+// stopRetransmit stops the 2xx retransmissions without an ACK.
+func (c *Call) stopRetransmit() {
+	c.mu.Lock()
+	if c.okTimer != nil {
+		c.okTimer.Stop()
+		c.okTimer = nil
+	}
+	c.ok, c.okTx = nil, nil
+	c.reinviteIn = false
+	c.mu.Unlock()
+}
+
+// handleACK takes the ACK for a 2xx we sent.
+func (c *Call) handleACK(d *Dialog, seq uint32, ack *sip.Message) {
+	c.mu.Lock()
+	if c.ok == nil || c.okSeq != seq || c.d != d {
+		c.mu.Unlock()
+		return // a retransmitted ACK, or one for an older 2xx
+	}
+	if c.okTimer != nil {
+		c.okTimer.Stop()
+		c.okTimer = nil
+	}
+	c.ok, c.okTx = nil, nil
+	c.reinviteIn = false
+	if len(ack.Body()) > 0 {
+		c.remoteBody = append([]byte(nil), ack.Body()...)
+	}
+	first := c.state == CallAnswered
+	if first {
+		c.state = CallEstablished
+	}
+	bye := c.byeWanted
+	c.mu.Unlock()
+	if first {
+		close(c.established)
+	}
+	if bye {
+		go c.Bye(context.Background())
+	}
+}
+
+// ---- in the session (RFC 3261 §14, §15) ----
+
+// handleReInvite answers a re-INVITE (RFC 3261 §14.2).
+func (c *Call) handleReInvite(r *Request) {
+	c.mu.Lock()
+	switch {
+	case c.state != CallEstablished && c.state != CallAnswered:
+		c.mu.Unlock()
+		r.Respond(481, "", nil) // no session in this dialog any more
+		return
+	case c.reinviteOut:
+		c.mu.Unlock()
+		// RFC 3261 §14.2: an INVITE received while ours is in progress
+		// MUST get 491 (Request Pending).
+		r.Respond(491, "", nil)
+		return
+	case c.reinviteIn || c.ok != nil:
+		c.mu.Unlock()
+		// RFC 3261 §14.2: a second INVITE before the final response to the
+		// first MUST get 500 with a Retry-After of 0 to 10 seconds.
+		r.Respond(500, "Previous INVITE Pending", &ResponseOptions{Headers: []Header{{"Retry-After", retryAfter()}}})
+		return
+	}
+	c.reinviteIn = true
+	body := c.localBody
+	c.mu.Unlock()
+
+	r.Dialog.refreshTarget(r.Msg) // §12.2.2: re-INVITE is a target refresh
+	code := 200
+	if f := c.ua.cfg.OnReInvite; f != nil {
+		code, body = f(c, r.Msg)
+	}
+	cseq, _ := r.Msg.CSeq()
+	if code < 200 || code >= 300 {
+		r.Respond(code, "", nil)
+		c.mu.Lock()
+		c.reinviteIn = false
+		c.mu.Unlock()
+		return
+	}
+	b := make([]byte, 0, 768)
+	b = sip.AppendResponse(b, r.Msg, code, "", r.Dialog.id.LocalTag)
+	b = appendDialogFields(b, c.ua, r.Msg, r.Remote.Proto)
+	b = c.ua.appendServer(b)
+	if len(body) > 0 {
+		b = sip.AppendBody(b, c.contentTypeOr(r.Msg), body)
+	} else {
+		b = sip.AppendNoBody(b)
+	}
+	c.mu.Lock()
+	c.remoteBody = append([]byte(nil), r.Msg.Body()...)
+	c.localBody = body
+	c.mu.Unlock()
+	c.startRetransmit(b, cseq.Seq, r.Tx)
+	if err := r.Tx.Respond(b); err != nil {
+		c.stopRetransmit()
+	}
+}
+
+func (c *Call) contentTypeOr(req *sip.Message) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.contentType != "" {
+		return c.contentType
+	}
+	if ct := req.Get(sip.HeaderContentType); ct != nil {
+		return string(ct)
+	}
+	return "application/sdp"
+}
+
+// ReInvite sends a re-INVITE with a new session description (RFC 3261
+// §14.1) and returns the peer's. A 491 comes back as a *StatusError: the
+// caller may try again after a random wait (§14.1: 2.1–4 s for the owner
+// of the Call-ID, 0–2 s otherwise). On a non-2xx the session is unchanged;
+// on a timeout or 408 the call is ended with a BYE (§12.2.1.2; a 481 ends
+// the dialog).
+func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([]byte, error) {
+	c.mu.Lock()
+	d := c.d
+	switch {
+	case c.state != CallEstablished || d == nil:
+		c.mu.Unlock()
+		return nil, ErrState
+	case c.reinviteOut || c.reinviteIn || c.ok != nil:
+		// RFC 3261 §14.1: no new INVITE while one is in progress in either
+		// direction.
+		c.mu.Unlock()
+		return nil, ErrPending
+	}
+	c.reinviteOut = true
+	c.mu.Unlock()
+	clear := func() {
+		c.mu.Lock()
+		c.reinviteOut = false
+		c.mu.Unlock()
+	}
+	req, dst, seq, err := d.newRequestSeq("INVITE", &RequestOptions{ContentType: contentType, Body: body})
+	if err != nil {
+		clear()
+		return nil, err
+	}
+	type result struct {
+		body []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	_, err = d.Request(req, dst, transaction.ClientHandlerFunc(func(_ *transaction.ClientTx, r transaction.Response) {
+		switch {
+		case r.Err != nil:
+			clear()
+			done <- result{err: r.Err}
+			go c.byeWith(context.Background(), r.Err)
+		case r.Status < 200:
+		case r.Status < 300:
+			d.refreshTarget(r.Msg) // §12.2.1.2: 2xx to a target refresh
+			rb := append([]byte(nil), r.Msg.Body()...)
+			c.mu.Lock()
+			repeat := c.ackSeq == seq && c.ack != nil
+			if !repeat {
+				c.localBody, c.contentType, c.remoteBody = body, contentType, rb
+			}
+			c.reinviteOut = false
+			c.mu.Unlock()
+			if repeat {
+				c.resendACK(d, seq)
+				return
+			}
+			c.sendACK(d, seq)
+			done <- result{body: rb}
+		default:
+			clear()
+			err := &StatusError{Method: "INVITE", Code: r.Status, Reason: string(r.Msg.Reason())}
+			done <- result{err: err}
+			if r.Status == 408 {
+				go c.byeWith(context.Background(), err)
+			}
+		}
+	}))
+	if err != nil {
+		clear()
+		return nil, err
+	}
+	select {
+	case res := <-done:
+		return res.body, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Bye ends an established session (RFC 3261 §15.1.1). The call ends at
+// once with ErrLocalBye; the error returned is the BYE's own outcome. An
+// incoming call answered but not yet ACKed sends its BYE when the ACK
+// comes or the 2xx times out (§15: the callee MUST NOT send BYE before).
+func (c *Call) Bye(ctx context.Context) error { return c.byeWith(ctx, ErrLocalBye) }
+
+func (c *Call) byeWith(ctx context.Context, why error) error {
+	c.mu.Lock()
+	d := c.d
+	switch {
+	case c.state == CallEnded:
+		c.mu.Unlock()
+		return nil
+	case c.state == CallAnswered && c.ok != nil:
+		c.byeWanted = true
+		c.mu.Unlock()
+		return nil
+	case d == nil:
+		c.mu.Unlock()
+		return ErrState
+	}
+	c.mu.Unlock()
+	req, dst, err := d.NewRequest("BYE", nil)
+	c.end(why)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	if _, err := d.Request(req, dst, transaction.ClientHandlerFunc(func(_ *transaction.ClientTx, r transaction.Response) {
+		switch {
+		case r.Err != nil:
+			done <- r.Err
+		case r.Status >= 300:
+			done <- &StatusError{Method: "BYE", Code: r.Status, Reason: string(r.Msg.Reason())}
+		case r.Status >= 200:
+			done <- nil
+		}
+	})); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Hangup ends the call whatever its state: BYE when answered, CANCEL when
+// calling, 603 (Decline) when ringing here.
+func (c *Call) Hangup(ctx context.Context) error {
+	switch c.State() {
+	case CallCalling, CallEarly:
+		if c.outgoing {
+			return c.Cancel()
+		}
+		return c.Reject(603, "")
+	case CallIncoming:
+		return c.Reject(603, "")
+	case CallEnded:
+		return nil
+	}
+	return c.Bye(ctx)
+}
+
+// handleBye answers a BYE (RFC 3261 §15.1.2) and ends the call.
+func (c *Call) handleBye(r *Request) {
+	c.mu.Lock()
+	pending := !c.outgoing && (c.state == CallIncoming || c.state == CallEarly)
+	stx := c.stx
+	c.mu.Unlock()
+	r.Respond(200, "", nil)
+	if pending {
+		// §15.1.2: pending requests of the dialog still get a response;
+		// 487 is RECOMMENDED.
+		stx.Respond(sip.AppendNoBody(c.response(487, "", nil)))
+	}
+	c.end(ErrRemoteBye)
+}
