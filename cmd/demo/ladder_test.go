@@ -1,0 +1,487 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sipxfer/sipxfer/transport"
+)
+
+// The parties of the tests, as the demo runs them.
+var (
+	aliceAddr = udpAddr("127.0.0.1:5061")
+	bobAddr   = udpAddr("127.0.0.1:5062")
+	carolAddr = udpAddr("127.0.0.1:5063")
+)
+
+func udpAddr(s string) transport.Addr {
+	return transport.Addr{Proto: transport.UDP, AddrPort: netip.MustParseAddrPort(s)}
+}
+
+// sipMessage returns a message written by hand: head's lines end in CRLF,
+// and Content-Length, the empty line and body follow.
+func sipMessage(head, body string) []byte {
+	head = strings.ReplaceAll(strings.TrimLeft(head, "\n"), "\n", "\r\n")
+	return []byte(fmt.Sprintf("%sContent-Length: %d\r\n\r\n%s", head, len(body), body))
+}
+
+// A blind transfer's messages (RFC 5589 §6), with a hold first.
+var (
+	msgInvite = sipMessage(`
+INVITE sip:bob@127.0.0.1:5062 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKinv1;rport
+Max-Forwards: 70
+From: <sip:alice@127.0.0.1:5061>;tag=a1
+To: <sip:bob@127.0.0.1:5062>
+Call-ID: call1
+CSeq: 1 INVITE
+Contact: <sip:alice@127.0.0.1:5061>
+`, "")
+	msgTrying = sipMessage(`
+SIP/2.0 100 Trying
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKinv1;rport=5061
+From: <sip:alice@127.0.0.1:5061>;tag=a1
+To: <sip:bob@127.0.0.1:5062>
+Call-ID: call1
+CSeq: 1 INVITE
+`, "")
+	msgRinging = sipMessage(`
+SIP/2.0 180 Ringing
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKinv1;rport=5061
+From: <sip:alice@127.0.0.1:5061>;tag=a1
+To: <sip:bob@127.0.0.1:5062>;tag=b1
+Call-ID: call1
+CSeq: 1 INVITE
+`, "")
+	msgOK = sipMessage(`
+SIP/2.0 200 OK
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKinv1;rport=5061
+From: <sip:alice@127.0.0.1:5061>;tag=a1
+To: <sip:bob@127.0.0.1:5062>;tag=b1
+Call-ID: call1
+CSeq: 1 INVITE
+Contact: <sip:bob@127.0.0.1:5062>
+`, "")
+	msgACK = sipMessage(`
+ACK sip:bob@127.0.0.1:5062 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKack1;rport
+Max-Forwards: 70
+From: <sip:alice@127.0.0.1:5061>;tag=a1
+To: <sip:bob@127.0.0.1:5062>;tag=b1
+Call-ID: call1
+CSeq: 1 ACK
+`, "")
+	msgHold = sipMessage(`
+INVITE sip:bob@127.0.0.1:5062 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKinv2;rport
+Max-Forwards: 70
+From: <sip:alice@127.0.0.1:5061>;tag=a1
+To: <sip:bob@127.0.0.1:5062>;tag=b1
+Call-ID: call1
+CSeq: 2 INVITE
+Content-Type: application/sdp
+`, "v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio 49170 RTP/AVP 0\r\na=sendonly\r\n")
+	msgRefer = sipMessage(`
+REFER sip:bob@127.0.0.1:5062 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKref1;rport
+Max-Forwards: 70
+From: <sip:alice@127.0.0.1:5061>;tag=a1
+To: <sip:bob@127.0.0.1:5062>;tag=b1
+Call-ID: call1
+CSeq: 3 REFER
+Refer-To: <sip:carol@127.0.0.1:5063>
+Referred-By: <sip:alice@127.0.0.1:5061>
+Contact: <sip:alice@127.0.0.1:5061>
+`, "")
+	msgAccepted = sipMessage(`
+SIP/2.0 202 Accepted
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKref1;rport=5061
+From: <sip:alice@127.0.0.1:5061>;tag=a1
+To: <sip:bob@127.0.0.1:5062>;tag=b1
+Call-ID: call1
+CSeq: 3 REFER
+`, "")
+	msgNotifyTrying = sipMessage(`
+NOTIFY sip:alice@127.0.0.1:5061 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKnot1;rport
+Max-Forwards: 70
+From: <sip:bob@127.0.0.1:5062>;tag=b1
+To: <sip:alice@127.0.0.1:5061>;tag=a1
+Call-ID: call1
+CSeq: 1 NOTIFY
+Event: refer
+Subscription-State: active;expires=60
+Content-Type: message/sipfrag;version=2.0
+`, "SIP/2.0 100 Trying\r\n")
+	msgInviteCarol = sipMessage(`
+INVITE sip:carol@127.0.0.1:5063 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKinv3;rport
+Max-Forwards: 70
+From: <sip:bob@127.0.0.1:5062>;tag=b2
+To: <sip:carol@127.0.0.1:5063>
+Call-ID: call2
+CSeq: 1 INVITE
+Referred-By: <sip:alice@127.0.0.1:5061>
+Replaces: call3;to-tag=c3;from-tag=a3
+Contact: <sip:bob@127.0.0.1:5062>
+`, "")
+	msgNotifyOK = sipMessage(`
+NOTIFY sip:alice@127.0.0.1:5061 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKnot2;rport
+Max-Forwards: 70
+From: <sip:bob@127.0.0.1:5062>;tag=b1
+To: <sip:alice@127.0.0.1:5061>;tag=a1
+Call-ID: call1
+CSeq: 2 NOTIFY
+Event: refer
+Subscription-State: terminated;reason=noresource
+Content-Type: message/sipfrag;version=2.0
+`, "SIP/2.0 200 OK\r\n")
+	msgBye = sipMessage(`
+BYE sip:carol@127.0.0.1:5063 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKbye1;rport
+Max-Forwards: 70
+From: <sip:alice@127.0.0.1:5061>;tag=a3
+To: <sip:carol@127.0.0.1:5063>;tag=c3
+Call-ID: call3
+CSeq: 7 BYE
+`, "")
+)
+
+// exchange traces msg as the two layers of a run see it: sent by from,
+// then received by to, whose transport adds received and rport to the top
+// Via of a request (RFC 3581 §4).
+func exchange(l *Ladder, from, to transport.Addr, msg []byte) {
+	l.TraceMessage(&transport.Trace{Sent: true, Local: from, Remote: to, Msg: msg})
+	l.TraceMessage(&transport.Trace{Local: to, Remote: from, Msg: stamped(msg, from)})
+}
+
+// stamped returns msg as its receiver's transport traces it.
+func stamped(msg []byte, from transport.Addr) []byte {
+	if bytes.HasPrefix(msg, []byte("SIP/2.0 ")) {
+		return msg
+	}
+	port := fmt.Sprintf(";rport=%d;received=%s", from.Port(), from.Addr())
+	return bytes.Replace(msg, []byte(";rport"), []byte(port), 1)
+}
+
+// newTestLadder returns a Ladder of Alice, Bob and Carol whose clock
+// advances 10 ms each time it is read.
+func newTestLadder(out *bytes.Buffer, colour bool) *Ladder {
+	l := NewLadder(out, colour)
+	now := time.Unix(1700000000, 0)
+	l.Now = func() time.Time { now = now.Add(10 * time.Millisecond); return now }
+	l.AddParty("Alice", aliceAddr)
+	l.AddParty("Bob", bobAddr)
+	l.AddParty("Carol", carolAddr)
+	return l
+}
+
+func TestLadderBlindTransfer(t *testing.T) {
+	var out bytes.Buffer
+	l := newTestLadder(&out, false)
+	l.Section("Blind transfer")
+	exchange(l, aliceAddr, bobAddr, msgInvite)
+	exchange(l, bobAddr, aliceAddr, msgTrying)
+	exchange(l, bobAddr, aliceAddr, msgRinging)
+	exchange(l, bobAddr, aliceAddr, msgOK)
+	exchange(l, aliceAddr, bobAddr, msgACK)
+	exchange(l, aliceAddr, bobAddr, msgHold)
+	exchange(l, aliceAddr, bobAddr, msgRefer)
+	exchange(l, bobAddr, aliceAddr, msgAccepted)
+	exchange(l, bobAddr, aliceAddr, msgNotifyTrying)
+	exchange(l, bobAddr, carolAddr, msgInviteCarol)
+	exchange(l, bobAddr, aliceAddr, msgNotifyOK)
+	l.Note("Alice hangs up her call with Carol")
+	exchange(l, aliceAddr, carolAddr, msgBye)
+	l.Summary(nil)
+
+	want := `
+
+━━ Blind transfer ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━
+Alice             Bob               Carol
+│────────────────>│                 │  INVITE (CSeq 1 INVITE)
+│<────────────────│                 │  100 Trying (CSeq 1 INVITE)
+│<────────────────│                 │  180 Ringing (CSeq 1 INVITE)
+│<────────────────│                 │  200 OK (CSeq 1 INVITE)
+│────────────────>│                 │  ACK (CSeq 1 ACK)
+│────────────────>│                 │  INVITE (CSeq 2 INVITE)  hold: a=sendonly
+│────────────────>│                 │  REFER (CSeq 3 REFER)  Refer-To: <sip:carol@127.0.0.1:5063>
+│<────────────────│                 │  202 Accepted (CSeq 3 REFER)
+│<────────────────│                 │  NOTIFY (CSeq 1 NOTIFY)  Event: refer
+│                 │                 │    Subscription-State: active;expires=60
+│                 │                 │    sipfrag: SIP/2.0 100 Trying
+│                 │────────────────>│  INVITE (CSeq 1 INVITE)  Replaces: call3;to-tag=c3;from-tag=a3
+│<────────────────│                 │  NOTIFY (CSeq 2 NOTIFY)  Event: refer
+│                 │                 │    Subscription-State: terminated;reason=noresource
+│                 │                 │    sipfrag: SIP/2.0 200 OK
+│                 │                 │  Alice hangs up her call with Carol
+│──────────────────────────────────>│  BYE (CSeq 7 BYE)
+✓ Blind transfer succeeded in 10ms: 12 messages, 0 retransmissions
+`
+	checkLines(t, out.String(), want)
+}
+
+// checkLines compares got with want line by line, and checks that no line
+// is wider than a 100-column terminal.
+func checkLines(t *testing.T, got, want string) {
+	t.Helper()
+	want = strings.TrimPrefix(want, "\n") // the first line of a raw string
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+		g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+		for i := 0; i < min(len(g), len(w)); i++ {
+			if g[i] != w[i] {
+				t.Errorf("first difference, line %d:\n got %q\nwant %q", i+1, g[i], w[i])
+				break
+			}
+		}
+	}
+	for i, line := range strings.Split(got, "\n") {
+		if n := utf8.RuneCountInString(line); n > lineWidth {
+			t.Errorf("line %d is %d columns wide: %q", i+1, n, line)
+		}
+	}
+}
+
+// TestLadderFirstTrace checks that a message is drawn at its first trace:
+// on a socket, the receiver may trace a request, and send and trace its
+// answer, before the sender's write returns and traces the request.
+func TestLadderFirstTrace(t *testing.T) {
+	var out bytes.Buffer
+	l := newTestLadder(&out, false)
+	l.Section("Race")
+	l.TraceMessage(&transport.Trace{Local: bobAddr, Remote: aliceAddr, Msg: stamped(msgInvite, aliceAddr)})
+	l.TraceMessage(&transport.Trace{Sent: true, Local: bobAddr, Remote: aliceAddr, Msg: msgTrying})
+	l.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: msgInvite})
+	l.TraceMessage(&transport.Trace{Local: aliceAddr, Remote: bobAddr, Msg: msgTrying})
+	l.Summary(nil)
+	want := `
+
+━━ Race ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━
+Alice             Bob               Carol
+│────────────────>│                 │  INVITE (CSeq 1 INVITE)
+│<────────────────│                 │  100 Trying (CSeq 1 INVITE)
+✓ Race succeeded in 10ms: 2 messages, 0 retransmissions
+`
+	checkLines(t, out.String(), want)
+}
+
+// TestLadderRetransmissions checks that a message sent again is drawn dim
+// and counted, whether or not its first copy arrived, with no more than
+// what it is, and that Section restarts the counts.
+func TestLadderRetransmissions(t *testing.T) {
+	var out bytes.Buffer
+	l := newTestLadder(&out, false)
+	l.Section("Lossy")
+	// The first INVITE is lost; Timer A sends it again (RFC 3261 §17.1.1.2).
+	l.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: msgInvite})
+	exchange(l, aliceAddr, bobAddr, msgInvite)
+	exchange(l, bobAddr, aliceAddr, msgOK)
+	exchange(l, aliceAddr, bobAddr, msgACK)
+	// The 200 went again before the ACK arrived (§13.3.1.4); each 200
+	// gets an ACK (§13.2.2.4).
+	exchange(l, bobAddr, aliceAddr, msgOK)
+	exchange(l, aliceAddr, bobAddr, msgACK)
+	l.Summary(errors.New("timed out"))
+	l.Section("Clean")
+	exchange(l, aliceAddr, bobAddr, msgInvite)
+	l.Summary(nil)
+	want := `
+
+━━ Lossy ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━
+Alice             Bob               Carol
+│────────────────>│                 │  INVITE (CSeq 1 INVITE)
+│────────────────>│                 │  INVITE (CSeq 1 INVITE)  (retransmission)
+│<────────────────│                 │  200 OK (CSeq 1 INVITE)
+│────────────────>│                 │  ACK (CSeq 1 ACK)
+│<────────────────│                 │  200 OK (CSeq 1 INVITE)  (retransmission)
+│────────────────>│                 │  ACK (CSeq 1 ACK)  (retransmission)
+✗ Lossy failed after 10ms: timed out; 6 messages, 3 retransmissions
+
+━━ Clean ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━
+Alice             Bob               Carol
+│────────────────>│                 │  INVITE (CSeq 1 INVITE)
+✓ Clean succeeded in 10ms: 1 message, 0 retransmissions
+`
+	checkLines(t, out.String(), want)
+}
+
+// TestLadderStrangers checks the column of an address no party was added
+// with, drawn from its one trace; the long label of an attended transfer's
+// REFER, wrapped and cut to fit 100 columns; and a message to oneself.
+func TestLadderStrangers(t *testing.T) {
+	var out bytes.Buffer
+	l := newTestLadder(&out, false)
+	sipp := udpAddr("192.0.2.9:5999")
+	l.TraceMessage(&transport.Trace{Local: aliceAddr, Remote: sipp, Msg: msgInvite})
+	l.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: sipp, Msg: msgTrying})
+	refer := bytes.Replace(msgRefer, []byte("<sip:carol@127.0.0.1:5063>"), []byte(
+		"<sip:carol@127.0.0.1:5063?Replaces=6f1c2a9e-0b7d-4c52-a0f3-3d2e1f4c5b6a%40127.0.0.1"+
+			"%3Bto-tag%3D8a7b6c5d4e3f%3Bfrom-tag%3D1a2b3c4d5e6f>"), 1)
+	refer = bytes.Replace(refer, []byte("Contact:"), []byte("Refer-Sub: false\r\nContact:"), 1)
+	exchange(l, aliceAddr, bobAddr, refer)
+	exchange(l, carolAddr, carolAddr, msgBye)
+	want := `
+Alice             Bob               Carol             192.0.2.9:5999
+│<────────────────────────────────────────────────────│  INVITE (CSeq 1 INVITE)
+│────────────────────────────────────────────────────>│  100 Trying (CSeq 1 INVITE)
+│────────────────>│                 │                 │  REFER (CSeq 3 REFER)
+│                 │                 │                 │    Refer-To: <sip:carol@127.0.0.1:5063?Repla
+│                 │                 │                 │    ces=6f1c2a9e-0b7d-4c52-a0f3-3d2e1f4c5b6a%
+│                 │                 │                 │    40127.0.0.1%3Bto-tag%3D8a7b6c5d4e3f%3Bfro
+│                 │                 │                 │    m-tag%3D1a2b3c4d5e6f>  Refer-Sub: false
+│                 │                 │↺                │  BYE (CSeq 7 BYE)
+`
+	checkLines(t, out.String(), want)
+}
+
+// TestLadderVerbose checks that verbose mode prints the message under its
+// arrow, as its first trace saw it.
+func TestLadderVerbose(t *testing.T) {
+	var out bytes.Buffer
+	l := newTestLadder(&out, false)
+	l.Verbose = true
+	exchange(l, bobAddr, aliceAddr, msgNotifyTrying)
+	want := `
+Alice             Bob               Carol
+│<────────────────│                 │  NOTIFY (CSeq 1 NOTIFY)  Event: refer
+│                 │                 │    Subscription-State: active;expires=60
+│                 │                 │    sipfrag: SIP/2.0 100 Trying
+    NOTIFY sip:alice@127.0.0.1:5061 SIP/2.0
+    Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKnot1;rport
+    Max-Forwards: 70
+    From: <sip:bob@127.0.0.1:5062>;tag=b1
+    To: <sip:alice@127.0.0.1:5061>;tag=a1
+    Call-ID: call1
+    CSeq: 1 NOTIFY
+    Event: refer
+    Subscription-State: active;expires=60
+    Content-Type: message/sipfrag;version=2.0
+    Content-Length: 20
+    
+    SIP/2.0 100 Trying
+
+`
+	checkLines(t, out.String(), want)
+}
+
+// TestLadderColour checks that colour on paints with ANSI escapes, a class
+// of message each, and that colour off writes none.
+func TestLadderColour(t *testing.T) {
+	for _, colour := range []bool{false, true} {
+		var out bytes.Buffer
+		l := newTestLadder(&out, colour)
+		l.Section("Colour")
+		exchange(l, aliceAddr, bobAddr, msgInvite)
+		exchange(l, bobAddr, aliceAddr, msgTrying)
+		exchange(l, bobAddr, aliceAddr, msgOK)
+		exchange(l, aliceAddr, bobAddr, msgRefer)
+		exchange(l, bobAddr, aliceAddr, msgNotifyTrying)
+		l.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: msgRefer})
+		l.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: []byte("garbage\r\n\r\n")})
+		l.Summary(nil)
+		got := out.String()
+		if !colour {
+			if strings.Contains(got, "\x1b") {
+				t.Errorf("colour off wrote an escape:\n%q", got)
+			}
+			continue
+		}
+		for _, want := range []string{
+			ansiBold + "━━ Colour ",
+			ansiBold + "Alice             Bob               Carol" + ansiReset,
+			colourInvite + "────────────────>" + ansiReset + "│                 │  " + colourInvite + "INVITE (CSeq 1 INVITE)" + ansiReset,
+			colour1xx + "100 Trying (CSeq 1 INVITE)" + ansiReset,
+			colour2xx + "200 OK (CSeq 1 INVITE)" + ansiReset,
+			colourRefer + "REFER (CSeq 3 REFER)  Refer-To: <sip:carol@127.0.0.1:5063>" + ansiReset,
+			colourEvent + "NOTIFY (CSeq 1 NOTIFY)  Event: refer" + ansiReset,
+			ansiDim + "────────────────>" + ansiReset + "│                 │  " + ansiDim + "REFER (CSeq 3 REFER)  (retransmission)" + ansiReset,
+			colourError + "unparsable, 11 bytes: ",
+			ansiGreen + "✓ Colour succeeded",
+		} {
+			if !strings.Contains(got, want) {
+				t.Errorf("colour on: no %q in\n%s", want, got)
+			}
+		}
+	}
+}
+
+// TestLadderConcurrent traces from several goroutines at once, as the
+// layers of a run do, and checks that every line is whole and every
+// message drawn once. Run it with -race.
+func TestLadderConcurrent(t *testing.T) {
+	var out bytes.Buffer
+	l := newTestLadder(&out, false)
+	l.Section("Concurrent")
+	const n = 50
+	pairs := [][2]transport.Addr{{aliceAddr, bobAddr}, {bobAddr, carolAddr}, {carolAddr, aliceAddr}}
+	var wg sync.WaitGroup
+	for p, pair := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				msg := bytes.Replace(msgBye, []byte("CSeq: 7"), []byte(fmt.Sprintf("CSeq: %d", p*n+i+1)), 1)
+				exchange(l, pair[0], pair[1], msg)
+			}
+		}()
+	}
+	wg.Wait()
+	l.Summary(nil)
+
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	arrows := 0
+	for _, line := range lines[3 : len(lines)-1] {
+		if !strings.HasPrefix(line, "│") || !strings.HasSuffix(line, " BYE)") {
+			t.Errorf("torn line %q", line)
+		}
+		arrows++
+	}
+	if arrows != len(pairs)*n {
+		t.Errorf("%d arrows, want %d", arrows, len(pairs)*n)
+	}
+	if want := fmt.Sprintf("%d messages, 0 retransmissions", len(pairs)*n); !strings.HasSuffix(lines[len(lines)-1], want) {
+		t.Errorf("summary %q, want it to end %q", lines[len(lines)-1], want)
+	}
+}
+
+func TestColourWanted(t *testing.T) {
+	regular, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer regular.Close()
+	// /dev/null is a character device, as a terminal is.
+	tty, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	for _, tc := range []struct {
+		f              *os.File
+		noColour, term string
+		want           bool
+	}{
+		{regular, "", "xterm", false},
+		{tty, "", "xterm", true},
+		{tty, "1", "xterm", false},
+		{tty, "", "dumb", false},
+	} {
+		t.Setenv("NO_COLOR", tc.noColour)
+		t.Setenv("TERM", tc.term)
+		if got := colourWanted(tc.f); got != tc.want {
+			t.Errorf("colourWanted(%s) with NO_COLOR=%q TERM=%q = %v, want %v", tc.f.Name(), tc.noColour, tc.term, got, tc.want)
+		}
+	}
+}
