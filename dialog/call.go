@@ -393,7 +393,7 @@ func (c *Call) successResponse(resp *sip.Message) {
 	}
 	if hangUp {
 		// The 2xx crossed our CANCEL: the session exists, so end it.
-		go c.Bye(context.Background())
+		c.hangUp(ErrCancelled)
 	}
 }
 
@@ -648,12 +648,12 @@ func (c *Call) retransmit() {
 		c.reinviteIn = false
 		c.mu.Unlock()
 		c.ua.log.Info("dialog: no ACK for 2xx, ending the session", "dialog", c.Dialog().String())
-		c.byeWith(context.Background(), ErrNoACK)
+		c.hangUp(ErrNoACK)
 		return
 	}
 	b, tx := c.ok, c.okTx
 	c.okInterval = min(2*c.okInterval, c.ua.t2())
-	c.okTimer = c.ua.clock.AfterFunc(c.okInterval, c.retransmit)
+	c.okTimer = c.ua.clock.AfterFunc(min(c.okInterval, 64*c.ua.t1()-elapsed), c.retransmit)
 	c.mu.Unlock()
 	if err := tx.Respond(b); errors.Is(err, transaction.ErrTerminated) {
 		// Timer L ended the transaction (RFC 6026 §7.1): send directly.
@@ -699,7 +699,7 @@ func (c *Call) handleACK(d *Dialog, seq uint32, ack *sip.Message) {
 		close(c.established)
 	}
 	if bye {
-		go c.Bye(context.Background())
+		c.hangUp(ErrLocalBye)
 	}
 }
 
@@ -815,7 +815,7 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 		case r.Err != nil:
 			clear()
 			done <- result{err: r.Err}
-			go c.byeWith(context.Background(), r.Err)
+			c.hangUp(r.Err)
 		case r.Status < 200:
 		case r.Status < 300:
 			d.refreshTarget(r.Msg) // §12.2.1.2: 2xx to a target refresh
@@ -838,7 +838,7 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 			err := &StatusError{Method: "INVITE", Code: r.Status, Reason: string(r.Msg.Reason())}
 			done <- result{err: err}
 			if r.Status == 408 {
-				go c.byeWith(context.Background(), err)
+				c.hangUp(err)
 			}
 		}
 	}))
@@ -858,28 +858,43 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 // once with ErrLocalBye; the error returned is the BYE's own outcome. An
 // incoming call answered but not yet ACKed sends its BYE when the ACK
 // comes or the 2xx times out (§15: the callee MUST NOT send BYE before).
-func (c *Call) Bye(ctx context.Context) error { return c.byeWith(ctx, ErrLocalBye) }
+func (c *Call) Bye(ctx context.Context) error {
+	done, err := c.hangUp(ErrLocalBye)
+	if err != nil || done == nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
-func (c *Call) byeWith(ctx context.Context, why error) error {
+// hangUp sends a BYE and ends the call with why. The channel, buffered,
+// receives the BYE's outcome; it is nil when the BYE waits for an ACK or
+// the call had ended.
+func (c *Call) hangUp(why error) (<-chan error, error) {
 	c.mu.Lock()
 	d := c.d
 	switch {
 	case c.state == CallEnded:
 		c.mu.Unlock()
-		return nil
+		return nil, nil
 	case c.state == CallAnswered && c.ok != nil:
 		c.byeWanted = true
 		c.mu.Unlock()
-		return nil
+		return nil, nil
 	case d == nil:
 		c.mu.Unlock()
-		return ErrState
+		return nil, ErrState
 	}
 	c.mu.Unlock()
 	req, dst, err := d.NewRequest("BYE", nil)
+	// RFC 3261 §15.1.1: the session ends as soon as the BYE is sent.
 	c.end(why)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	done := make(chan error, 1)
 	if _, err := d.Request(req, dst, transaction.ClientHandlerFunc(func(_ *transaction.ClientTx, r transaction.Response) {
@@ -892,14 +907,9 @@ func (c *Call) byeWith(ctx context.Context, why error) error {
 			done <- nil
 		}
 	})); err != nil {
-		return err
+		return nil, err
 	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return done, nil
 }
 
 // Hangup ends the call whatever its state: BYE when answered, CANCEL when

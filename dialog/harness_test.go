@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -12,6 +14,9 @@ import (
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
 )
+
+// quiet discards logs; tests assert on behaviour, not log lines.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 var epoch = time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
 
@@ -38,6 +43,9 @@ func (w *world) ua(name string, port uint16, cfg Config) *UA {
 	w.t.Helper()
 	cfg.Clock = w.clock
 	cfg.User = name
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
 	ua := NewUA(cfg)
 	if _, err := ua.ListenMem(w.net, memAddr(port)); err != nil {
 		w.t.Fatal(err)

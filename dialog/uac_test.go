@@ -1,0 +1,214 @@
+package dialog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sipxfer/sipxfer/sip"
+)
+
+// A forked INVITE: two early dialogs, the first 2xx confirms one, and a 2xx
+// from the other fork is ACKed and ended with BYE (RFC 3261 §13.2.2.4).
+func TestForkedInvite(t *testing.T) {
+	w := newWorld(t)
+	alice := w.ua("alice", 5060, Config{})
+	forks := w.peer(5080)
+	c, err := alice.Dial("sip:bob@127.0.0.1:5080", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := forks.expect("INVITE")
+	invSeq, _ := inv.msg.CSeq()
+
+	forks.respond(inv, 180, "fork-a")
+	forks.respond(inv, 183, "fork-b")
+	if n := len(c.EarlyDialogs()); n != 2 || c.State() != CallEarly {
+		t.Fatalf("%d early dialogs in state %v, want 2 in early", n, c.State())
+	}
+	if alice.Dialogs() != 2 {
+		t.Fatalf("UA holds %d dialogs, want 2", alice.Dialogs())
+	}
+
+	forks.respond(inv, 200, "fork-b")
+	ack := forks.expect("ACK")
+	ackSeq, _ := ack.msg.CSeq()
+	if string(ack.msg.ToTag()) != "fork-b" || ackSeq.Seq != invSeq.Seq || ackSeq.Method != sip.MethodAck {
+		t.Fatalf("ACK %q CSeq %d %s, want tag fork-b CSeq %d ACK", ack.msg.ToTag(), ackSeq.Seq, ackSeq.MethodName, invSeq.Seq)
+	}
+	if got := ack.msg.RequestURI().String(); got != "sip:peer@127.0.0.1:5080" {
+		t.Errorf("ACK Request-URI %s, want the 2xx Contact", got)
+	}
+	if c.State() != CallEstablished || c.Dialog().ID().RemoteTag != "fork-b" {
+		t.Fatalf("call %v on %v", c.State(), c.Dialog())
+	}
+	if alice.Dialogs() != 1 {
+		t.Errorf("UA holds %d dialogs after the 2xx, want 1 (the other early dialog ends)", alice.Dialogs())
+	}
+
+	// The 2xx retransmitted: the same ACK again, byte for byte.
+	forks.respond(inv, 200, "fork-b")
+	again := forks.expect("ACK")
+	if string(again.msg.Bytes()) != string(ack.msg.Bytes()) {
+		t.Errorf("ACK retransmission differs:\n%s\n%s", again.msg.Bytes(), ack.msg.Bytes())
+	}
+
+	// A 2xx from fork a: ACK, then BYE on that dialog only.
+	forks.respond(inv, 200, "fork-a")
+	ackA := forks.expect("ACK")
+	bye := forks.expect("BYE")
+	if string(ackA.msg.ToTag()) != "fork-a" || string(bye.msg.ToTag()) != "fork-a" {
+		t.Fatalf("ACK to %q, BYE to %q, want fork-a", ackA.msg.ToTag(), bye.msg.ToTag())
+	}
+	forks.respond(bye, 200, "")
+	if c.State() != CallEstablished || alice.Dialogs() != 1 {
+		t.Fatalf("call %v with %d dialogs, want established on 1", c.State(), alice.Dialogs())
+	}
+	forks.none()
+}
+
+// The caller cancels after a 180; the callee answers 487 (RFC 3261 §9).
+func TestCancel(t *testing.T) {
+	w := newWorld(t)
+	var bobCall *Call
+	alice := w.ua("alice", 5060, Config{})
+	bob := w.ua("bob", 5070, Config{OnInvite: func(c *Call, _ *sip.Message) { bobCall = c; c.Ring() }})
+	c, err := alice.Dial("sip:bob@127.0.0.1:5070", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State() != CallEarly || bobCall.State() != CallEarly {
+		t.Fatalf("states %v %v, want early", c.State(), bobCall.State())
+	}
+	if err := c.Cancel(); err != nil {
+		t.Fatal(err)
+	}
+	mustEnd(t, c, ErrCancelled)
+	mustEnd(t, bobCall, ErrCancelled)
+	var se *StatusError
+	if !errors.As(c.Err(), &se) || se.Code != 487 {
+		t.Errorf("caller's error %v, want a 487", c.Err())
+	}
+	if alice.Dialogs()+bob.Dialogs() != 0 {
+		t.Errorf("dialogs left: %d %d", alice.Dialogs(), bob.Dialogs())
+	}
+}
+
+// A cancelled context cancels the INVITE (sent once a provisional came).
+func TestInviteContextCancel(t *testing.T) {
+	w := newWorld(t)
+	var bobCall *Call
+	alice := w.ua("alice", 5060, Config{})
+	w.ua("bob", 5070, Config{OnInvite: func(c *Call, _ *sip.Message) { bobCall = c; c.Ring() }})
+	ctx, cancel := context.WithCancel(bg())
+	cancel()
+	c, err := alice.Invite(ctx, "sip:bob@127.0.0.1:5070", nil)
+	if !errors.Is(err, ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want ErrCancelled and context.Canceled", err)
+	}
+	mustEnd(t, c, ErrCancelled)
+	mustEnd(t, bobCall, ErrCancelled)
+}
+
+// CANCEL races the 200: the 200 wins, so the caller ACKs it and sends BYE.
+func TestCancelRacesOK(t *testing.T) {
+	w := newWorld(t)
+	alice := w.ua("alice", 5060, Config{})
+	callee := w.peer(5080)
+	c, _ := alice.Dial("sip:bob@127.0.0.1:5080", nil)
+	inv := callee.expect("INVITE")
+	if err := c.Cancel(); err != nil {
+		t.Fatal(err)
+	}
+	callee.none() // RFC 3261 §9.1: no CANCEL before a provisional response
+	callee.respond(inv, 180, "x")
+	cancel := callee.expect("CANCEL")
+	callee.respond(inv, 200, "x") // crosses the CANCEL
+	callee.expect("ACK")
+	bye := callee.expect("BYE")
+	callee.respond(cancel, 200, "x")
+	callee.respond(bye, 200, "")
+	mustEnd(t, c, ErrCancelled)
+	if alice.Dialogs() != 0 {
+		t.Errorf("%d dialogs left", alice.Dialogs())
+	}
+}
+
+// The route set (RFC 3261 §12.2.1.1): a strict router first makes its URI
+// the Request-URI and puts the remote target last in Route; a loose router
+// leaves the remote target in the Request-URI. The UAC reverses the
+// Record-Route of the 2xx (§12.1.2).
+func TestRouteSet(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		recordRte  string
+		wantRURI   string
+		wantRoutes []string
+	}{
+		{"loose", "Record-Route: <sip:127.0.0.1:5092;lr>, <sip:127.0.0.1:5091;lr>",
+			"sip:peer@127.0.0.1:5080", []string{"<sip:127.0.0.1:5091;lr>", "<sip:127.0.0.1:5092;lr>"}},
+		{"strict", "Record-Route: <sip:127.0.0.1:5092;lr>, <sip:127.0.0.1:5091;maddr=127.0.0.1>",
+			"sip:127.0.0.1:5091;maddr=127.0.0.1", []string{"<sip:127.0.0.1:5092;lr>", "<sip:peer@127.0.0.1:5080>"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			alice := w.ua("alice", 5060, Config{})
+			callee := w.peer(5080)
+			proxy := w.peer(5091) // the first hop: every in-dialog request goes there
+			c, _ := alice.Dial("sip:bob@127.0.0.1:5080", nil)
+			inv := callee.expect("INVITE")
+			callee.respond(inv, 200, "x", tc.recordRte)
+			for _, method := range []string{"ACK", "BYE"} {
+				if method == "BYE" {
+					go c.Bye(bg())
+				}
+				var g got
+				if method == "BYE" {
+					g = proxy.wait()
+				} else {
+					g = proxy.expect("ACK")
+				}
+				if got := g.msg.RequestURI().String(); got != tc.wantRURI {
+					t.Errorf("%s Request-URI %s, want %s", method, got, tc.wantRURI)
+				}
+				var routes []string
+				vs := g.msg.Values(sip.HeaderRoute)
+				for v, ok := vs.Next(); ok; v, ok = vs.Next() {
+					routes = append(routes, string(v))
+				}
+				if fmt.Sprint(routes) != fmt.Sprint(tc.wantRoutes) {
+					t.Errorf("%s Route %q, want %q", method, routes, tc.wantRoutes)
+				}
+			}
+			callee.none()
+		})
+	}
+}
+
+// The UAS keeps the Record-Route of the request in order (§12.1.1) and
+// copies it into its 2xx.
+func TestRouteSetUAS(t *testing.T) {
+	w := newWorld(t)
+	var bobCall *Call
+	w.ua("bob", 5070, Config{OnInvite: func(c *Call, req *sip.Message) { bobCall = c; autoAnswer(c, req) }})
+	caller := w.peer(5080)
+	proxy := w.peer(5091)
+	caller.send(memAddr(5070), caller.invite(memAddr(5070), "rr-1", "t1", 1,
+		"Record-Route: <sip:127.0.0.1:5091;lr>", "Record-Route: <sip:127.0.0.1:5092;lr>"))
+	caller.expectStatus(180)
+	ok := caller.expectStatus(200)
+	if n := ok.msg.Count(sip.HeaderRecordRoute); n != 2 || !strings.Contains(string(ok.msg.Bytes()), "Record-Route: <sip:127.0.0.1:5091;lr>\r\nRecord-Route: <sip:127.0.0.1:5092;lr>\r\n") {
+		t.Fatalf("2xx does not copy the Record-Route in order:\n%s", ok.msg.Bytes())
+	}
+	if got := bobCall.Dialog().RouteSet(); fmt.Sprint(got) != "[<sip:127.0.0.1:5091;lr> <sip:127.0.0.1:5092;lr>]" {
+		t.Errorf("route set %q", got)
+	}
+	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "rr-1", "t1", string(ok.msg.ToTag()), 1))
+	go bobCall.Bye(bg())
+	bye := proxy.wait()
+	if string(bye.msg.MethodName()) != "BYE" || bye.msg.RequestURI().String() != "sip:peer@127.0.0.1:5080" {
+		t.Fatalf("got %s, want BYE to the caller's Contact via the first route", firstLine(bye.msg))
+	}
+}

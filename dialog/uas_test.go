@@ -1,0 +1,257 @@
+package dialog
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sipxfer/sipxfer/sip"
+)
+
+// bobAnswering starts Bob, who answers every call, and a scripted caller
+// whose INVITE he has answered; it returns the 200 the caller got.
+func bobAnswering(t *testing.T, w *world, cfg Config) (*UA, *peer, func() *Call, got) {
+	t.Helper()
+	var bobCall *Call
+	cfg.OnInvite = func(c *Call, req *sip.Message) { bobCall = c; autoAnswer(c, req) }
+	bob := w.ua("bob", 5070, cfg)
+	caller := w.peer(5080)
+	caller.send(memAddr(5070), caller.invite(memAddr(5070), "call-1", "caller", 10))
+	caller.expectStatus(180)
+	ok := caller.expectStatus(200)
+	return bob, caller, func() *Call { return bobCall }, ok
+}
+
+// The 2xx is retransmitted at T1, doubling to T2, until 64*T1; with no ACK
+// the callee ends the session with a BYE (RFC 3261 §13.3.1.4).
+func TestLostACK(t *testing.T) {
+	w := newWorld(t)
+	_, caller, bobCall, ok := bobAnswering(t, w, Config{})
+	var at []time.Duration
+	for elapsed := time.Duration(0); elapsed < 40*time.Second; elapsed += 100 * time.Millisecond {
+		w.clock.Advance(100 * time.Millisecond)
+		select {
+		case g := <-caller.in:
+			if g.msg.IsRequest() {
+				if string(g.msg.MethodName()) != "BYE" {
+					t.Fatalf("unexpected %s", firstLine(g.msg))
+				}
+				if d := elapsed + 100*time.Millisecond; d != 32*time.Second {
+					t.Errorf("BYE after %v, want 64*T1 = 32s", d)
+				}
+				mustEnd(t, bobCall(), ErrNoACK)
+				want := "[500ms 1.5s 3.5s 7.5s 11.5s 15.5s 19.5s 23.5s 27.5s 31.5s]"
+				if got := fmtDurations(at); got != want {
+					t.Errorf("2xx retransmitted at %s, want %s", fmtDurations(at), want)
+				}
+				return
+			}
+			if g.msg.StatusCode() != 200 || string(g.msg.Bytes()) != string(ok.msg.Bytes()) {
+				t.Fatalf("retransmission differs: %s", firstLine(g.msg))
+			}
+			at = append(at, elapsed+100*time.Millisecond)
+		default:
+		}
+	}
+	t.Fatalf("no BYE; 2xx retransmitted at %s", fmtDurations(at))
+}
+
+func fmtDurations(ds []time.Duration) string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = d.String()
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+// The ACK stops the retransmissions and establishes the call.
+func TestACKStopsRetransmission(t *testing.T) {
+	w := newWorld(t)
+	_, caller, bobCall, ok := bobAnswering(t, w, Config{})
+	w.clock.Advance(500 * time.Millisecond)
+	caller.expectStatus(200)
+	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "call-1", "caller", string(ok.msg.ToTag()), 10))
+	select {
+	case <-bobCall().Established():
+	default:
+		t.Fatal("ACK did not establish the call")
+	}
+	w.clock.Advance(time.Minute)
+	caller.none()
+	if bobCall().State() != CallEstablished {
+		t.Fatalf("call %v", bobCall().State())
+	}
+}
+
+// established returns Bob's call after the caller's ACK.
+func established(t *testing.T, w *world, cfg Config) (*UA, *peer, *Call, string) {
+	t.Helper()
+	bob, caller, bobCall, ok := bobAnswering(t, w, cfg)
+	tag := string(ok.msg.ToTag())
+	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "call-1", "caller", tag, 10))
+	return bob, caller, bobCall(), tag
+}
+
+// Glare (RFC 3261 §14.2): a re-INVITE arriving while ours is pending gets
+// 491, and our ReInvite reports the peer's 491.
+func TestGlare(t *testing.T) {
+	w := newWorld(t)
+	_, caller, c, tag := established(t, w, Config{})
+	res := make(chan error, 1)
+	go func() {
+		_, err := c.ReInvite(bg(), "application/sdp", []byte(sdp+"a=sendonly\r\n"))
+		res <- err
+	}()
+	ours := caller.wait()
+	if string(ours.msg.MethodName()) != "INVITE" {
+		t.Fatalf("got %s", firstLine(ours.msg))
+	}
+	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 11))
+	caller.expectStatus(491)
+	caller.respond(ours, 491, "")
+	caller.expect("ACK") // the transaction's ACK for the 491 (§17.1.1.3)
+	var se *StatusError
+	if err := <-res; !errors.As(err, &se) || se.Code != 491 {
+		t.Fatalf("ReInvite: %v, want 491", err)
+	}
+	if c.State() != CallEstablished {
+		t.Fatalf("call %v after glare", c.State())
+	}
+	// Both INVITEs are over: a new re-INVITE may go.
+	go c.ReInvite(bg(), "application/sdp", []byte(sdp))
+	if g := caller.wait(); string(g.msg.MethodName()) != "INVITE" {
+		t.Fatalf("got %s", firstLine(g.msg))
+	}
+}
+
+// A second re-INVITE before the first is answered and ACKed gets 500 with
+// Retry-After (RFC 3261 §14.2).
+func TestReInviteWhilePending(t *testing.T) {
+	w := newWorld(t)
+	_, caller, _, tag := established(t, w, Config{})
+	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 11))
+	caller.expectStatus(200) // not ACKed
+	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 12))
+	g := caller.expectStatus(500)
+	if secs, ok, _ := g.msg.RetryAfter(); !ok || secs > 10 {
+		t.Fatalf("500 Retry-After %d %v, want 0-10", secs, ok)
+	}
+}
+
+// A re-INVITE puts the call on hold: the application sees the offer and
+// answers; the caller gets the answer (RFC 3261 §14).
+func TestReInviteHold(t *testing.T) {
+	w := newWorld(t)
+	var offer string
+	var bobCall *Call
+	alice := w.ua("alice", 5060, Config{})
+	w.ua("bob", 5070, Config{
+		OnInvite: func(c *Call, req *sip.Message) { bobCall = c; autoAnswer(c, req) },
+		OnReInvite: func(c *Call, req *sip.Message) (int, []byte) {
+			offer = string(req.Body())
+			return 200, []byte(sdp + "a=recvonly\r\n")
+		},
+	})
+	c, err := alice.Invite(bg(), "sip:bob@127.0.0.1:5070", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := c.ReInvite(bg(), "application/sdp", []byte(sdp+"a=sendonly\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(offer, "a=sendonly\r\n") || !strings.HasSuffix(string(answer), "a=recvonly\r\n") {
+		t.Fatalf("offer %q answer %q", offer, answer)
+	}
+	if !strings.HasSuffix(string(bobCall.RemoteBody()), "a=sendonly\r\n") {
+		t.Errorf("callee's remote body %q", bobCall.RemoteBody())
+	}
+	seq, _ := c.Dialog().LocalSeq()
+	rseq, _ := bobCall.Dialog().RemoteSeq()
+	if seq != rseq {
+		t.Errorf("CSeq %d vs %d", seq, rseq)
+	}
+	// Bob got the ACK for the re-INVITE's 2xx: nothing is retransmitted.
+	w.clock.Advance(time.Minute)
+	if bobCall.State() != CallEstablished || c.State() != CallEstablished {
+		t.Fatalf("states %v %v", c.State(), bobCall.State())
+	}
+}
+
+// Requests in no dialog get 481 (RFC 3261 §12.2.2); a BYE outside any
+// dialog too (§15.1.2).
+func TestNoDialog481(t *testing.T) {
+	w := newWorld(t)
+	w.ua("bob", 5070, Config{})
+	p := w.peer(5080)
+	p.send(memAddr(5070), p.inDialog(memAddr(5070), "BYE", "nope", "a", "b", 1))
+	p.expectStatus(481)
+	p.send(memAddr(5070), p.inDialog(memAddr(5070), "INFO", "nope", "a", "b", 1))
+	p.expectStatus(481)
+	// An ACK matching nothing is dropped, never answered.
+	p.send(memAddr(5070), p.inDialog(memAddr(5070), "ACK", "nope", "a", "b", 1))
+	p.none()
+}
+
+// A CSeq lower than the remote sequence number is out of order: 500 with
+// Retry-After (RFC 3261 §12.2.2).
+func TestOutOfOrderCSeq(t *testing.T) {
+	w := newWorld(t)
+	_, caller, c, tag := established(t, w, Config{})
+	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INFO", "call-1", "caller", tag, 12))
+	caller.expectStatus(405) // no INFO handler; the CSeq counts
+	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INFO", "call-1", "caller", tag, 11))
+	g := caller.expectStatus(500)
+	if _, ok, _ := g.msg.RetryAfter(); !ok {
+		t.Error("500 without Retry-After")
+	}
+	if seq, _ := c.Dialog().RemoteSeq(); seq != 12 {
+		t.Errorf("remote CSeq %d, want 12", seq)
+	}
+}
+
+// Require with an option tag we lack gets 420 with Unsupported (RFC 3261
+// §8.2.2.3); one we have passes.
+func TestRequire420(t *testing.T) {
+	w := newWorld(t)
+	w.ua("bob", 5070, Config{Extensions: []string{"replaces"}})
+	p := w.peer(5080)
+	opts := strings.Replace(p.invite(memAddr(5070), "o-1", "a", 1), "INVITE", "OPTIONS", 2)
+	p.send(memAddr(5070), strings.Replace(opts, "Content-Length", "Require: replaces, 100rel\r\nContent-Length", 1))
+	g := p.expectStatus(420)
+	if got := string(g.msg.GetName("Unsupported")); got != "100rel" {
+		t.Fatalf("Unsupported %q, want 100rel", got)
+	}
+	p.send(memAddr(5070), strings.Replace(opts, "Content-Length", "Require: replaces\r\nContent-Length", 1))
+	g = p.expectStatus(200)
+	if !strings.Contains(string(g.msg.Get(sip.HeaderAllow)), "INVITE") {
+		t.Errorf("OPTIONS 200 without Allow: %s", g.msg.Bytes())
+	}
+}
+
+// Over MaxDialogs a new INVITE gets 503 with Retry-After.
+func TestMaxDialogs(t *testing.T) {
+	w := newWorld(t)
+	_, caller, _, _ := established(t, w, Config{MaxDialogs: 1})
+	caller.send(memAddr(5070), caller.invite(memAddr(5070), "call-2", "caller2", 1))
+	g := caller.expectStatus(503)
+	if _, ok, _ := g.msg.RetryAfter(); !ok {
+		t.Error("503 without Retry-After")
+	}
+}
+
+// An INVITE without Contact is refused 400 (RFC 3261 §8.1.1.8).
+func TestInviteWithoutContact(t *testing.T) {
+	w := newWorld(t)
+	w.ua("bob", 5070, Config{OnInvite: autoAnswer})
+	p := w.peer(5080)
+	inv := p.invite(memAddr(5070), "nc-1", "a", 1)
+	i := strings.Index(inv, "Contact:")
+	j := i + strings.Index(inv[i:], "\r\n") + 2
+	p.send(memAddr(5070), inv[:i]+inv[j:])
+	g := p.expectStatus(400)
+	if string(g.msg.Reason()) != "Missing Contact" {
+		t.Errorf("reason %q", g.msg.Reason())
+	}
+}

@@ -1,0 +1,78 @@
+package dialog
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/sipxfer/sipxfer/sip"
+)
+
+// fakeUsage stands for a subscription sharing the call's dialog.
+type fakeUsage struct {
+	ended error
+	calls int
+}
+
+func (u *fakeUsage) DialogTerminated(_ *Dialog, err error) { u.ended, u.calls = err, u.calls+1 }
+
+// RFC 5057: a BYE ends the INVITE usage only; the dialog lives on while
+// another usage does, and ends with the last one.
+func TestByeEndsOnlyInviteUsage(t *testing.T) {
+	w := newWorld(t)
+	var bobCall *Call
+	alice := w.ua("alice", 5060, Config{})
+	bob := w.ua("bob", 5070, Config{OnInvite: func(c *Call, req *sip.Message) { bobCall = c; autoAnswer(c, req) }})
+	c, err := alice.Invite(bg(), "sip:bob@127.0.0.1:5070", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := bobCall.Dialog()
+	sub := &fakeUsage{}
+	if err := d.AddUsage(sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Bye(bg()); err != nil {
+		t.Fatal(err)
+	}
+	mustEnd(t, bobCall, ErrRemoteBye)
+	if d.State() != StateConfirmed || bob.Dialogs() != 1 || d.Usages() != 1 || sub.calls != 0 {
+		t.Fatalf("after BYE: dialog %v, %d dialogs, %d usages, usage told %d times", d.State(), bob.Dialogs(), d.Usages(), sub.calls)
+	}
+	d.RemoveUsage(sub)
+	if d.State() != StateTerminated || bob.Dialogs() != 0 {
+		t.Fatalf("after the last usage: dialog %v, %d dialogs", d.State(), bob.Dialogs())
+	}
+	if err := d.AddUsage(sub); !errors.Is(err, ErrTerminated) {
+		t.Errorf("AddUsage on an ended dialog: %v", err)
+	}
+}
+
+// A 481 to a request in the dialog ends the dialog and every usage in it
+// (RFC 5057 §5.1).
+func TestNoDialogResponseEndsAllUsages(t *testing.T) {
+	w := newWorld(t)
+	var bobCall *Call
+	alice := w.ua("alice", 5060, Config{})
+	bob := w.ua("bob", 5070, Config{OnInvite: func(c *Call, req *sip.Message) { bobCall = c; autoAnswer(c, req) }})
+	c, err := alice.Invite(bg(), "sip:bob@127.0.0.1:5070", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := bobCall.Dialog()
+	sub := &fakeUsage{}
+	d.AddUsage(sub)
+	// Alice forgets the dialog without telling Bob.
+	c.Dialog().Terminate(errors.New("test: gone"))
+	resp, err := d.Do(bg(), "INFO", nil)
+	if err != nil || resp.StatusCode() != 481 {
+		t.Fatalf("INFO: %v %v, want 481", err, resp)
+	}
+	var se *StatusError
+	if !errors.As(sub.ended, &se) || se.Code != 481 || sub.calls != 1 {
+		t.Fatalf("usage told %d times: %v", sub.calls, sub.ended)
+	}
+	mustEnd(t, bobCall, nil)
+	if bob.Dialogs() != 0 || alice.Dialogs() != 0 {
+		t.Errorf("dialogs left: %d %d", alice.Dialogs(), bob.Dialogs())
+	}
+}
