@@ -63,9 +63,10 @@ type Call struct {
 
 	// The ACK for the last 2xx received (outgoing side of any INVITE), to
 	// send again for each retransmission of that 2xx (RFC 3261 §13.2.2.4).
-	ack    []byte
-	ackDst transport.Addr
-	ackSeq uint32
+	ack      []byte
+	ackDst   transport.Addr
+	ackSeq   uint32
+	ackTimer transport.Timer
 
 	// The last 2xx sent, retransmitted until its ACK (RFC 3261 §13.3.1.4).
 	ok         []byte
@@ -143,9 +144,14 @@ func (c *Call) LocalBody() []byte {
 	return c.localBody
 }
 
-// Invite returns the incoming INVITE (a copy owned by the Call), or nil
-// for an outgoing call.
-func (c *Call) Invite() *sip.Message { return c.req }
+// Invite returns the incoming INVITE (a copy owned by the Call) until the
+// call is answered or rejected; nil for an outgoing call and afterwards.
+// OnInvite gets the same request.
+func (c *Call) Invite() *sip.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.req
+}
 
 // Wait blocks until the call is established (nil) or ends first (its
 // error), or ctx ends (ctx.Err()).
@@ -176,10 +182,15 @@ func (c *Call) end(err error) {
 		c.okTimer.Stop()
 		c.okTimer = nil
 	}
-	c.ok = nil
+	if c.ackTimer != nil {
+		c.ackTimer.Stop()
+		c.ackTimer = nil
+	}
+	c.ok, c.ack, c.req = nil, nil, nil
 	ds := append(c.early, c.d)
 	c.early = nil
 	stx := c.stx
+	c.stx, c.tx = nil, nil
 	c.mu.Unlock()
 	if stx != nil {
 		c.ua.mu.Lock()
@@ -286,6 +297,14 @@ func (c *Call) inviteResponse(tx *transaction.ClientTx, r transaction.Response) 
 		c.provisionalResponse(tx, r.Msg)
 	case r.Status < 300:
 		c.successResponse(r.Msg)
+		// Later 2xx come through this handler (RFC 6026 Accepted) or as
+		// strays: the Initial need not route requests any more, and
+		// nothing will be cancelled.
+		c.initial.Close()
+		c.initial.release()
+		c.mu.Lock()
+		c.tx = nil
+		c.mu.Unlock()
 	default:
 		c.initial.Close()
 		var err error = &StatusError{Method: "INVITE", Code: r.Status, Reason: string(r.Msg.Reason())}
@@ -412,6 +431,18 @@ func (c *Call) sendACK(d *Dialog, seq uint32) {
 	}
 	c.mu.Lock()
 	c.ack, c.ackDst, c.ackSeq = wire, used, seq
+	if c.ackTimer != nil {
+		c.ackTimer.Stop()
+	}
+	// The UAS retransmits its 2xx for 64*T1 at most (§13.3.1.4): keep the
+	// ACK that long, not for the life of the call.
+	c.ackTimer = c.ua.clock.AfterFunc(64*c.ua.t1(), func() {
+		c.mu.Lock()
+		if c.ackSeq == seq {
+			c.ack, c.ackTimer = nil, nil
+		}
+		c.mu.Unlock()
+	})
 	c.mu.Unlock()
 }
 
@@ -458,7 +489,7 @@ func (ua *UA) newIncomingCall(r *Request) {
 	c.req = r.Msg.Clone()
 	c.localTag = r.ToTag()
 	c.proto = r.Remote.Proto
-	c.remoteBody = c.req.Body()
+	c.remoteBody = append([]byte(nil), c.req.Body()...)
 	ua.mu.Lock()
 	ua.incoming[r.Tx] = c
 	ua.mu.Unlock()
@@ -489,6 +520,9 @@ func (c *Call) Provisional(code int, reason string) error {
 		return err
 	}
 	b := c.response(code, reason, d)
+	if b == nil {
+		return ErrState
+	}
 	c.mu.Lock()
 	if c.state == CallIncoming {
 		c.state = CallEarly
@@ -510,7 +544,11 @@ func (c *Call) uasDialog(s State) (*Dialog, error) {
 		return d, nil
 	}
 	c.mu.Unlock()
-	d, err := c.ua.uasDialog(c.req, c.localTag, transport.Addr{Proto: c.proto})
+	req := c.Invite()
+	if req == nil {
+		return nil, ErrState
+	}
+	d, err := c.ua.uasDialog(req, c.localTag, transport.Addr{Proto: c.proto})
 	if err != nil {
 		return nil, err
 	}
@@ -528,11 +566,16 @@ func (c *Call) uasDialog(s State) (*Dialog, error) {
 
 // response writes the start of a response to the incoming INVITE: status
 // line, the copied fields, and for a dialog the Contact and Record-Route.
+// It returns nil once the INVITE has been answered.
 func (c *Call) response(code int, reason string, d *Dialog) []byte {
+	req := c.Invite()
+	if req == nil {
+		return nil
+	}
 	b := make([]byte, 0, 768)
-	b = sip.AppendResponse(b, c.req, code, reason, c.localTag)
+	b = sip.AppendResponse(b, req, code, reason, c.localTag)
 	if d != nil {
-		b = appendDialogFields(b, c.ua, c.req, c.proto)
+		b = appendDialogFields(b, c.ua, req, c.proto)
 	}
 	return c.ua.appendServer(b)
 }
@@ -554,19 +597,26 @@ func (c *Call) Answer(contentType string, body []byte) error {
 		}
 		return err
 	}
+	req := c.Invite()
 	b := c.response(200, "", d)
+	if b == nil {
+		return ErrState
+	}
 	if len(body) > 0 {
 		b = sip.AppendBody(b, contentType, body)
 	} else {
 		b = sip.AppendNoBody(b)
 	}
-	cseq, _ := c.req.CSeq()
+	cseq, _ := req.CSeq()
 	c.mu.Lock()
 	if c.state == CallEnded {
 		c.mu.Unlock()
 		return ErrTerminated
 	}
 	stx := c.stx
+	// Answered: the 2xx bytes and its transaction (until the ACK) are all
+	// that is needed now.
+	c.req, c.stx = nil, nil
 	c.d = d
 	c.early = nil
 	c.state = CallAnswered
@@ -597,8 +647,11 @@ func (c *Call) Reject(code int, reason string) error {
 	}
 	stx := c.stx
 	c.mu.Unlock()
-	b := sip.AppendNoBody(c.response(code, reason, nil))
-	err := stx.Respond(b)
+	b := c.response(code, reason, nil)
+	if b == nil {
+		return ErrState
+	}
+	err := stx.Respond(sip.AppendNoBody(b))
 	if reason == "" {
 		reason = sip.StatusText(code)
 	}
@@ -615,7 +668,9 @@ func (c *Call) cancelled() {
 	if !pending {
 		return
 	}
-	stx.Respond(sip.AppendNoBody(c.response(487, "", nil)))
+	if b := c.response(487, "", nil); b != nil {
+		stx.Respond(sip.AppendNoBody(b))
+	}
 	c.end(ErrCancelled)
 }
 
@@ -939,7 +994,9 @@ func (c *Call) handleBye(r *Request) {
 	if pending {
 		// §15.1.2: pending requests of the dialog still get a response;
 		// 487 is RECOMMENDED.
-		stx.Respond(sip.AppendNoBody(c.response(487, "", nil)))
+		if b := c.response(487, "", nil); b != nil {
+			stx.Respond(sip.AppendNoBody(b))
+		}
 	}
 	c.end(ErrRemoteBye)
 }

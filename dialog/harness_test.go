@@ -221,3 +221,7 @@ func mustEnd(t *testing.T, c *Call, want error) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func newBenchClock() *transport.FakeClock { return transport.NewFakeClock(epoch) }
+
+func newBenchNetwork(c *transport.FakeClock) *transport.Network { return transport.NewNetwork(c, 1) }

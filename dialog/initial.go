@@ -130,15 +130,27 @@ func (in *Initial) Seq() uint32 { return in.seq }
 // Target returns the Request-URI.
 func (in *Initial) Target() string { return in.target }
 
-// Bytes returns the request as built, without Via.
-func (in *Initial) Bytes() []byte { return in.req }
+// Bytes returns the request as built, without Via; nil for the INVITE of
+// a Call once it has been answered (the Call releases it).
+func (in *Initial) Bytes() []byte {
+	in.ua.mu.Lock()
+	defer in.ua.mu.Unlock()
+	return in.req
+}
+
+// release drops the request bytes: the transaction keeps its own copy.
+func (in *Initial) release() {
+	in.ua.mu.Lock()
+	in.req = nil
+	in.ua.mu.Unlock()
+}
 
 // Dest returns where the request goes.
 func (in *Initial) Dest() transport.Addr { return in.dst }
 
 // Send sends the request as a new client transaction reporting to h.
 func (in *Initial) Send(h transaction.ClientHandler) (*transaction.ClientTx, error) {
-	return in.ua.tm.Request(in.dst, in.req, h)
+	return in.ua.tm.Request(in.dst, in.Bytes(), h)
 }
 
 // Close unregisters the request: later requests with its tag get 481.

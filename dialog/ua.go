@@ -325,10 +325,13 @@ func (ua *UA) full() bool {
 
 // newDialog makes a dialog value (not yet in the table).
 func (ua *UA) newDialog(id ID, uac bool) *Dialog {
+	key := string(dialogKey(nil, []byte(id.CallID), []byte(id.LocalTag), []byte(id.RemoteTag)))
+	// The ID's strings share the key's bytes: one allocation per dialog.
+	a, b := len(id.CallID), len(id.CallID)+1+len(id.LocalTag)
 	return &Dialog{
 		ua:  ua,
-		id:  id,
-		key: string(dialogKey(nil, []byte(id.CallID), []byte(id.LocalTag), []byte(id.RemoteTag))),
+		id:  ID{CallID: key[:a], LocalTag: key[a+1 : b], RemoteTag: key[b+1:]},
+		key: key,
 		uac: uac,
 	}
 }
