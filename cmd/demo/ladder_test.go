@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
 )
 
@@ -482,6 +485,97 @@ func TestColourWanted(t *testing.T) {
 		t.Setenv("TERM", tc.term)
 		if got := colourWanted(tc.f); got != tc.want {
 			t.Errorf("colourWanted(%s) with NO_COLOR=%q TERM=%q = %v, want %v", tc.f.Name(), tc.noColour, tc.term, got, tc.want)
+		}
+	}
+}
+
+// TestLadderOverUDP runs requests and answers between two transport layers
+// on 127.0.0.1, a Ladder and a PcapWriter attached to both, and checks that
+// each message is drawn and recorded once, every answer after its request,
+// however the two sockets' traces interleave (here, often the receiver's
+// first).
+func TestLadderOverUDP(t *testing.T) {
+	var out, capture bytes.Buffer
+	ladder := NewLadder(&out, false)
+	pcap, err := NewPcapWriter(&capture, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := transport.Config{Logger: quiet, Tracer: tracers{ladder, pcap}}
+	answered := make(chan struct{}, 1)
+	alice := transport.New(cfg, transport.HandlerFunc(func(in *transport.Inbound) { answered <- struct{}{} }))
+	defer alice.Close()
+	var bob *transport.Layer
+	bob = transport.New(cfg, transport.HandlerFunc(func(in *transport.Inbound) {
+		resp := sip.AppendNoBody(sip.AppendResponse(nil, in.Msg, 200, "", "b1"))
+		if err := bob.SendResponse(in.Reply, resp); err != nil {
+			t.Error(err)
+		}
+	}))
+	defer bob.Close()
+	loopback := netip.MustParseAddrPort("127.0.0.1:0")
+	aliceAt, err := alice.ListenUDP(loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobAt, err := bob.ListenUDP(loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ladder.AddParty("Alice", aliceAt)
+	ladder.AddParty("Bob", bobAt)
+
+	const n = 20
+	for i := range n {
+		req := sipMessage(fmt.Sprintf(`
+OPTIONS sip:bob@%v SIP/2.0
+Max-Forwards: 70
+From: <sip:alice@%v>;tag=a1
+To: <sip:bob@%v>
+Call-ID: options%d
+CSeq: %d OPTIONS
+`, bobAt.AddrPort, aliceAt.AddrPort, bobAt.AddrPort, i, i+1), "")
+		if _, _, err := alice.SendRequest(bobAt, transport.NewBranch(nil), req); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-answered:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no answer to request %d", i+1)
+		}
+	}
+	// Bob's trace of his last answer may still be on its way.
+	for deadline := time.Now().Add(5 * time.Second); pcap.Count() < 2*n && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	ladder.Summary(nil)
+
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 1+2*n+1 {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), 1+2*n+1, out.String())
+	}
+	for i := range n {
+		req := fmt.Sprintf("│────────────────>│  OPTIONS (CSeq %d OPTIONS)", i+1)
+		resp := fmt.Sprintf("│<────────────────│  200 OK (CSeq %d OPTIONS)", i+1)
+		if lines[1+2*i] != req || lines[2+2*i] != resp {
+			t.Errorf("lines %d, %d:\n%s\n%s\nwant\n%s\n%s", 2+2*i, 3+2*i, lines[1+2*i], lines[2+2*i], req, resp)
+		}
+	}
+	if want := fmt.Sprintf("%d messages, 0 retransmissions", 2*n); !strings.HasSuffix(lines[len(lines)-1], want) {
+		t.Errorf("summary %q, want it to end %q", lines[len(lines)-1], want)
+	}
+	if err := pcap.Flush(); err != nil || pcap.Count() != 2*n {
+		t.Fatalf("pcap: Flush() = %v, Count() = %d, want nil, %d", err, pcap.Count(), 2*n)
+	}
+	for i, payload := range pcapPayloads(t, capture.Bytes()) {
+		want := "OPTIONS "
+		if i%2 == 1 {
+			want = "SIP/2.0 200 OK"
+		}
+		cseq := fmt.Sprintf("CSeq: %d OPTIONS", i/2+1)
+		if !bytes.HasPrefix(payload, []byte(want)) || !bytes.Contains(payload, []byte(cseq)) {
+			t.Errorf("pcap record %d, want %q with %q:\n%s", i, want, cseq, payload)
 		}
 	}
 }

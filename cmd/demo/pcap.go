@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -8,20 +9,25 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
 )
 
-// A PcapWriter records the messages the transport layers send as a classic
-// libpcap capture file, for Wireshark or tshark to show. It implements
-// transport.Tracer; attach one PcapWriter to every layer of the run. It is
-// safe for their concurrent calls.
+// A PcapWriter records the messages of a run as a classic libpcap capture
+// file, for Wireshark or tshark to show. It implements transport.Tracer;
+// attach one PcapWriter to every layer of the run (see tracers), and call
+// Flush at the end. It is safe for concurrent use.
 //
-// Only sent messages are recorded: a message between two of our layers is
-// traced twice (sent by one, received by the other) and must appear once,
-// with the bytes that went on the wire (the receiver's trace has received
-// and rport added to the top Via). Each record is stamped when its message
-// is traced; a socket traces a send after its write returns, so now and
-// then an answer is traced, and recorded, microseconds before its request.
+// A message between two of our layers is traced twice, sent by one and
+// received by the other, and recorded once, in the order and at the time
+// of its first trace, with the bytes its sender wrote. The first trace is
+// not always the send: a socket traces a send after its write returns, and
+// by then the receiver may have traced the message and even its answer
+// (see transport.Tracer). Such a record waits for its sender's trace, and
+// the records after it wait behind it, so that no answer comes before its
+// request. A message from a peer whose layer traces nothing is recorded as
+// received, with the received and rport the receiver added to the top Via
+// (RFC 3581 §4), when Flush finds it still waiting.
 //
 // Every message becomes one IP packet carrying one UDP datagram with the
 // real addresses and ports. Messages carried over TCP or TLS are written as
@@ -42,14 +48,38 @@ import (
 // is SIP. Checksum validation is off by default; with `-o
 // ip.check_checksum:TRUE -o udp.check_checksum:TRUE` every checksum here
 // reads Good. The sipfrag body of a NOTIFY shows as "SIP/sipfrag".
+//
+// A PcapWriter keeps what it needs to pair the two traces of a message for
+// the whole run: it is made for a demo's run, not a long-lived server.
 type PcapWriter struct {
-	mu    sync.Mutex
-	w     io.Writer
-	now   func() time.Time
-	ipID  uint16 // IPv4 Identification, counted per packet
-	buf   []byte // one record, reused
-	err   error  // the first write error; nothing is written after it
-	count int
+	mu      sync.Mutex
+	w       io.Writer
+	now     func() time.Time
+	queue   []*pcapRecord             // in order of first trace; not yet written
+	waiting map[pcapKey][]*pcapRecord // records whose other trace may come, oldest first
+	ipID    uint16                    // IPv4 Identification, counted per packet
+	buf     []byte                    // one record, reused
+	err     error                     // the first write error; nothing is written after it
+	count   int
+
+	copy []byte // the traced message, copied: Parse may rewrite line folds
+	msg  sip.Message
+	id   []byte
+}
+
+// A pcapRecord is one message to record.
+type pcapRecord struct {
+	time     time.Time // of its first trace
+	src, dst netip.AddrPort
+	msg      []byte
+	sent     bool // msg is what the sender wrote: ready to be written
+}
+
+// pcapKey identifies a message and its retransmissions between two
+// addresses, whichever end traces it.
+type pcapKey struct {
+	src, dst netip.AddrPort
+	id       string // see messageID
 }
 
 // pcap file format constants (https://www.tcpdump.org/manpages/pcap-savefile.5.html,
@@ -69,8 +99,8 @@ const (
 )
 
 // NewPcapWriter writes the pcap file header to w and returns a PcapWriter
-// that appends one record per sent message, stamped with now(). A nil now
-// means time.Now. The caller closes (or flushes) w after the run.
+// that appends one record per message, stamped with now(). A nil now means
+// time.Now. The caller calls Flush, then closes w, after the run.
 func NewPcapWriter(w io.Writer, now func() time.Time) (*PcapWriter, error) {
 	if now == nil {
 		now = time.Now
@@ -86,24 +116,56 @@ func NewPcapWriter(w io.Writer, now func() time.Time) (*PcapWriter, error) {
 	if _, err := w.Write(h[:]); err != nil {
 		return nil, fmt.Errorf("pcap: %w", err)
 	}
-	return &PcapWriter{w: w, now: now}, nil
+	return &PcapWriter{w: w, now: now, waiting: map[pcapKey][]*pcapRecord{}}, nil
 }
 
-// TraceMessage records t if it is a sent message; see PcapWriter.
+// TraceMessage records t's message, or pairs t with the trace that
+// recorded it; see PcapWriter.
 func (p *PcapWriter) TraceMessage(t *transport.Trace) {
-	if !t.Sent {
-		return
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.err != nil {
-		return
+	src, dst := addrKey(t.Local), addrKey(t.Remote)
+	if !t.Sent {
+		src, dst = dst, src
 	}
-	p.err = p.writePacket(p.now(), t.Local.AddrPort, t.Remote.AddrPort, t.Msg)
+	p.copy = append(p.copy[:0], t.Msg...)
+	if err := sip.Parse(&p.msg, p.copy); err == nil {
+		p.id = messageID(p.id[:0], &p.msg)
+	} else {
+		p.id = append(p.id[:0], t.Msg...)
+	}
+
+	key := pcapKey{src, dst, string(p.id)}
+	if w := p.waiting[key]; len(w) > 0 && w[0].sent != t.Sent {
+		// The other trace of a recorded message.
+		r := w[0]
+		if len(w) == 1 {
+			delete(p.waiting, key)
+		} else {
+			p.waiting[key] = w[1:]
+		}
+		if t.Sent && !r.sent {
+			r.msg, r.sent = bytes.Clone(t.Msg), true
+		}
+	} else {
+		r := &pcapRecord{time: p.now(), src: src, dst: dst, msg: bytes.Clone(t.Msg), sent: t.Sent}
+		p.queue = append(p.queue, r)
+		p.waiting[key] = append(w, r)
+	}
+	p.writeQueue(false)
+}
+
+// Flush writes the records still waiting for their sender's trace, as they
+// were received, and returns the first error met while writing, if any.
+func (p *PcapWriter) Flush() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.writeQueue(true)
+	return p.err
 }
 
 // Err returns the first error met while writing, if any; a PcapWriter stops
-// recording at the first error, since a record cut short corrupts the file.
+// writing at the first error, since a record cut short corrupts the file.
 func (p *PcapWriter) Err() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -115,6 +177,19 @@ func (p *PcapWriter) Count() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.count
+}
+
+// writeQueue writes the records at the head of the queue that have their
+// sender's bytes, or all of them if all is set.
+func (p *PcapWriter) writeQueue(all bool) {
+	for len(p.queue) > 0 && (all || p.queue[0].sent) {
+		r := p.queue[0]
+		p.queue[0], p.queue = nil, p.queue[1:]
+		if p.err == nil {
+			p.err = p.writePacket(r.time, r.src, r.dst, r.msg)
+		}
+		r.msg = nil // kept, if at all, only to pair its other trace
+	}
 }
 
 // writePacket writes one record: the record header, an IP header, a UDP
@@ -231,4 +306,15 @@ func onesSum(sum uint32, b []byte) uint32 {
 		sum = sum>>16 + sum&0xffff
 	}
 	return sum
+}
+
+// tracers hands each trace to several Tracers in turn, for a layer that
+// feeds both a Ladder and a PcapWriter: Config.Tracer = tracers{ladder, pcap}.
+type tracers []transport.Tracer
+
+// TraceMessage calls TraceMessage of each Tracer.
+func (ts tracers) TraceMessage(t *transport.Trace) {
+	for _, tr := range ts {
+		tr.TraceMessage(t)
+	}
 }

@@ -29,20 +29,30 @@ func TestPcapWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	aliceV6, bobV6 := udpAddr("[::1]:5061"), udpAddr("[::1]:5062")
-	for _, tr := range []transport.Trace{
+	stranger := udpAddr("192.0.2.9:5999")
+	for i, tr := range []transport.Trace{
 		{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: msgInvite},
-		{Local: bobAddr, Remote: aliceAddr, Msg: stamped(msgInvite, aliceAddr)}, // its other trace
-		{Sent: true, Local: bobAddr, Remote: aliceAddr, Msg: msgOK},
+		{Local: bobAddr, Remote: aliceAddr, Msg: stamped(msgInvite, aliceAddr)}, // the INVITE's other trace
+		// Alice reads Bob's answer before his write returns: the 200 waits
+		// for his trace, and the NOTIFY behind it.
+		{Local: aliceAddr, Remote: bobAddr, Msg: msgOK},
 		{Sent: true, Local: bobAddr, Remote: aliceAddr, Msg: msgNotifyTrying},
+		{Sent: true, Local: bobAddr, Remote: aliceAddr, Msg: msgOK},
+		{Local: aliceAddr, Remote: bobAddr, Msg: msgNotifyTrying},
 		{Sent: true, Local: aliceV6, Remote: bobV6, Msg: msgBye},
+		// A peer that traces nothing: recorded as received, by Flush.
+		{Local: aliceAddr, Remote: stranger, Msg: stamped(msgACK, stranger)},
 	} {
 		p.TraceMessage(&tr)
+		if wantCount := []int{1, 1, 1, 1, 3, 3, 4, 4}[i]; p.Count() != wantCount {
+			t.Errorf("after trace %d, Count() = %d, want %d", i, p.Count(), wantCount)
+		}
 	}
-	if err := p.Err(); err != nil {
+	if err := p.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if p.Count() != 4 {
-		t.Errorf("Count() = %d, want 4", p.Count())
+	if p.Count() != 5 {
+		t.Errorf("after Flush, Count() = %d, want 5", p.Count())
 	}
 
 	want := []struct {
@@ -53,6 +63,7 @@ func TestPcapWriter(t *testing.T) {
 		{bobAddr, aliceAddr, msgOK},
 		{bobAddr, aliceAddr, msgNotifyTrying},
 		{aliceV6, bobV6, msgBye},
+		{stranger, aliceAddr, stamped(msgACK, stranger)},
 	}
 	b := file.Bytes()
 	le, be := binary.LittleEndian, binary.BigEndian
@@ -124,7 +135,7 @@ func TestPcapWriter(t *testing.T) {
 		t.Errorf("%d bytes after the last record", len(b))
 	}
 
-	checkTshark(t, file.Bytes(), []string{"INVITE\t", "\t200", "NOTIFY\t", "BYE\t"})
+	checkTshark(t, file.Bytes(), []string{"INVITE\t", "\t200", "NOTIFY\t", "BYE\t", "ACK\t"})
 }
 
 // checkTshark runs tshark, if installed, over the capture and checks that
@@ -239,7 +250,7 @@ func TestPcapWriterConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if p.Err() != nil || p.Count() != 3*n {
+	if p.Flush() != nil || p.Count() != 3*n {
 		t.Fatalf("Err() = %v, Count() = %d, want nil, %d", p.Err(), p.Count(), 3*n)
 	}
 	record := 16 + 20 + 8 + len(msgBye)
@@ -251,4 +262,21 @@ func TestPcapWriterConcurrent(t *testing.T) {
 			t.Fatalf("torn record:\n%q", b[:record])
 		}
 	}
+}
+
+// pcapPayloads returns the UDP payloads of the records of a capture.
+func pcapPayloads(t *testing.T, capture []byte) [][]byte {
+	t.Helper()
+	var payloads [][]byte
+	for b := capture[24:]; len(b) > 0; {
+		n := int(binary.LittleEndian.Uint32(b[8:]))
+		pkt := b[16 : 16+n]
+		ipLen := 40
+		if pkt[0]>>4 == 4 {
+			ipLen = 20
+		}
+		payloads = append(payloads, pkt[ipLen+8:])
+		b = b[16+n:]
+	}
+	return payloads
 }
