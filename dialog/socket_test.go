@@ -3,6 +3,7 @@ package dialog
 import (
 	"context"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -12,6 +13,17 @@ import (
 
 // A call between two UAs over real sockets on 127.0.0.1.
 func TestCallOverSockets(t *testing.T) {
+	base := runtime.NumGoroutine()
+	defer func() {
+		// Every reader, timer and connection goroutine ends with its UA.
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+			runtime.Gosched()
+		}
+		if n := runtime.NumGoroutine(); n > base {
+			t.Errorf("%d goroutines left running", n-base)
+		}
+	}()
 	for _, proto := range []transport.Protocol{transport.UDP, transport.TCP} {
 		t.Run(proto.String(), func(t *testing.T) {
 			lo := netip.MustParseAddrPort("127.0.0.1:0")
