@@ -368,17 +368,17 @@ func (l *Ladder) appendArrow(b []byte, from, to int, label []string, colour stri
 		}
 		row[lo], hi = '↺', lo+1
 	case from < to:
-		fill(row[lo:hi], '─')
+		fillRunes(row[lo:hi], '─')
 		row[hi-1] = '>'
 	default:
-		fill(row[lo:hi], '─')
+		fillRunes(row[lo:hi], '─')
 		row[lo] = '<'
 	}
 	b = append(b, string(row[:lo])...)
 	b = l.paint(b, colour, string(row[lo:hi]))
 	b = append(b, string(row[hi:])...)
 
-	lines := wrap(label, max(lineWidth-l.labelColumn(), minLabelWidth))
+	lines := wrapLabel(label, max(lineWidth-l.labelColumn(), minLabelWidth))
 	for i, line := range lines {
 		if i > 0 {
 			b = append(b, l.lifelines()...)
@@ -402,10 +402,10 @@ func (l *Ladder) appendVerbose(b []byte, msg []byte) []byte {
 	return append(b, '\n')
 }
 
-// wrap joins parts with two spaces into lines of at most width runes, less
+// wrapLabel joins parts with two spaces into lines of at most width runes, less
 // two for the continuation lines, which are indented; a part too long for a
 // line is cut.
-func wrap(parts []string, width int) []string {
+func wrapLabel(parts []string, width int) []string {
 	var lines []string
 	var line []rune
 	limit := func() int {
@@ -515,7 +515,7 @@ func (l *Ladder) now() time.Time {
 	return time.Now()
 }
 
-func fill(r []rune, c rune) {
+func fillRunes(r []rune, c rune) {
 	for i := range r {
 		r[i] = c
 	}

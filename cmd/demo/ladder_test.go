@@ -21,25 +21,25 @@ import (
 
 // The parties of the tests, as the demo runs them.
 var (
-	aliceAddr = udpAddr("127.0.0.1:5061")
-	bobAddr   = udpAddr("127.0.0.1:5062")
-	carolAddr = udpAddr("127.0.0.1:5063")
+	testAlice = testAddr("127.0.0.1:5061")
+	testBob   = testAddr("127.0.0.1:5062")
+	testCarol = testAddr("127.0.0.1:5063")
 )
 
-func udpAddr(s string) transport.Addr {
+func testAddr(s string) transport.Addr {
 	return transport.Addr{Proto: transport.UDP, AddrPort: netip.MustParseAddrPort(s)}
 }
 
-// sipMessage returns a message written by hand: head's lines end in CRLF,
+// testMessage returns a message written by hand: head's lines end in CRLF,
 // and Content-Length, the empty line and body follow.
-func sipMessage(head, body string) []byte {
+func testMessage(head, body string) []byte {
 	head = strings.ReplaceAll(strings.TrimLeft(head, "\n"), "\n", "\r\n")
 	return []byte(fmt.Sprintf("%sContent-Length: %d\r\n\r\n%s", head, len(body), body))
 }
 
 // A blind transfer's messages (RFC 5589 §6), with a hold first.
 var (
-	msgInvite = sipMessage(`
+	testInvite = testMessage(`
 INVITE sip:bob@127.0.0.1:5062 SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKinv1;rport
 Max-Forwards: 70
@@ -49,7 +49,7 @@ Call-ID: call1
 CSeq: 1 INVITE
 Contact: <sip:alice@127.0.0.1:5061>
 `, "")
-	msgTrying = sipMessage(`
+	testTrying = testMessage(`
 SIP/2.0 100 Trying
 Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKinv1;rport=5061
 From: <sip:alice@127.0.0.1:5061>;tag=a1
@@ -57,7 +57,7 @@ To: <sip:bob@127.0.0.1:5062>
 Call-ID: call1
 CSeq: 1 INVITE
 `, "")
-	msgRinging = sipMessage(`
+	testRinging = testMessage(`
 SIP/2.0 180 Ringing
 Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKinv1;rport=5061
 From: <sip:alice@127.0.0.1:5061>;tag=a1
@@ -65,7 +65,7 @@ To: <sip:bob@127.0.0.1:5062>;tag=b1
 Call-ID: call1
 CSeq: 1 INVITE
 `, "")
-	msgOK = sipMessage(`
+	testOK = testMessage(`
 SIP/2.0 200 OK
 Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKinv1;rport=5061
 From: <sip:alice@127.0.0.1:5061>;tag=a1
@@ -74,7 +74,7 @@ Call-ID: call1
 CSeq: 1 INVITE
 Contact: <sip:bob@127.0.0.1:5062>
 `, "")
-	msgACK = sipMessage(`
+	testACK = testMessage(`
 ACK sip:bob@127.0.0.1:5062 SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKack1;rport
 Max-Forwards: 70
@@ -83,7 +83,7 @@ To: <sip:bob@127.0.0.1:5062>;tag=b1
 Call-ID: call1
 CSeq: 1 ACK
 `, "")
-	msgHold = sipMessage(`
+	testHold = testMessage(`
 INVITE sip:bob@127.0.0.1:5062 SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKinv2;rport
 Max-Forwards: 70
@@ -94,7 +94,7 @@ CSeq: 2 INVITE
 Content-Type: application/sdp
 `, "v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
 		"m=audio 49170 RTP/AVP 0\r\na=sendonly\r\n")
-	msgRefer = sipMessage(`
+	testRefer = testMessage(`
 REFER sip:bob@127.0.0.1:5062 SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKref1;rport
 Max-Forwards: 70
@@ -106,7 +106,7 @@ Refer-To: <sip:carol@127.0.0.1:5063>
 Referred-By: <sip:alice@127.0.0.1:5061>
 Contact: <sip:alice@127.0.0.1:5061>
 `, "")
-	msgAccepted = sipMessage(`
+	testAccepted = testMessage(`
 SIP/2.0 202 Accepted
 Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKref1;rport=5061
 From: <sip:alice@127.0.0.1:5061>;tag=a1
@@ -114,7 +114,7 @@ To: <sip:bob@127.0.0.1:5062>;tag=b1
 Call-ID: call1
 CSeq: 3 REFER
 `, "")
-	msgNotifyTrying = sipMessage(`
+	testNotifyTrying = testMessage(`
 NOTIFY sip:alice@127.0.0.1:5061 SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKnot1;rport
 Max-Forwards: 70
@@ -126,7 +126,7 @@ Event: refer
 Subscription-State: active;expires=60
 Content-Type: message/sipfrag;version=2.0
 `, "SIP/2.0 100 Trying\r\n")
-	msgInviteCarol = sipMessage(`
+	testInviteCarol = testMessage(`
 INVITE sip:carol@127.0.0.1:5063 SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKinv3;rport
 Max-Forwards: 70
@@ -138,7 +138,7 @@ Referred-By: <sip:alice@127.0.0.1:5061>
 Replaces: call3;to-tag=c3;from-tag=a3
 Contact: <sip:bob@127.0.0.1:5062>
 `, "")
-	msgNotifyOK = sipMessage(`
+	testNotifyOK = testMessage(`
 NOTIFY sip:alice@127.0.0.1:5061 SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKnot2;rport
 Max-Forwards: 70
@@ -150,7 +150,7 @@ Event: refer
 Subscription-State: terminated;reason=noresource
 Content-Type: message/sipfrag;version=2.0
 `, "SIP/2.0 200 OK\r\n")
-	msgBye = sipMessage(`
+	testBye = testMessage(`
 BYE sip:carol@127.0.0.1:5063 SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKbye1;rport
 Max-Forwards: 70
@@ -161,16 +161,16 @@ CSeq: 7 BYE
 `, "")
 )
 
-// exchange traces msg as the two layers of a run see it: sent by from,
+// traceExchange traces msg as the two layers of a run see it: sent by from,
 // then received by to, whose transport adds received and rport to the top
 // Via of a request (RFC 3581 §4).
-func exchange(l *Ladder, from, to transport.Addr, msg []byte) {
+func traceExchange(l *Ladder, from, to transport.Addr, msg []byte) {
 	l.TraceMessage(&transport.Trace{Sent: true, Local: from, Remote: to, Msg: msg})
-	l.TraceMessage(&transport.Trace{Local: to, Remote: from, Msg: stamped(msg, from)})
+	l.TraceMessage(&transport.Trace{Local: to, Remote: from, Msg: stampedByReceiver(msg, from)})
 }
 
-// stamped returns msg as its receiver's transport traces it.
-func stamped(msg []byte, from transport.Addr) []byte {
+// stampedByReceiver returns msg as its receiver's transport traces it.
+func stampedByReceiver(msg []byte, from transport.Addr) []byte {
 	if bytes.HasPrefix(msg, []byte("SIP/2.0 ")) {
 		return msg
 	}
@@ -184,9 +184,9 @@ func newTestLadder(out *bytes.Buffer, colour bool) *Ladder {
 	l := NewLadder(out, colour)
 	now := time.Unix(1700000000, 0)
 	l.Now = func() time.Time { now = now.Add(10 * time.Millisecond); return now }
-	l.AddParty("Alice", aliceAddr)
-	l.AddParty("Bob", bobAddr)
-	l.AddParty("Carol", carolAddr)
+	l.AddParty("Alice", testAlice)
+	l.AddParty("Bob", testBob)
+	l.AddParty("Carol", testCarol)
 	return l
 }
 
@@ -194,19 +194,19 @@ func TestLadderBlindTransfer(t *testing.T) {
 	var out bytes.Buffer
 	l := newTestLadder(&out, false)
 	l.Section("Blind transfer")
-	exchange(l, aliceAddr, bobAddr, msgInvite)
-	exchange(l, bobAddr, aliceAddr, msgTrying)
-	exchange(l, bobAddr, aliceAddr, msgRinging)
-	exchange(l, bobAddr, aliceAddr, msgOK)
-	exchange(l, aliceAddr, bobAddr, msgACK)
-	exchange(l, aliceAddr, bobAddr, msgHold)
-	exchange(l, aliceAddr, bobAddr, msgRefer)
-	exchange(l, bobAddr, aliceAddr, msgAccepted)
-	exchange(l, bobAddr, aliceAddr, msgNotifyTrying)
-	exchange(l, bobAddr, carolAddr, msgInviteCarol)
-	exchange(l, bobAddr, aliceAddr, msgNotifyOK)
+	traceExchange(l, testAlice, testBob, testInvite)
+	traceExchange(l, testBob, testAlice, testTrying)
+	traceExchange(l, testBob, testAlice, testRinging)
+	traceExchange(l, testBob, testAlice, testOK)
+	traceExchange(l, testAlice, testBob, testACK)
+	traceExchange(l, testAlice, testBob, testHold)
+	traceExchange(l, testAlice, testBob, testRefer)
+	traceExchange(l, testBob, testAlice, testAccepted)
+	traceExchange(l, testBob, testAlice, testNotifyTrying)
+	traceExchange(l, testBob, testCarol, testInviteCarol)
+	traceExchange(l, testBob, testAlice, testNotifyOK)
 	l.Note("Alice hangs up her call with Carol")
-	exchange(l, aliceAddr, carolAddr, msgBye)
+	traceExchange(l, testAlice, testCarol, testBye)
 	l.Summary(nil)
 
 	want := `
@@ -232,12 +232,12 @@ Alice             Bob               Carol
 │──────────────────────────────────>│  BYE (CSeq 7 BYE)
 ✓ Blind transfer succeeded in 10ms: 12 messages, 0 retransmissions
 `
-	checkLines(t, out.String(), want)
+	checkLadderLines(t, out.String(), want)
 }
 
-// checkLines compares got with want line by line, and checks that no line
-// is wider than a 100-column terminal.
-func checkLines(t *testing.T, got, want string) {
+// checkLadderLines compares got with want line by line, and checks that no
+// line is wider than a 100-column terminal.
+func checkLadderLines(t *testing.T, got, want string) {
 	t.Helper()
 	want = strings.TrimPrefix(want, "\n") // the first line of a raw string
 	if got != want {
@@ -264,10 +264,10 @@ func TestLadderFirstTrace(t *testing.T) {
 	var out bytes.Buffer
 	l := newTestLadder(&out, false)
 	l.Section("Race")
-	l.TraceMessage(&transport.Trace{Local: bobAddr, Remote: aliceAddr, Msg: stamped(msgInvite, aliceAddr)})
-	l.TraceMessage(&transport.Trace{Sent: true, Local: bobAddr, Remote: aliceAddr, Msg: msgTrying})
-	l.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: msgInvite})
-	l.TraceMessage(&transport.Trace{Local: aliceAddr, Remote: bobAddr, Msg: msgTrying})
+	l.TraceMessage(&transport.Trace{Local: testBob, Remote: testAlice, Msg: stampedByReceiver(testInvite, testAlice)})
+	l.TraceMessage(&transport.Trace{Sent: true, Local: testBob, Remote: testAlice, Msg: testTrying})
+	l.TraceMessage(&transport.Trace{Sent: true, Local: testAlice, Remote: testBob, Msg: testInvite})
+	l.TraceMessage(&transport.Trace{Local: testAlice, Remote: testBob, Msg: testTrying})
 	l.Summary(nil)
 	want := `
 
@@ -277,7 +277,7 @@ Alice             Bob               Carol
 │<────────────────│                 │  100 Trying (CSeq 1 INVITE)
 ✓ Race succeeded in 10ms: 2 messages, 0 retransmissions
 `
-	checkLines(t, out.String(), want)
+	checkLadderLines(t, out.String(), want)
 }
 
 // TestLadderRetransmissions checks that a message sent again is drawn dim
@@ -288,17 +288,17 @@ func TestLadderRetransmissions(t *testing.T) {
 	l := newTestLadder(&out, false)
 	l.Section("Lossy")
 	// The first INVITE is lost; Timer A sends it again (RFC 3261 §17.1.1.2).
-	l.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: msgInvite})
-	exchange(l, aliceAddr, bobAddr, msgInvite)
-	exchange(l, bobAddr, aliceAddr, msgOK)
-	exchange(l, aliceAddr, bobAddr, msgACK)
+	l.TraceMessage(&transport.Trace{Sent: true, Local: testAlice, Remote: testBob, Msg: testInvite})
+	traceExchange(l, testAlice, testBob, testInvite)
+	traceExchange(l, testBob, testAlice, testOK)
+	traceExchange(l, testAlice, testBob, testACK)
 	// The 200 went again before the ACK arrived (§13.3.1.4); each 200
 	// gets an ACK (§13.2.2.4).
-	exchange(l, bobAddr, aliceAddr, msgOK)
-	exchange(l, aliceAddr, bobAddr, msgACK)
+	traceExchange(l, testBob, testAlice, testOK)
+	traceExchange(l, testAlice, testBob, testACK)
 	l.Summary(errors.New("timed out"))
 	l.Section("Clean")
-	exchange(l, aliceAddr, bobAddr, msgInvite)
+	traceExchange(l, testAlice, testBob, testInvite)
 	l.Summary(nil)
 	want := `
 
@@ -317,7 +317,7 @@ Alice             Bob               Carol
 │────────────────>│                 │  INVITE (CSeq 1 INVITE)
 ✓ Clean succeeded in 10ms: 1 message, 0 retransmissions
 `
-	checkLines(t, out.String(), want)
+	checkLadderLines(t, out.String(), want)
 }
 
 // TestLadderStrangers checks the column of an address no party was added
@@ -326,15 +326,15 @@ Alice             Bob               Carol
 func TestLadderStrangers(t *testing.T) {
 	var out bytes.Buffer
 	l := newTestLadder(&out, false)
-	sipp := udpAddr("192.0.2.9:5999")
-	l.TraceMessage(&transport.Trace{Local: aliceAddr, Remote: sipp, Msg: msgInvite})
-	l.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: sipp, Msg: msgTrying})
-	refer := bytes.Replace(msgRefer, []byte("<sip:carol@127.0.0.1:5063>"), []byte(
+	sipp := testAddr("192.0.2.9:5999")
+	l.TraceMessage(&transport.Trace{Local: testAlice, Remote: sipp, Msg: testInvite})
+	l.TraceMessage(&transport.Trace{Sent: true, Local: testAlice, Remote: sipp, Msg: testTrying})
+	refer := bytes.Replace(testRefer, []byte("<sip:carol@127.0.0.1:5063>"), []byte(
 		"<sip:carol@127.0.0.1:5063?Replaces=6f1c2a9e-0b7d-4c52-a0f3-3d2e1f4c5b6a%40127.0.0.1"+
 			"%3Bto-tag%3D8a7b6c5d4e3f%3Bfrom-tag%3D1a2b3c4d5e6f>"), 1)
 	refer = bytes.Replace(refer, []byte("Contact:"), []byte("Refer-Sub: false\r\nContact:"), 1)
-	exchange(l, aliceAddr, bobAddr, refer)
-	exchange(l, carolAddr, carolAddr, msgBye)
+	traceExchange(l, testAlice, testBob, refer)
+	traceExchange(l, testCarol, testCarol, testBye)
 	want := `
 Alice             Bob               Carol             192.0.2.9:5999
 │<────────────────────────────────────────────────────│  INVITE (CSeq 1 INVITE)
@@ -346,7 +346,7 @@ Alice             Bob               Carol             192.0.2.9:5999
 │                 │                 │                 │    m-tag%3D1a2b3c4d5e6f>  Refer-Sub: false
 │                 │                 │↺                │  BYE (CSeq 7 BYE)
 `
-	checkLines(t, out.String(), want)
+	checkLadderLines(t, out.String(), want)
 }
 
 // TestLadderVerbose checks that verbose mode prints the message under its
@@ -355,7 +355,7 @@ func TestLadderVerbose(t *testing.T) {
 	var out bytes.Buffer
 	l := newTestLadder(&out, false)
 	l.Verbose = true
-	exchange(l, bobAddr, aliceAddr, msgNotifyTrying)
+	traceExchange(l, testBob, testAlice, testNotifyTrying)
 	want := `
 Alice             Bob               Carol
 │<────────────────│                 │  NOTIFY (CSeq 1 NOTIFY)  Event: refer
@@ -376,7 +376,7 @@ Alice             Bob               Carol
     SIP/2.0 100 Trying
 
 `
-	checkLines(t, out.String(), want)
+	checkLadderLines(t, out.String(), want)
 }
 
 // TestLadderColour checks that colour on paints with ANSI escapes, a class
@@ -386,13 +386,13 @@ func TestLadderColour(t *testing.T) {
 		var out bytes.Buffer
 		l := newTestLadder(&out, colour)
 		l.Section("Colour")
-		exchange(l, aliceAddr, bobAddr, msgInvite)
-		exchange(l, bobAddr, aliceAddr, msgTrying)
-		exchange(l, bobAddr, aliceAddr, msgOK)
-		exchange(l, aliceAddr, bobAddr, msgRefer)
-		exchange(l, bobAddr, aliceAddr, msgNotifyTrying)
-		l.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: msgRefer})
-		l.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: []byte("garbage\r\n\r\n")})
+		traceExchange(l, testAlice, testBob, testInvite)
+		traceExchange(l, testBob, testAlice, testTrying)
+		traceExchange(l, testBob, testAlice, testOK)
+		traceExchange(l, testAlice, testBob, testRefer)
+		traceExchange(l, testBob, testAlice, testNotifyTrying)
+		l.TraceMessage(&transport.Trace{Sent: true, Local: testAlice, Remote: testBob, Msg: testRefer})
+		l.TraceMessage(&transport.Trace{Sent: true, Local: testAlice, Remote: testBob, Msg: []byte("garbage\r\n\r\n")})
 		l.Summary(nil)
 		got := out.String()
 		if !colour {
@@ -428,15 +428,15 @@ func TestLadderConcurrent(t *testing.T) {
 	l := newTestLadder(&out, false)
 	l.Section("Concurrent")
 	const n = 50
-	pairs := [][2]transport.Addr{{aliceAddr, bobAddr}, {bobAddr, carolAddr}, {carolAddr, aliceAddr}}
+	pairs := [][2]transport.Addr{{testAlice, testBob}, {testBob, testCarol}, {testCarol, testAlice}}
 	var wg sync.WaitGroup
 	for p, pair := range pairs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range n {
-				msg := bytes.Replace(msgBye, []byte("CSeq: 7"), []byte(fmt.Sprintf("CSeq: %d", p*n+i+1)), 1)
-				exchange(l, pair[0], pair[1], msg)
+				msg := bytes.Replace(testBye, []byte("CSeq: 7"), []byte(fmt.Sprintf("CSeq: %d", p*n+i+1)), 1)
+				traceExchange(l, pair[0], pair[1], msg)
 			}
 		}()
 	}
@@ -528,7 +528,7 @@ func TestLadderOverUDP(t *testing.T) {
 
 	const n = 20
 	for i := range n {
-		req := sipMessage(fmt.Sprintf(`
+		req := testMessage(fmt.Sprintf(`
 OPTIONS sip:bob@%v SIP/2.0
 Max-Forwards: 70
 From: <sip:alice@%v>;tag=a1

@@ -28,20 +28,20 @@ func TestPcapWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aliceV6, bobV6 := udpAddr("[::1]:5061"), udpAddr("[::1]:5062")
-	stranger := udpAddr("192.0.2.9:5999")
+	aliceV6, bobV6 := testAddr("[::1]:5061"), testAddr("[::1]:5062")
+	stranger := testAddr("192.0.2.9:5999")
 	for i, tr := range []transport.Trace{
-		{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: msgInvite},
-		{Local: bobAddr, Remote: aliceAddr, Msg: stamped(msgInvite, aliceAddr)}, // the INVITE's other trace
+		{Sent: true, Local: testAlice, Remote: testBob, Msg: testInvite},
+		{Local: testBob, Remote: testAlice, Msg: stampedByReceiver(testInvite, testAlice)}, // the INVITE's other trace
 		// Alice reads Bob's answer before his write returns: the 200 waits
 		// for his trace, and the NOTIFY behind it.
-		{Local: aliceAddr, Remote: bobAddr, Msg: msgOK},
-		{Sent: true, Local: bobAddr, Remote: aliceAddr, Msg: msgNotifyTrying},
-		{Sent: true, Local: bobAddr, Remote: aliceAddr, Msg: msgOK},
-		{Local: aliceAddr, Remote: bobAddr, Msg: msgNotifyTrying},
-		{Sent: true, Local: aliceV6, Remote: bobV6, Msg: msgBye},
+		{Local: testAlice, Remote: testBob, Msg: testOK},
+		{Sent: true, Local: testBob, Remote: testAlice, Msg: testNotifyTrying},
+		{Sent: true, Local: testBob, Remote: testAlice, Msg: testOK},
+		{Local: testAlice, Remote: testBob, Msg: testNotifyTrying},
+		{Sent: true, Local: aliceV6, Remote: bobV6, Msg: testBye},
 		// A peer that traces nothing: recorded as received, by Flush.
-		{Local: aliceAddr, Remote: stranger, Msg: stamped(msgACK, stranger)},
+		{Local: testAlice, Remote: stranger, Msg: stampedByReceiver(testACK, stranger)},
 	} {
 		p.TraceMessage(&tr)
 		if wantCount := []int{1, 1, 1, 1, 3, 3, 4, 4}[i]; p.Count() != wantCount {
@@ -59,11 +59,11 @@ func TestPcapWriter(t *testing.T) {
 		src, dst transport.Addr
 		msg      []byte
 	}{
-		{aliceAddr, bobAddr, msgInvite},
-		{bobAddr, aliceAddr, msgOK},
-		{bobAddr, aliceAddr, msgNotifyTrying},
-		{aliceV6, bobV6, msgBye},
-		{stranger, aliceAddr, stamped(msgACK, stranger)},
+		{testAlice, testBob, testInvite},
+		{testBob, testAlice, testOK},
+		{testBob, testAlice, testNotifyTrying},
+		{aliceV6, bobV6, testBye},
+		{stranger, testAlice, stampedByReceiver(testACK, stranger)},
 	}
 	b := file.Bytes()
 	le, be := binary.LittleEndian, binary.BigEndian
@@ -100,10 +100,10 @@ func TestPcapWriter(t *testing.T) {
 			if ip[0] != 0x45 || ip[9] != 17 || int(be.Uint16(ip[2:])) != len(pkt) {
 				t.Errorf("record %d: IPv4 header % x: want 45, protocol 17, total length %d", i, ip, len(pkt))
 			}
-			if sum := checksum(ip); sum != 0xffff {
+			if sum := onesComplementSum(ip); sum != 0xffff {
 				t.Errorf("record %d: IPv4 header checksum does not add up (%#x)", i, sum)
 			}
-			checkAddrs(t, i, ip[12:16], ip[16:20], w.src, w.dst)
+			checkPcapAddrs(t, i, ip[12:16], ip[16:20], w.src, w.dst)
 			udp = pkt[20:]
 			pseudo = append(append([]byte{}, ip[12:20]...), 0, 17)
 		case 6:
@@ -111,7 +111,7 @@ func TestPcapWriter(t *testing.T) {
 			if ip[6] != 17 || int(be.Uint16(ip[4:])) != len(pkt)-40 {
 				t.Errorf("record %d: IPv6 header % x: want next header 17, payload length %d", i, ip, len(pkt)-40)
 			}
-			checkAddrs(t, i, ip[8:24], ip[24:40], w.src, w.dst)
+			checkPcapAddrs(t, i, ip[8:24], ip[24:40], w.src, w.dst)
 			udp = pkt[40:]
 			pseudo = append(append([]byte{}, ip[8:40]...), 0, 0, 0, 17)
 		default:
@@ -124,7 +124,7 @@ func TestPcapWriter(t *testing.T) {
 			t.Errorf("record %d: UDP length %d, want %d", i, n, len(udp))
 		}
 		pseudo = be.AppendUint16(pseudo, uint16(len(udp)))
-		if be.Uint16(udp[6:]) == 0 || checksum(append(pseudo, udp...)) != 0xffff {
+		if be.Uint16(udp[6:]) == 0 || onesComplementSum(append(pseudo, udp...)) != 0xffff {
 			t.Errorf("record %d: UDP checksum %#x does not add up", i, be.Uint16(udp[6:]))
 		}
 		if !bytes.Equal(udp[8:], w.msg) {
@@ -170,9 +170,9 @@ func checkTshark(t *testing.T, capture []byte, want []string) {
 	}
 }
 
-// checksum adds b in ones' complement, 16 bits at a time (RFC 1071): over a
+// onesComplementSum adds b in ones' complement, 16 bits at a time (RFC 1071): over a
 // header or datagram that carries its checksum, the result is 0xffff.
-func checksum(b []byte) uint16 {
+func onesComplementSum(b []byte) uint16 {
 	var sum uint32
 	for i := 0; i < len(b); i += 2 {
 		w := uint32(b[i]) << 8
@@ -187,8 +187,8 @@ func checksum(b []byte) uint16 {
 	return uint16(sum)
 }
 
-// checkAddrs checks the source and destination of record i.
-func checkAddrs(t *testing.T, i int, src, dst []byte, wantSrc, wantDst transport.Addr) {
+// checkPcapAddrs checks the source and destination of record i.
+func checkPcapAddrs(t *testing.T, i int, src, dst []byte, wantSrc, wantDst transport.Addr) {
 	t.Helper()
 	s, _ := netip.AddrFromSlice(src)
 	d, _ := netip.AddrFromSlice(dst)
@@ -208,8 +208,8 @@ func TestPcapWriterError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: msgInvite})
-	p.TraceMessage(&transport.Trace{Sent: true, Local: aliceAddr, Remote: bobAddr, Msg: msgInvite})
+	p.TraceMessage(&transport.Trace{Sent: true, Local: testAlice, Remote: testBob, Msg: testInvite})
+	p.TraceMessage(&transport.Trace{Sent: true, Local: testAlice, Remote: testBob, Msg: testInvite})
 	if !errors.Is(p.Err(), errDiskFull) || w.calls != 2 || p.Count() != 0 {
 		t.Errorf("Err() = %v after %d writes, Count() %d; want %v after 2, 0", p.Err(), w.calls, p.Count(), errDiskFull)
 	}
@@ -240,12 +240,12 @@ func TestPcapWriterConcurrent(t *testing.T) {
 	}
 	const n = 50
 	var wg sync.WaitGroup
-	for _, from := range []transport.Addr{aliceAddr, bobAddr, carolAddr} {
+	for _, from := range []transport.Addr{testAlice, testBob, testCarol} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range n {
-				p.TraceMessage(&transport.Trace{Sent: true, Local: from, Remote: aliceAddr, Msg: msgBye})
+				p.TraceMessage(&transport.Trace{Sent: true, Local: from, Remote: testAlice, Msg: testBye})
 			}
 		}()
 	}
@@ -253,12 +253,12 @@ func TestPcapWriterConcurrent(t *testing.T) {
 	if p.Flush() != nil || p.Count() != 3*n {
 		t.Fatalf("Err() = %v, Count() = %d, want nil, %d", p.Err(), p.Count(), 3*n)
 	}
-	record := 16 + 20 + 8 + len(msgBye)
+	record := 16 + 20 + 8 + len(testBye)
 	if file.Len() != 24+3*n*record {
 		t.Fatalf("%d bytes, want %d", file.Len(), 24+3*n*record)
 	}
 	for b := file.Bytes()[24:]; len(b) > 0; b = b[record:] {
-		if !bytes.Equal(b[16+28:record], msgBye) {
+		if !bytes.Equal(b[16+28:record], testBye) {
 			t.Fatalf("torn record:\n%q", b[:record])
 		}
 	}
