@@ -73,6 +73,7 @@ type Dialog struct {
 	remoteSeq    uint32
 	remoteSeqSet bool
 	usages       []Usage
+	invite       bool // created by an INVITE (a Call was its usage)
 }
 
 // dialogKey is the table key of a dialog ID: the three parts, NUL
@@ -162,7 +163,22 @@ func (d *Dialog) AddUsage(u Usage) error {
 		return ErrTerminated
 	}
 	d.usages = append(d.usages, u)
+	if _, ok := u.(*Call); ok {
+		d.invite = true
+	}
 	return nil
+}
+
+// Call returns the dialog's INVITE usage, nil if it has none (a dialog
+// made by SUBSCRIBE or REFER, or after the call's BYE).
+func (d *Dialog) Call() *Call { return d.call() }
+
+// Invite reports whether the dialog was created by an INVITE (RFC 3891 §3:
+// a Replaces may only name such a dialog).
+func (d *Dialog) Invite() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.invite
 }
 
 // RemoveUsage detaches u. When it was the last usage the dialog ends

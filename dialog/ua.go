@@ -94,7 +94,15 @@ type UA struct {
 	listeners []transport.Addr
 	exts      []string
 	events    []string // Allow-Events (RFC 6665 §8.2.2)
+
+	// Dialogs with an INVITE usage that ended lately, for RFC 3891 §3
+	// (603 to a Replaces naming one): keys by end time, oldest first.
+	ended      map[string]time.Time
+	endedOrder []string
 }
+
+// recentlyEndedCap bounds the memory of ended INVITE dialogs.
+const recentlyEndedCap = 4096
 
 // NewUA returns a UA with its transport and transaction layers; it
 // receives nothing until a Listen method opens a listener.
@@ -142,6 +150,7 @@ func NewUA(cfg Config) *UA {
 		initials: make(map[string]*Initial),
 		incoming: make(map[*transaction.ServerTx]*Call),
 		handlers: make(map[string]Handler),
+		ended:    make(map[string]time.Time),
 		exts:     slices.Clone(cfg.Extensions),
 	}
 	ua.tp = transport.New(cfg.Transport, transport.HandlerFunc(func(in *transport.Inbound) { ua.tm.HandleInbound(in) }))
@@ -309,11 +318,41 @@ func (ua *UA) addDialog(d *Dialog) (*Dialog, error) {
 }
 
 func (ua *UA) removeDialog(d *Dialog) {
+	d.mu.Lock()
+	invite := d.invite
+	d.mu.Unlock()
+	now := ua.clock.Now()
 	ua.mu.Lock()
-	if ua.dialogs[d.key] == d {
-		delete(ua.dialogs, d.key)
+	defer ua.mu.Unlock()
+	if ua.dialogs[d.key] != d {
+		return
 	}
-	ua.mu.Unlock()
+	delete(ua.dialogs, d.key)
+	if !invite {
+		return
+	}
+	// Remember it for 64*T1, the longest a transfer's INVITE can lag.
+	for len(ua.endedOrder) > 0 {
+		k := ua.endedOrder[0]
+		if len(ua.endedOrder) < recentlyEndedCap && now.Sub(ua.ended[k]) < 64*ua.t1() {
+			break
+		}
+		delete(ua.ended, k)
+		ua.endedOrder = ua.endedOrder[1:]
+	}
+	ua.ended[d.key] = now
+	ua.endedOrder = append(ua.endedOrder, d.key)
+}
+
+// RecentlyEnded reports whether a dialog with the given identity carried
+// a call that ended within the last 64*T1 (at most 4096 are remembered).
+// RFC 3891 §3 declines a Replaces naming one with 603.
+func (ua *UA) RecentlyEnded(id ID) bool {
+	key := string(dialogKey(nil, []byte(id.CallID), []byte(id.LocalTag), []byte(id.RemoteTag)))
+	ua.mu.Lock()
+	defer ua.mu.Unlock()
+	t, ok := ua.ended[key]
+	return ok && ua.clock.Now().Sub(t) < 64*ua.t1()
 }
 
 // full reports whether a new dialog would exceed MaxDialogs.

@@ -3,6 +3,7 @@ package dialog
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sipxfer/sipxfer/sip"
 )
@@ -74,5 +75,33 @@ func TestNoDialogResponseEndsAllUsages(t *testing.T) {
 	mustEnd(t, bobCall, nil)
 	if bob.Dialogs() != 0 || alice.Dialogs() != 0 {
 		t.Errorf("dialogs left: %d %d", alice.Dialogs(), bob.Dialogs())
+	}
+}
+
+// An ended call's dialog is remembered for 64*T1, so that a Replaces naming
+// it gets 603 rather than 481 (RFC 3891 §3); a dialog without a call is not.
+func TestRecentlyEnded(t *testing.T) {
+	w := newWorld(t)
+	var bobCall *Call
+	alice := w.ua("alice", 5060, Config{})
+	bob := w.ua("bob", 5070, Config{OnInvite: func(c *Call, req *sip.Message) { bobCall = c; autoAnswer(c, req) }})
+	c, err := alice.Invite(bg(), "sip:bob@127.0.0.1:5070", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := bobCall.Dialog().ID()
+	if !bobCall.Dialog().Invite() || bobCall.Dialog().Call() != bobCall {
+		t.Fatal("the call's dialog does not know its INVITE usage")
+	}
+	if bob.RecentlyEnded(id) {
+		t.Fatal("a live dialog reported ended")
+	}
+	c.Bye(bg())
+	if !bob.RecentlyEnded(id) || !alice.RecentlyEnded(c.Dialog().ID()) {
+		t.Fatal("ended dialog not remembered")
+	}
+	w.clock.Advance(32 * time.Second)
+	if bob.RecentlyEnded(id) {
+		t.Fatal("remembered past 64*T1")
 	}
 }
