@@ -1,0 +1,100 @@
+package refer
+
+import (
+	"context"
+	"errors"
+
+	"github.com/sipxfer/sipxfer/dialog"
+	"github.com/sipxfer/sipxfer/sip"
+)
+
+// ErrNoReplaces: the INVITE carries no Replaces header; it is an ordinary
+// call.
+var ErrNoReplaces = errors.New("refer: no Replaces header")
+
+// Replacing applies RFC 3891 §3 to an incoming INVITE and returns the call
+// it is to replace. It returns ErrNoReplaces for an INVITE without
+// Replaces, and otherwise an *Error carrying the response to send:
+//
+//   - 400: more than one Replaces, a Replaces that does not parse, or a
+//     Join beside it (contradictory semantics);
+//   - 481: no dialog matches, the dialog was not created by an INVITE, or
+//     it is an early dialog this UA did not initiate;
+//   - 603: the dialog matched has just ended;
+//   - 486: the dialog is confirmed and the Replaces says early-only.
+//
+// authorize, when not nil, is the local policy RFC 3891 §3 asks for (is
+// the sender allowed to replace this call? e.g. by its Referred-By); it
+// returning false gives 403. The caller answers the new call, then ends
+// the old one with Replace.
+func Replacing(ua *dialog.UA, req *sip.Message, authorize func(old *dialog.Call, req *sip.Message) bool) (*dialog.Call, error) {
+	if !req.Has(sip.HeaderReplaces) {
+		return nil, ErrNoReplaces
+	}
+	// RFC 3891 §3: more than one Replaces, or one in a request other than
+	// INVITE, MUST get 400.
+	if req.Method() != sip.MethodInvite {
+		return nil, &Error{Status: 400, Reason: "Replaces Not Allowed", Err: ErrReplaces}
+	}
+	r, err := req.Replaces()
+	if err != nil {
+		return nil, &Error{Status: 400, Reason: "Bad Replaces", Err: errors.Join(ErrReplaces, err)}
+	}
+	// RFC 3891 §3: "another header field with contradictory semantics"
+	// MUST get 400; Join (RFC 3911) is the one defined.
+	if req.GetName("Join") != nil {
+		return nil, &Error{Status: 400, Reason: "Replaces With Join", Err: ErrReplaces}
+	}
+	// RFC 3891 §3: to-tag is compared to the local tag, from-tag to the
+	// remote tag.
+	id := dialog.ID{CallID: string(r.CallID), LocalTag: string(r.ToTag), RemoteTag: string(r.FromTag)}
+	d := ua.FindDialog(id)
+	if d == nil {
+		if ua.RecentlyEnded(id) {
+			// RFC 3891 §3: a dialog that has already terminated: 603.
+			return nil, &Error{Status: 603, Reason: "Replaced Call Ended", Err: ErrReplaces}
+		}
+		return nil, &Error{Status: 481, Reason: "Replaced Call Does Not Exist", Err: ErrReplaces}
+	}
+	if !d.Invite() {
+		// RFC 3891 §3: a dialog not created with an INVITE MUST get 481.
+		return nil, &Error{Status: 481, Reason: "Replaced Dialog Has No Call", Err: ErrReplaces}
+	}
+	old := d.Call()
+	if old == nil {
+		// The call has ended (BYE) while another usage keeps the dialog:
+		// the invitation has terminated, RFC 3891 §3's 603.
+		return nil, &Error{Status: 603, Reason: "Replaced Call Ended", Err: ErrReplaces}
+	}
+	switch d.State() {
+	case dialog.StateEarly:
+		if !old.Outgoing() {
+			// RFC 3891 §3: an early dialog this UA did not initiate: 481.
+			return nil, &Error{Status: 481, Reason: "Replaced Call Not Ours", Err: ErrReplaces}
+		}
+	case dialog.StateConfirmed:
+		if r.EarlyOnly {
+			// RFC 3891 §3: early-only and a confirmed dialog: 486.
+			return nil, &Error{Status: 486, Reason: "Replaced Call Answered", Err: ErrReplaces}
+		}
+	default:
+		return nil, &Error{Status: 603, Reason: "Replaced Call Ended", Err: ErrReplaces}
+	}
+	if authorize != nil && !authorize(old, req) {
+		return nil, &Error{Status: 403, Reason: "Replacement Not Authorized", Err: ErrReplaces}
+	}
+	return old, nil
+}
+
+// Replace shuts down the call a new one has replaced, once the new one has
+// been accepted (RFC 3891 §3): with a BYE if it was confirmed, with a
+// CANCEL if it is an early one this UA initiated.
+func Replace(ctx context.Context, old *dialog.Call) error {
+	switch old.State() {
+	case dialog.CallCalling, dialog.CallEarly:
+		return old.Cancel()
+	case dialog.CallEnded:
+		return nil
+	}
+	return old.Bye(ctx)
+}
