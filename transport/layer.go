@@ -19,18 +19,22 @@ const MTUThreshold = 1300
 
 // Defaults of the zero Config.
 const (
-	DefaultIdleTimeout  = 2 * time.Minute
-	DefaultMaxConns     = 1024
-	DefaultDialTimeout  = 5 * time.Second
-	DefaultWriteTimeout = 10 * time.Second
-	DefaultUDPBuffer    = 4 << 20
+	DefaultIdleTimeout         = 2 * time.Minute
+	DefaultMaxConns            = 1024
+	DefaultMaxConnsPerIP       = 64
+	DefaultFirstMessageTimeout = 10 * time.Second
+	DefaultMessageTimeout      = 32 * time.Second
+	DefaultDialTimeout         = 5 * time.Second
+	DefaultWriteTimeout        = 10 * time.Second
+	DefaultUDPBuffer           = 4 << 20
 )
 
 // Config configures a Layer. The zero value is usable: every field has a
 // documented default.
 type Config struct {
-	// Clock runs every timer of the Layer: connection idle timeouts and
-	// back-off after accept errors. Default SystemClock().
+	// Clock runs every timer of the Layer: connection idle, first-message
+	// and message timeouts, and back-off after accept errors. Default
+	// SystemClock().
 	Clock Clock
 	// Logger receives warnings about bad input and failing sockets; each
 	// kind of warning is logged at most once per 10 s (of Clock), with a
@@ -57,6 +61,27 @@ type Config struct {
 	// connections are closed at once and dialling fails with
 	// ErrTooManyConns. Default 1024.
 	MaxConns int
+	// MaxConnsPerIP bounds the stream connections accepted from one source
+	// IP address at once, so that one host cannot take all of MaxConns.
+	// Over it, the new connection is closed at once. Default 64: room for
+	// a site of phones behind one NAT address, each with its own
+	// connection, while one address holds at most a sixteenth of the
+	// default MaxConns. Negative: no limit per address.
+	MaxConnsPerIP int
+	// FirstMessageTimeout closes an accepted stream connection that has not
+	// delivered one whole SIP message this long after it was accepted: a
+	// client that connects and stays silent, or trickles its first
+	// message. Peers connect in order to send a message at once (RFC 3261
+	// §18.1.1, §18.2.2), so 10 s leaves ample time for a TLS handshake on
+	// a slow link. Keep-alive CRLFs do not count. Default 10 s.
+	FirstMessageTimeout time.Duration
+	// MessageTimeout closes a stream connection on which a message has
+	// begun to arrive but not ended within this long, such as a slowloris
+	// client sending a byte a second, which would otherwise postpone
+	// IdleTimeout forever. Default 32 s = 64*T1: by then the sender's
+	// transaction has timed out (Timers B and F, RFC 3261 §17.1.1.2,
+	// §17.1.2.2), so the rest of the message would be of no use.
+	MessageTimeout time.Duration
 	// UDPBuffer is the receive and send buffer asked of the kernel for each
 	// UDP socket. The usual default (about 200 KiB) overflows and drops
 	// datagrams at a few thousand transactions per second, which SIP then
@@ -91,14 +116,20 @@ type Stats struct {
 	Pongs            uint64 // CRLF pongs sent in answer to a double-CRLF ping
 	FramingErrors    uint64 // stream connections closed for bad framing
 	RefusedConns     uint64 // connections refused over MaxConns
+	RefusedPerIP     uint64 // accepted connections closed over MaxConnsPerIP
 	IdleClosed       uint64 // stream connections closed after IdleTimeout
-	OpenConns        int    // stream connections open now
+
+	FirstMessageTimeouts uint64 // accepted connections closed without a whole message within FirstMessageTimeout
+	MessageTimeouts      uint64 // stream connections closed with a message unfinished after MessageTimeout
+
+	OpenConns int // stream connections open now
 }
 
 type counters struct {
 	received, sent, sendErrors, parseErrors, invalid, rejected atomic.Uint64
 	droppedRequests, droppedResponses, keepAlives, pongs       atomic.Uint64
-	framingErrors, refusedConns, idleClosed                    atomic.Uint64
+	framingErrors, refusedConns, refusedPerIP, idleClosed      atomic.Uint64
+	firstMessageTimeouts, messageTimeouts                      atomic.Uint64
 }
 
 // Layer is the transport layer of RFC 3261 §18: it owns the listeners and
@@ -141,6 +172,7 @@ type Layer struct {
 	mems    []*memEndpoint
 	conns   map[Addr]*streamConn // by remote address (RFC 3261 §18)
 	byID    map[uint64]*streamConn
+	perIP   map[netip.Addr]int // accepted connections by source address
 	dialing map[Addr]*dialWait
 	nextID  uint64
 }
@@ -159,6 +191,15 @@ func New(cfg Config, h Handler) *Layer {
 	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MaxConnsPerIP == 0 {
+		cfg.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if cfg.FirstMessageTimeout <= 0 {
+		cfg.FirstMessageTimeout = DefaultFirstMessageTimeout
+	}
+	if cfg.MessageTimeout <= 0 {
+		cfg.MessageTimeout = DefaultMessageTimeout
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
@@ -179,6 +220,7 @@ func New(cfg Config, h Handler) *Layer {
 		done:    make(chan struct{}),
 		conns:   make(map[Addr]*streamConn),
 		byID:    make(map[uint64]*streamConn),
+		perIP:   make(map[netip.Addr]int),
 		dialing: make(map[Addr]*dialWait),
 	}
 }
@@ -238,8 +280,13 @@ func (l *Layer) Stats() Stats {
 		Pongs:            s.pongs.Load(),
 		FramingErrors:    s.framingErrors.Load(),
 		RefusedConns:     s.refusedConns.Load(),
+		RefusedPerIP:     s.refusedPerIP.Load(),
 		IdleClosed:       s.idleClosed.Load(),
-		OpenConns:        open,
+
+		FirstMessageTimeouts: s.firstMessageTimeouts.Load(),
+		MessageTimeouts:      s.messageTimeouts.Load(),
+
+		OpenConns: open,
 	}
 }
 

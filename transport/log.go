@@ -18,6 +18,9 @@ const (
 	warnForeignResponse
 	warnFraming
 	warnRefused
+	warnRefusedPerIP
+	warnFirstMessage
+	warnSlowMessage
 	warnAccept
 	warnRead
 	numWarnKinds

@@ -23,8 +23,11 @@ import (
 // Stream (TCP, TLS) messages are lossless, in order and synchronous; no
 // Faults apply and TLS is only a name. Each side keeps its own record of
 // the connection, indexed by the peer's listening address (no ephemeral
-// ports), which counts towards MaxConns and closes after IdleTimeout. A
-// stream send to an address nobody listens on fails with ErrConnRefused.
+// ports), which counts towards MaxConns (and, on the side that did not
+// open it, MaxConnsPerIP) and closes after IdleTimeout, or after
+// FirstMessageTimeout if it has carried only keep-alives. A stream send to
+// an address nobody listens on, or refused over a limit, fails with
+// ErrConnRefused.
 type Network struct {
 	clock Clock
 
@@ -277,16 +280,16 @@ func (l *Layer) receiveMemDatagram(ep *memEndpoint, from Addr, b []byte) {
 func (l *Layer) memStreamConn(ep *memEndpoint, from Addr) (*streamConn, error) {
 	key := Addr{Proto: ep.addr.Proto, AddrPort: from.AddrPort}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	c := l.conns[key]
+	var err error
 	if c == nil {
-		c = &streamConn{l: l, mem: ep, local: ep.addr, remote: key}
-		if err := l.addConnLocked(c, false); err != nil {
-			if err == ErrTooManyConns {
-				l.stats.refusedConns.Add(1)
-			}
-			return nil, ErrConnRefused
-		}
+		c = &streamConn{l: l, mem: ep, local: ep.addr, remote: key, accepted: true}
+		err = l.addConnLocked(c, false)
+	}
+	l.mu.Unlock()
+	if err != nil {
+		l.refused(key, err)
+		return nil, ErrConnRefused
 	}
 	return c, nil
 }

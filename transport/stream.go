@@ -92,14 +92,27 @@ func (s *streamListener) acceptLoop() {
 		backoff = 0
 		local := Addr{Proto: s.addr.Proto, AddrPort: unmapPort(nc.LocalAddr().(*net.TCPAddr).AddrPort())}
 		remote := Addr{Proto: s.addr.Proto, AddrPort: unmapPort(nc.RemoteAddr().(*net.TCPAddr).AddrPort())}
-		c := &streamConn{l: l, nc: nc, local: local, remote: remote}
+		c := &streamConn{l: l, nc: nc, local: local, remote: remote, accepted: true}
 		if err := l.addConn(c, false); err != nil {
-			if errors.Is(err, ErrTooManyConns) {
-				l.stats.refusedConns.Add(1)
-				l.warn(warnRefused, "transport: connection refused: MaxConns reached", remote, nil)
-			}
+			l.refused(remote, err)
 			nc.Close()
 		}
+	}
+}
+
+// errTooManyFromIP: accepting a connection would exceed
+// Config.MaxConnsPerIP.
+var errTooManyFromIP = errors.New("transport: too many connections from the address")
+
+// refused counts and logs a connection refused by addConn.
+func (l *Layer) refused(remote Addr, err error) {
+	switch err {
+	case ErrTooManyConns:
+		l.stats.refusedConns.Add(1)
+		l.warn(warnRefused, "transport: connection refused: MaxConns reached", remote, nil)
+	case errTooManyFromIP:
+		l.stats.refusedPerIP.Add(1)
+		l.warn(warnRefusedPerIP, "transport: connection refused: MaxConnsPerIP reached", remote, nil)
 	}
 }
 
@@ -113,18 +126,24 @@ type streamConn struct {
 	nc            net.Conn     // nil for an in-memory connection
 	mem           *memEndpoint // the local endpoint of an in-memory connection
 	local, remote Addr
+	accepted      bool // opened by the peer: MaxConnsPerIP and FirstMessageTimeout apply
 
 	wmu        sync.Mutex   // serialises writes on nc
 	lastActive atomic.Int64 // Clock time of the last read or write, UnixNano
 
 	mu     sync.Mutex
 	closed bool
-	idle   Timer
+	timer  Timer // runs checkTimers
+	// Deadlines, Clock time in UnixNano, 0 when none runs: firstBy for the
+	// first whole message of an accepted connection, msgSince+MessageTimeout
+	// for the message partly read.
+	firstBy, msgSince int64
 }
 
-// addConn registers c, arms its idle timer and, for a socket, starts its
+// addConn registers c, arms its timer and, for a socket, starts its
 // reader. It fails over MaxConns (reserved: c already holds one of the
-// slots counted for connections being dialled) or after Close.
+// slots counted for connections being dialled), over MaxConnsPerIP for an
+// accepted connection, or after Close.
 func (l *Layer) addConn(c *streamConn, reserved bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -143,15 +162,26 @@ func (l *Layer) addConnLocked(c *streamConn, reserved bool) error {
 	if used >= l.cfg.MaxConns {
 		return ErrTooManyConns
 	}
+	if c.accepted {
+		ip := c.remote.Addr()
+		if l.cfg.MaxConnsPerIP > 0 && l.perIP[ip] >= l.cfg.MaxConnsPerIP {
+			return errTooManyFromIP
+		}
+		l.perIP[ip]++
+	}
 	l.nextID++
 	c.id = l.nextID
 	l.byID[c.id] = c
 	l.conns[c.remote] = c
-	c.touch()
-	// c.mu: with a short IdleTimeout the timer may fire, and checkIdle
+	now := l.cfg.Clock.Now().UnixNano()
+	c.lastActive.Store(now)
+	// c.mu: with a short timeout the timer may fire, and checkTimers
 	// re-arm or close c, before AfterFunc returns.
 	c.mu.Lock()
-	c.idle = l.cfg.Clock.AfterFunc(l.cfg.IdleTimeout, c.checkIdle)
+	if c.accepted {
+		c.firstBy = now + int64(l.cfg.FirstMessageTimeout)
+	}
+	c.timer = l.cfg.Clock.AfterFunc(time.Duration(c.nextDeadline(now)-now), c.checkTimers)
 	c.mu.Unlock()
 	if c.nc != nil {
 		l.wg.Add(1)
@@ -166,6 +196,12 @@ func (l *Layer) removeConn(c *streamConn) {
 	delete(l.byID, c.id)
 	if l.conns[c.remote] == c {
 		delete(l.conns, c.remote)
+	}
+	if c.accepted {
+		ip := c.remote.Addr()
+		if l.perIP[ip]--; l.perIP[ip] <= 0 {
+			delete(l.perIP, ip)
+		}
 	}
 	l.mu.Unlock()
 }
@@ -282,22 +318,75 @@ func (l *Layer) dial(dst Addr, localIP netip.Addr) (*streamConn, error) {
 // touch records activity, postponing the idle timeout.
 func (c *streamConn) touch() { c.lastActive.Store(c.l.cfg.Clock.Now().UnixNano()) }
 
-// checkIdle closes c if it has been idle for IdleTimeout, else re-arms for
-// the rest (RFC 3261 §18: keep connections open for a while after the
-// last message).
-func (c *streamConn) checkIdle() {
-	l := c.l
-	idle := time.Duration(l.cfg.Clock.Now().UnixNano() - c.lastActive.Load())
-	if idle >= l.cfg.IdleTimeout {
-		l.stats.idleClosed.Add(1)
-		c.close()
-		return
-	}
+// framed records that a whole message has arrived, before it is handled:
+// the first-message deadline and that of the message end.
+func (c *streamConn) framed() {
 	c.mu.Lock()
-	if !c.closed {
-		c.idle = l.cfg.Clock.AfterFunc(l.cfg.IdleTimeout-idle, c.checkIdle)
+	c.firstBy, c.msgSince = 0, 0
+	c.mu.Unlock()
+}
+
+// partial records that the buffer holds the start of a message; its
+// MessageTimeout runs from the first read that brought part of it.
+func (c *streamConn) partial() {
+	c.mu.Lock()
+	if c.msgSince == 0 {
+		c.msgSince = c.l.cfg.Clock.Now().UnixNano()
 	}
 	c.mu.Unlock()
+}
+
+// nextDeadline returns when checkTimers should next run; c.mu is held.
+// The idle deadline moves with every read and write, so it is checked
+// lazily, as are the others. For a socket the wait is at most
+// MessageTimeout, so that a message beginning meanwhile is caught on time
+// without arming a timer per message.
+func (c *streamConn) nextDeadline(now int64) int64 {
+	cfg := &c.l.cfg
+	next := c.lastActive.Load() + int64(cfg.IdleTimeout)
+	if c.firstBy != 0 {
+		next = min(next, c.firstBy)
+	}
+	if c.msgSince != 0 {
+		next = min(next, c.msgSince+int64(cfg.MessageTimeout))
+	}
+	if c.nc != nil {
+		next = min(next, now+int64(cfg.MessageTimeout))
+	}
+	return max(next, now)
+}
+
+// checkTimers closes c if a deadline has passed, else re-arms for the
+// next: no whole message within FirstMessageTimeout of accepting it, a
+// message unfinished after MessageTimeout, or nothing carried for
+// IdleTimeout (RFC 3261 §18: connections stay open a while after the last
+// message).
+func (c *streamConn) checkTimers() {
+	l := c.l
+	now := l.cfg.Clock.Now().UnixNano()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	switch {
+	case c.firstBy != 0 && now >= c.firstBy:
+		c.mu.Unlock()
+		l.stats.firstMessageTimeouts.Add(1)
+		l.warn(warnFirstMessage, "transport: closing a connection without a message within FirstMessageTimeout", c.remote, nil)
+	case c.msgSince != 0 && now >= c.msgSince+int64(l.cfg.MessageTimeout):
+		c.mu.Unlock()
+		l.stats.messageTimeouts.Add(1)
+		l.warn(warnSlowMessage, "transport: closing a connection with a message unfinished after MessageTimeout", c.remote, nil)
+	case now >= c.lastActive.Load()+int64(l.cfg.IdleTimeout):
+		c.mu.Unlock()
+		l.stats.idleClosed.Add(1)
+	default:
+		c.timer = l.cfg.Clock.AfterFunc(time.Duration(c.nextDeadline(now)-now), c.checkTimers)
+		c.mu.Unlock()
+		return
+	}
+	c.close()
 }
 
 // close closes c once: stops its timer, unregisters it and closes the
@@ -309,8 +398,8 @@ func (c *streamConn) close() {
 		return
 	}
 	c.closed = true
-	t := c.idle
-	c.idle = nil
+	t := c.timer
+	c.timer = nil
 	c.mu.Unlock()
 	if t != nil {
 		t.Stop()
@@ -426,10 +515,12 @@ func (c *streamConn) readLoop() {
 // must have viaSlack bytes of room after n.
 func (c *streamConn) consume(buf []byte, start, n int, ka *keepAlive) (int, int, int, error) {
 	l := c.l
+	framed := false
 	for start < n {
 		size, err := l.parser.Frame(buf[start:n])
 		if err != nil {
 			if errors.Is(err, sip.ErrIncomplete) {
+				c.partial()
 				return start, n, 0, nil
 			}
 			return start, n, 0, err // ErrContentLength, ErrTooLarge: cannot resynchronise
@@ -448,7 +539,12 @@ func (c *streamConn) consume(buf []byte, start, n int, ka *keepAlive) (int, int,
 		}
 		ka.reset()
 		if start+size > n {
+			c.partial()
 			return start, n, size, nil
+		}
+		if !framed {
+			framed = true // once per call: nothing sets a deadline again before it returns
+			c.framed()
 		}
 		if n+viaSlack > len(buf) {
 			// Earlier messages grew when stamped; reclaim their room.
