@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/sipxfer/sipxfer/sip"
 )
 
 // Network is an in-memory network for tests: Layers attach to it with
@@ -313,7 +315,11 @@ func (c *streamConn) receiveMem(b []byte) {
 	if err != nil || start < end {
 		// A framing error, or a partial message, which our writers never
 		// send: the stream cannot go on.
+		if err == nil {
+			err = sip.ErrIncomplete
+		}
 		l.stats.framingErrors.Add(1)
+		l.warn(warnFraming, "transport: closing stream on a framing error", c.remote, err)
 		c.close()
 	}
 }
