@@ -41,7 +41,7 @@ second, each with the same minimal SDP offer; it keeps each call -hold
 long once established, then sends BYE. It exits when every call has ended,
 with status 1 if one of them failed: not established, or its BYE not
 answered 2xx. At exit (any exit) it cancels calls still being set up and
-hangs up those still up, waiting at most 2 s for the answers.
+hangs up those still up, waiting at most 2 s for the answers to its BYEs.
 
 Standard output carries one JSON object per line:
   {"event":"listening","transport":"udp","addr":"127.0.0.1:5070"}  once listening
@@ -249,7 +249,7 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // shutdownGrace is how long the UA waits at exit for the answers to the
-// BYEs and CANCELs it sends then.
+// BYEs it sends then.
 const shutdownGrace = 2 * time.Second
 
 // uaApp is the application on top of the dialog UA: the policy for
