@@ -197,12 +197,13 @@ func (c *Call) end(err error) {
 		delete(c.ua.incoming, stx)
 		c.ua.mu.Unlock()
 	}
-	close(c.done)
+	// Leave the dialogs first: whoever wakes on Done sees them gone.
 	for _, d := range ds {
 		if d != nil {
 			d.RemoveUsage(c)
 		}
 	}
+	close(c.done)
 }
 
 // ---- outgoing calls (UAC, RFC 3261 §13.2) ----

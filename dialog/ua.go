@@ -468,13 +468,16 @@ func (ua *UA) URI(p transport.Protocol) (string, error) {
 // allow returns the Allow value: the methods the UA answers.
 func (ua *UA) allow() string {
 	ua.mu.Lock()
-	ms := make([]string, 0, 8+len(ua.handlers))
+	base := []string{"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS"}
+	ms := make([]string, 0, len(ua.handlers))
 	for m := range ua.handlers {
-		ms = append(ms, m)
+		if !slices.Contains(base, m) {
+			ms = append(ms, m)
+		}
 	}
 	ua.mu.Unlock()
 	slices.Sort(ms)
-	return strings.Join(append([]string{"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS"}, ms...), ", ")
+	return strings.Join(append(base, ms...), ", ")
 }
 
 func (ua *UA) supported() string {

@@ -255,3 +255,31 @@ func TestInviteWithoutContact(t *testing.T) {
 		t.Errorf("reason %q", g.msg.Reason())
 	}
 }
+
+// Allow lists each method once, also when a Handler takes one the UA
+// answers itself (OPTIONS).
+func TestAllowOnce(t *testing.T) {
+	w := newWorld(t)
+	bob := w.ua("bob", 5070, Config{})
+	bob.Handle("OPTIONS", HandlerFunc(func(r *Request) { r.Respond(405, "", nil) }))
+	bob.Handle("MESSAGE", HandlerFunc(func(r *Request) { r.Respond(200, "", nil) }))
+	p := w.peer(5080)
+	p.send(memAddr(5070), strings.Replace(p.invite(memAddr(5070), "o-2", "a", 1), "INVITE", "OPTIONS", 2))
+	g := p.expectStatus(405)
+	if got := string(g.msg.Get(sip.HeaderAllow)); got != "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE" {
+		t.Fatalf("Allow: %q", got)
+	}
+}
+
+// When Done closes, the call has left its dialog (no race for a reader
+// woken by it).
+func TestDoneAfterDialogGone(t *testing.T) {
+	w := newWorld(t)
+	_, caller, c, tag := established(t, w, Config{})
+	d := c.Dialog()
+	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "BYE", "call-1", "caller", tag, 11))
+	<-c.Done()
+	if d.State() != StateTerminated || d.UA().Dialogs() != 0 {
+		t.Fatalf("dialog %v, %d dialogs, after Done", d.State(), d.UA().Dialogs())
+	}
+}
