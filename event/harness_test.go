@@ -42,13 +42,19 @@ type node struct {
 // node starts a UA called name on 127.0.0.1:port with a Manager.
 func (w *world) node(name string, port uint16, cfg dialog.Config) *node {
 	w.t.Helper()
+	return w.nodeWith(name, port, cfg, Config{})
+}
+
+// nodeWith is node with a Manager configuration.
+func (w *world) nodeWith(name string, port uint16, cfg dialog.Config, ecfg Config) *node {
+	w.t.Helper()
 	cfg.Clock = w.clock
 	cfg.User = name
 	ua := dialog.NewUA(cfg)
 	if _, err := ua.ListenMem(w.net, memAddr(port)); err != nil {
 		w.t.Fatal(err)
 	}
-	m := New(ua, Config{})
+	m := New(ua, ecfg)
 	w.t.Cleanup(func() { m.Close(); ua.Close() })
 	return &node{ua: ua, m: m}
 }

@@ -44,8 +44,9 @@ type SubscribeOptions struct {
 	// in a dialog omit it. RFC 6665 §8.2.1 alone would answer them 481.
 	AcceptMissingID bool
 
-	// OnNotify is called for each NOTIFY accepted, after the 200 is sent.
-	// It must not block (RFC 6665 §4.1.3: no waiting for a user).
+	// OnNotify is called for each NOTIFY accepted, in order, just before
+	// its 200 is sent. It must not block (RFC 6665 §4.1.3: subscribers
+	// MUST NOT wait for a user before answering).
 	OnNotify func(s *Subscription, n *Notification)
 	// OnTerminated is called once when the subscription ends.
 	OnTerminated func(s *Subscription, t *Termination)

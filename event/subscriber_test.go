@@ -278,6 +278,9 @@ func TestForks(t *testing.T) {
 	}
 	rec.keep = true
 	w.clock.Advance(32 * time.Second)
+	if len(alice.m.attempts) != 0 {
+		t.Error("forks still accepted after Timer N")
+	}
 	p.send(alice.addr(), p.notifyFor(sub.msg, "D", 1, "test", "active", ""))
 	p.expectStatus(481)
 	// Each fork ends on its own.
@@ -305,6 +308,9 @@ func TestNoForking(t *testing.T) {
 	sub := p.expect("SUBSCRIBE")
 	p.send(alice.addr(), p.notifyFor(sub.msg, "A", 1, "test", "active;expires=60", ""))
 	p.expectStatus(200)
+	if len(alice.m.attempts) != 0 {
+		t.Error("the SUBSCRIBE's Initial is still open after the first dialog")
+	}
 	p.send(alice.addr(), p.notifyFor(sub.msg, "B", 1, "test", "active;expires=60", ""))
 	p.expectStatus(481)
 	// The 2xx of the other fork is ignored (§5.4.9).

@@ -478,15 +478,18 @@ func (s *Subscription) handleNotify(r *dialog.Request, ss *sip.SubscriptionState
 	s.armLocked()
 	s.mu.Unlock()
 
-	// RFC 6665 §4.1.3: an acceptable NOTIFY gets 200; §4.4.1: the
-	// subscription ends once the terminating NOTIFY transaction completes.
-	r.Respond(200, "", nil)
+	// The application hears of the NOTIFY before the 200 goes: the 200 may
+	// release the next NOTIFY, which a synchronous transport delivers
+	// within Respond, and callbacks must keep the order of the NOTIFYs.
 	if first {
 		close(s.established)
 	}
 	if cb := s.opts.OnNotify; cb != nil {
 		cb(s, n)
 	}
+	// RFC 6665 §4.1.3: an acceptable NOTIFY gets 200; §4.4.1: the
+	// subscription ends once the terminating NOTIFY transaction completes.
+	r.Respond(200, "", nil)
 	if term != nil {
 		s.finish(term, false)
 	}
