@@ -235,7 +235,7 @@ func (n *Notifier) Notify(state State, contentType string, body []byte) error {
 		return ErrNotAcceptable
 	}
 	n.mu.Lock()
-	if n.state == StateTerminated || n.terminating {
+	if n.state == StateTerminated || n.terminating || n.d == nil {
 		n.mu.Unlock()
 		return ErrState
 	}
@@ -259,7 +259,7 @@ func (n *Notifier) Terminate(reason Reason, retryAfter time.Duration, contentTyp
 		return ErrNotAcceptable
 	}
 	n.mu.Lock()
-	if n.state == StateTerminated || n.terminating {
+	if n.state == StateTerminated || n.terminating || n.d == nil {
 		n.mu.Unlock()
 		return ErrState
 	}
@@ -351,7 +351,7 @@ func (n *Notifier) subscriptionStateLocked(it *notifyItem) string {
 // limit holds it back (RFC 6665 §4.2.2 throttling).
 func (n *Notifier) pump() {
 	n.mu.Lock()
-	if n.inFlight || len(n.queue) == 0 || n.state == StateTerminated {
+	if n.inFlight || len(n.queue) == 0 || n.state == StateTerminated || n.d == nil {
 		n.mu.Unlock()
 		return
 	}
@@ -471,6 +471,15 @@ func (n *Notifier) finish(err error, dialogGone bool) {
 	}
 }
 
+// abandon ends a Notifier that never became a subscription (its SUBSCRIBE
+// was refused): Done closes, without a callback.
+func (n *Notifier) abandon(err error) {
+	n.mu.Lock()
+	n.state, n.err = StateTerminated, err
+	n.mu.Unlock()
+	close(n.done)
+}
+
 // handleSubscribe serves every SUBSCRIBE the UA receives (RFC 6665 §4.2.1).
 func (m *Manager) handleSubscribe(r *dialog.Request) {
 	if m.isClosed() {
@@ -556,6 +565,7 @@ func (m *Manager) newSubscriber(r *dialog.Request, p *Package, ev *sip.Event, ex
 	ans := p.OnSubscribe(n, &SubscribeRequest{Msg: r.Msg, Expires: exp})
 	if ans.Code >= 300 {
 		r.Respond(ans.Code, ans.Reason, &dialog.ResponseOptions{Headers: ans.Headers})
+		n.abandon(&StatusError{Method: "SUBSCRIBE", Code: ans.Code, Reason: ans.Reason})
 		return
 	}
 	if ans.Expires > 0 && ans.Expires < exp {
@@ -568,12 +578,14 @@ func (m *Manager) newSubscriber(r *dialog.Request, p *Package, ev *sip.Event, ex
 	if len(ans.Body) > 0 && !acceptable(ans.ContentType, n.accept) {
 		m.log.Warn("event: first NOTIFY body not acceptable to the subscriber", "event", p.Name, "type", ans.ContentType)
 		r.Respond(500, "Notifier Body Type Not Acceptable", nil)
+		n.finish(ErrNotAcceptable, true)
 		return
 	}
 	created := r.Dialog == nil
 	d, err := r.CreateDialog()
 	if err != nil {
 		m.refuseDialog(r, err)
+		n.finish(err, true)
 		return
 	}
 	if err := m.attachNotifier(d, n); err != nil {
@@ -584,9 +596,10 @@ func (m *Manager) newSubscriber(r *dialog.Request, p *Package, ev *sip.Event, ex
 			// RFC 6665 §4.5.2: a notifier may refuse a further subscription
 			// in a dialog with 403.
 			r.Respond(403, "Subscription Exists in Dialog", nil)
-			return
+		} else {
+			r.Respond(481, "", nil)
 		}
-		r.Respond(481, "", nil)
+		n.finish(err, true)
 		return
 	}
 	n.mu.Lock()

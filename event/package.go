@@ -57,7 +57,9 @@ type Package struct {
 	// OnSubscribe makes this UA a notifier for the package: it is called
 	// for each SUBSCRIBE that creates or refreshes a subscription, and
 	// decides the answer. It must not block (RFC 6665 §4.2.1.1: notifiers
-	// MUST NOT wait for a user response). A SUBSCRIBE that would create a
+	// MUST NOT wait for a user response). For a new subscription the
+	// Notifier has no dialog yet and cannot send: the first state goes in
+	// the Answer; a refused one is ended (Done closes) without OnTerminated. A SUBSCRIBE that would create a
 	// subscription of a package without OnSubscribe gets 489; refreshes of
 	// existing subscriptions (such as the implicit ones of NewNotifier)
 	// are accepted without it. Packages with OnSubscribe are listed in

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"slices"
@@ -704,3 +705,33 @@ func TestUnsubscribeNoFinalNotify(t *testing.T) {
 }
 
 var _ = transaction.ErrTimeout
+
+// Wait and Unsubscribe end with their context: Wait leaves the subscription
+// alone, Unsubscribe closes it locally.
+func TestContext(t *testing.T) {
+	w := newWorld(t)
+	alice := w.node("alice", 5060, dialog.Config{})
+	alice.m.Register(Package{Name: "test"})
+	p := w.peer(5070)
+	s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", &SubscribeOptions{Package: "test"})
+	sub := p.expect("SUBSCRIBE")
+	ctx, cancel := context.WithCancel(bg())
+	cancel()
+	if err := s.Wait(ctx); !errors.Is(err, context.Canceled) || s.State() != StateNotifyWait {
+		t.Fatalf("Wait: %v, %v", err, s.State())
+	}
+	p.respond(sub, 200, "n", "Expires: 60")
+	p.send(alice.addr(), p.notifyFor(sub.msg, "n", 1, "test", "active;expires=60", ""))
+	p.expectStatus(200)
+	if err := s.Unsubscribe(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Unsubscribe: %v", err)
+	}
+	p.expect("SUBSCRIBE") // sent, then given up on
+	mustTerminate(t, s, context.Canceled)
+	if alice.ua.Dialogs() != 0 {
+		t.Error("dialog left")
+	}
+	if err := s.Unsubscribe(bg()); !errors.Is(err, ErrState) {
+		t.Errorf("second Unsubscribe: %v", err)
+	}
+}

@@ -229,6 +229,7 @@ func (s *Subscription) fire(gen uint32) {
 		s.refreshAt = time.Time{}
 		refresh = s.d != nil && !s.unsubscribing
 	}
+	requested := s.requested
 	s.armLocked()
 	s.mu.Unlock()
 	if term != nil {
@@ -236,7 +237,7 @@ func (s *Subscription) fire(gen uint32) {
 		return
 	}
 	if refresh {
-		if err := s.sendSubscribe(s.requested, transaction.ClientHandlerFunc(s.refreshResponse)); err != nil {
+		if err := s.sendSubscribe(requested, transaction.ClientHandlerFunc(s.refreshResponse)); err != nil {
 			s.m.log.Debug("event: refresh not sent", "event", s.pkg.Name, "err", err)
 			s.refreshFailed()
 		}
@@ -357,6 +358,10 @@ func (s *Subscription) refreshResponse(_ *transaction.ClientTx, r transaction.Re
 		err = statusError(r.Msg)
 	}
 	s.mu.Lock()
+	if s.state == StateTerminated {
+		s.mu.Unlock()
+		return
+	}
 	unsubscribing := s.unsubscribing
 	retry := false
 	if code == 423 && !unsubscribing && !s.retried423 {
@@ -366,6 +371,7 @@ func (s *Subscription) refreshResponse(_ *transaction.ClientTx, r transaction.Re
 			s.retried423, retry = true, true
 		}
 	}
+	requested := s.requested
 	s.mu.Unlock()
 	switch {
 	case unsubscribing:
@@ -374,7 +380,7 @@ func (s *Subscription) refreshResponse(_ *transaction.ClientTx, r transaction.Re
 		// RFC 6665 §4.1.2.2: these responses to a refresh MUST end it.
 		s.finish(&Termination{Err: err}, false)
 	case retry:
-		if e := s.sendSubscribe(s.requested, transaction.ClientHandlerFunc(s.refreshResponse)); e != nil {
+		if e := s.sendSubscribe(requested, transaction.ClientHandlerFunc(s.refreshResponse)); e != nil {
 			s.refreshFailed()
 		}
 	default:
@@ -546,9 +552,10 @@ func (s *Subscription) Refresh(ctx context.Context) error {
 		return ErrState
 	}
 	s.refreshAt = time.Time{}
+	requested := s.requested
 	s.mu.Unlock()
 	done := make(chan error, 1)
-	err := s.sendSubscribe(s.requested, transaction.ClientHandlerFunc(func(tx *transaction.ClientTx, r transaction.Response) {
+	err := s.sendSubscribe(requested, transaction.ClientHandlerFunc(func(tx *transaction.ClientTx, r transaction.Response) {
 		s.refreshResponse(tx, r)
 		switch {
 		case r.Err != nil:
