@@ -34,6 +34,11 @@ type CallOptions struct {
 	// OnProgress is called for each provisional response but 100 (RFC
 	// 3261 §13.2.2.1: the UAC core passes them up). It must not block.
 	OnProgress func(c *Call, code int, reason string)
+	// OnAnswer is called once with the outcome of the INVITE: nil when a
+	// 2xx has set the call up (and been ACKed), else why it failed (a
+	// *StatusError, a *transaction.Error, ErrCancelled, ErrTerminated).
+	// It must not block.
+	OnAnswer func(c *Call, err error)
 }
 
 // Call is the INVITE usage of a dialog (RFC 5057): a session set up by an
@@ -60,6 +65,7 @@ type Call struct {
 	localBody   []byte
 	remoteBody  []byte
 	onProgress  func(*Call, int, string)
+	onAnswer    func(*Call, error) // outgoing: once, then nil
 
 	// The ACK for the last 2xx received (outgoing side of any INVITE), to
 	// send again for each retransmission of that 2xx (RFC 3261 §13.2.2.4).
@@ -191,12 +197,15 @@ func (c *Call) end(err error) {
 	c.early = nil
 	stx := c.stx
 	c.stx, c.tx = nil, nil
+	answer := c.onAnswer
+	c.onAnswer = nil
 	c.mu.Unlock()
+	c.ua.mu.Lock()
 	if stx != nil {
-		c.ua.mu.Lock()
 		delete(c.ua.incoming, stx)
-		c.ua.mu.Unlock()
 	}
+	delete(c.ua.dialing, c)
+	c.ua.mu.Unlock()
 	// Leave the dialogs first: whoever wakes on Done sees them gone.
 	for _, d := range ds {
 		if d != nil {
@@ -204,6 +213,9 @@ func (c *Call) end(err error) {
 		}
 	}
 	close(c.done)
+	if answer != nil {
+		answer(c, err)
+	}
 }
 
 // ---- outgoing calls (UAC, RFC 3261 §13.2) ----
@@ -226,6 +238,10 @@ func (ua *UA) Dial(target string, o *CallOptions) (*Call, error) {
 	c.state = CallCalling
 	c.contentType, c.localBody = o.ContentType, o.Body
 	c.onProgress = o.OnProgress
+	c.onAnswer = o.OnAnswer
+	ua.mu.Lock()
+	ua.dialing[c] = struct{}{}
+	ua.mu.Unlock()
 	if _, err := in.Send(transaction.ClientHandlerFunc(c.inviteResponse)); err != nil {
 		in.Close()
 		return nil, err
@@ -408,6 +424,16 @@ func (c *Call) successResponse(resp *sip.Message) {
 	// but with the CSeq number of the INVITE.
 	c.sendACK(d, cseq.Seq)
 	close(c.established)
+	c.mu.Lock()
+	answer := c.onAnswer
+	c.onAnswer = nil
+	c.mu.Unlock()
+	c.ua.mu.Lock()
+	delete(c.ua.dialing, c)
+	c.ua.mu.Unlock()
+	if answer != nil {
+		answer(c, nil)
+	}
 	for _, e := range others {
 		e.RemoveUsage(c) // early dialogs of other forks end (§13.2.2.4)
 	}

@@ -91,3 +91,33 @@ func TestNoHandlerRejects480(t *testing.T) {
 }
 
 var _ = strings.Contains
+
+// OnAnswer reports the INVITE's outcome once: nil for an answered call, the
+// error for a rejected one, ErrTerminated for one still ringing at Close.
+func TestOnAnswer(t *testing.T) {
+	w := newWorld(t)
+	alice := w.ua("alice", 5060, Config{})
+	answer := 200
+	w.ua("bob", 5070, Config{OnInvite: func(c *Call, req *sip.Message) {
+		switch answer {
+		case 200:
+			autoAnswer(c, req)
+		case 180:
+			c.Ring()
+		default:
+			c.Reject(answer, "")
+		}
+	}})
+	var got []error
+	opts := &CallOptions{OnAnswer: func(c *Call, err error) { got = append(got, err) }}
+	for _, answer = range []int{200, 486, 180} {
+		if _, err := alice.Dial("sip:bob@127.0.0.1:5070", opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice.Close()
+	var se *StatusError
+	if len(got) != 3 || got[0] != nil || !errorsAs(got[1], &se) || se.Code != 486 || got[2] != ErrTerminated {
+		t.Fatalf("OnAnswer got %v", got)
+	}
+}

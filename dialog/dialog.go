@@ -277,6 +277,12 @@ func (d *Dialog) NewRequest(method string, o *RequestOptions) (req []byte, dst t
 	return req, dst, err
 }
 
+// NewRequestSeq is NewRequest, also returning the CSeq number taken: the
+// id of the subscription a REFER creates (RFC 3515 §2.4.6).
+func (d *Dialog) NewRequestSeq(method string, o *RequestOptions) ([]byte, transport.Addr, uint32, error) {
+	return d.newRequestSeq(method, o)
+}
+
 // newRequestSeq is NewRequest, also returning the CSeq number taken.
 func (d *Dialog) newRequestSeq(method string, o *RequestOptions) ([]byte, transport.Addr, uint32, error) {
 	d.mu.Lock()

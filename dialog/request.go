@@ -35,6 +35,10 @@ func (r *Request) Keep() { r.Msg = r.Msg.Clone() }
 
 // ResponseOptions is what a Handler adds to a response.
 type ResponseOptions struct {
+	// Contact adds the UA's Contact to a response that creates no
+	// dialog, such as the 2xx to a REFER inside one: it tells the referrer
+	// where the subscription's requests go.
+	Contact     bool
 	Headers     []Header
 	ContentType string
 	Body        []byte
@@ -49,6 +53,10 @@ func (r *Request) Respond(code int, reason string, o *ResponseOptions) error {
 	b = sip.AppendResponse(b, r.Msg, code, reason, r.ToTag())
 	if code >= 200 && code < 300 && r.created {
 		b = appendDialogFields(b, r.UA, r.Msg, r.Remote.Proto)
+	} else if o != nil && o.Contact {
+		if c, err := r.UA.contact(r.Remote.Proto, isSecure(r.Msg, r.Remote.Proto)); err == nil {
+			b = sip.AppendHeader(b, sip.HeaderContact, c)
+		}
 	}
 	if code == 405 {
 		b = sip.AppendHeader(b, sip.HeaderAllow, r.UA.allow())

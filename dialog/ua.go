@@ -90,6 +90,7 @@ type UA struct {
 	dialogs   map[string]*Dialog
 	initials  map[string]*Initial // by Call-ID and local tag, see initialKey
 	incoming  map[*transaction.ServerTx]*Call
+	dialing   map[*Call]struct{} // outgoing calls awaiting their final response
 	handlers  map[string]Handler
 	listeners []transport.Addr
 	exts      []string
@@ -149,6 +150,7 @@ func NewUA(cfg Config) *UA {
 		dialogs:  make(map[string]*Dialog),
 		initials: make(map[string]*Initial),
 		incoming: make(map[*transaction.ServerTx]*Call),
+		dialing:  make(map[*Call]struct{}),
 		handlers: make(map[string]Handler),
 		ended:    make(map[string]time.Time),
 		exts:     slices.Clone(cfg.Extensions),
@@ -246,8 +248,9 @@ func (ua *UA) Addrs() []transport.Addr {
 	return slices.Clone(ua.listeners)
 }
 
-// Close ends every dialog (their usages hear ErrTerminated), then closes
-// the transaction and transport layers. Nothing it started runs on.
+// Close ends every call and dialog (their usages hear ErrTerminated), then
+// closes the transaction and transport layers, sending nothing. Nothing it
+// started runs on.
 func (ua *UA) Close() error {
 	ua.mu.Lock()
 	if ua.closed {
@@ -261,6 +264,9 @@ func (ua *UA) Close() error {
 	}
 	var calls []*Call
 	for _, c := range ua.incoming {
+		calls = append(calls, c)
+	}
+	for c := range ua.dialing {
 		calls = append(calls, c)
 	}
 	ua.mu.Unlock()
@@ -546,4 +552,8 @@ func (ua *UA) unsupported(req *sip.Message) string {
 func retryAfter() string { return strconv.Itoa(1 + rand.IntN(10)) }
 
 func (ua *UA) t1() time.Duration { return ua.cfg.Transaction.T1 }
+
+// T1 returns the UA's round-trip estimate (RFC 3261 §17.1.1.1), from which
+// every 64*T1 bound of the layers above derives.
+func (ua *UA) T1() time.Duration { return ua.cfg.Transaction.T1 }
 func (ua *UA) t2() time.Duration { return ua.cfg.Transaction.T2 }
