@@ -45,6 +45,11 @@ var (
 	// ErrExists: a subscription with the same event package and id
 	// already exists in the dialog (RFC 6665 §4.5.2).
 	ErrExists = errors.New("event: subscription exists in dialog")
+	// ErrGRUU: the dialog's remote target is a GRUU, so it may not carry a
+	// new subscription (RFC 6665 §4.5.2: subscribers MUST NOT reuse it;
+	// REFER is no exception: use a request outside the dialog with
+	// Target-Dialog, RFC 4538).
+	ErrGRUU = errors.New("event: remote target is a GRUU: no dialog reuse")
 )
 
 // StatusError reports a final non-2xx response to a SUBSCRIBE (or to the

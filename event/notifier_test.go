@@ -153,6 +153,9 @@ func TestNo202(t *testing.T) {
 	if ss := string(nt.msg.Get(sip.HeaderSubscriptionState)); ss != "active;expires=3600" {
 		t.Errorf("Subscription-State %q", ss)
 	}
+	if ev := string(nt.msg.Get(sip.HeaderEvent)); ev != "test" {
+		t.Errorf("NOTIFY Event %q", ev)
+	}
 }
 
 // RFC 6665 §4.1.2.1: a SUBSCRIBE accepting none of the package's body types
@@ -389,6 +392,9 @@ func TestLimits(t *testing.T) {
 	pkg.MultiplePerDialog = true
 	_, bob, p := notifierWithPeer(t, pkg, Config{MaxSubscriptions: 2, MaxPerDialog: 1})
 	_, nt := p.subscribe(bob, "test;id=1")
+	if ev := string(nt.msg.Get(sip.HeaderEvent)); ev != "test;id=1" {
+		t.Errorf("NOTIFY Event %q: RFC 6665 §4.5.2 wants the id", ev)
+	}
 	p.respond(nt, 200, "")
 	d := log.last().Dialog().ID()
 	p.send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", d.CallID, d.RemoteTag, d.LocalTag, 2, "", "Event: test;id=2"))
@@ -432,4 +438,31 @@ func TestClose(t *testing.T) {
 	}
 	alice.ua.Close()
 	noLeaks(t, w, before, alice, bob)
+}
+
+// RFC 6665 §4.6: a CANCEL matching a SUBSCRIBE is answered but otherwise
+// ignored: the subscription stands (the transaction layer answers it).
+func TestCancelIgnored(t *testing.T) {
+	log := &notifierLog{}
+	_, bob, p := notifierWithPeer(t, testPackage(log), Config{})
+	a := bob.addr()
+	branch := []byte("z9hG4bK-cancel-subscribe")
+	sub := p.request(a, "SUBSCRIBE", "c1", "f", "", 1, "", "Event: test")
+	if _, _, err := p.l.SendRequest(a, branch, []byte(sub)); err != nil {
+		t.Fatal(err)
+	}
+	p.expectStatus(200)
+	p.respond(p.expect("NOTIFY"), 200, "")
+	cancel := "CANCEL sip:ua@" + a.AddrPort.String() + " SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:peer@" + p.addr.AddrPort.String() + ">;tag=f\r\nTo: <sip:ua@" + a.AddrPort.String() + ">\r\nCall-ID: c1\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
+	if _, _, err := p.l.SendRequest(a, branch, []byte(cancel)); err != nil {
+		t.Fatal(err)
+	}
+	g := p.next()
+	if cs, _ := g.msg.CSeq(); g.msg.IsRequest() || string(cs.MethodName) != "CANCEL" || g.msg.StatusCode() != 200 {
+		t.Fatalf("CANCEL answered %s", firstLine(g.msg))
+	}
+	p.none()
+	if n := log.last(); n.State() != StateActive || bob.ua.Dialogs() != 1 {
+		t.Errorf("after CANCEL: %v, %d dialogs", n.State(), bob.ua.Dialogs())
+	}
 }

@@ -121,7 +121,8 @@ func (m *Manager) Subscribe(target string, o *SubscribeOptions) (*Subscription, 
 // SubscribeDialog sends a SUBSCRIBE for a new subscription inside d, an
 // existing dialog such as a call's (RFC 6665 §4.5.2: dialog sharing; a
 // NOTIFY in d then "merely creates a new subscription"). The subscription
-// is a usage of d (RFC 5057): ending it ends d only if it is the last.
+// is a usage of d (RFC 5057): ending it ends d only if it is the last. A
+// dialog whose remote target is a GRUU may not be reused (ErrGRUU).
 func (m *Manager) SubscribeDialog(d *dialog.Dialog, o *SubscribeOptions) (*Subscription, error) {
 	s, err := m.expect(d, o)
 	if err != nil {
@@ -140,7 +141,8 @@ func (m *Manager) SubscribeDialog(d *dialog.Dialog, o *SubscribeOptions) (*Subsc
 // pass the returned Subscription as the request's transaction handler (or
 // call its HandleResponse from yours): a failure response ends it. NOTIFYs
 // in d whose Event matches o.Package and o.ID belong to it. Timer N runs
-// from now (RFC 6665 §4.1.2.4).
+// from now (RFC 6665 §4.1.2.4). As for SubscribeDialog, d's remote target
+// may not be a GRUU (RFC 6665 §4.5.2 names REFER explicitly).
 func (m *Manager) Expect(d *dialog.Dialog, o *SubscribeOptions) (*Subscription, error) {
 	return m.expect(d, o)
 }
@@ -149,6 +151,11 @@ func (m *Manager) expect(d *dialog.Dialog, o *SubscribeOptions) (*Subscription, 
 	p, err := m.prepare(o)
 	if err != nil {
 		return nil, err
+	}
+	if isGRUU(d.RemoteTarget()) {
+		// RFC 6665 §4.5.2: subscribers MUST NOT attempt to reuse dialogs
+		// whose remote target is a GRUU.
+		return nil, ErrGRUU
 	}
 	s := m.newSubscription(p, o)
 	s.d = d
@@ -198,6 +205,13 @@ func (m *Manager) ExpectInitial(in *dialog.Initial, o *SubscribeOptions) (*Subsc
 		return nil, err
 	}
 	return s, nil
+}
+
+// isGRUU reports whether uri carries the "gr" parameter of a GRUU (RFC
+// 5627 §3.1, as RFC 6665 §4.5.1 says to check).
+func isGRUU(uri string) bool {
+	var u sip.URI
+	return u.Parse([]byte(uri)) == nil && u.HasParam("gr")
 }
 
 // startAttempt registers the attempt of in for its first subscription s

@@ -286,7 +286,7 @@ func TestForks(t *testing.T) {
 	p.expectStatus(481)
 	// Each fork ends on its own.
 	id := f.Dialog().ID()
-	p.send(alice.addr(), p.request(alice.addr(), "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 2, "", "Event: test", "Subscription-State: terminated;reason=noresource"))
+	p.send(alice.addr(), p.request(alice.addr(), "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 2, "", "Event: test", "Subscription-State: terminated;reason=noresource;expires=3600"))
 	p.expectStatus(200)
 	tm := mustTerminate(t, f, ErrTerminated)
 	if tm.Reason != ReasonNoResource || tm.Retry.Allowed {

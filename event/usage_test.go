@@ -206,3 +206,26 @@ func TestNotifyUnderLoss(t *testing.T) {
 		t.Errorf("subscription %v / %v", s.Err(), n.Err())
 	}
 }
+
+// RFC 6665 §4.5.2: a dialog whose remote target is a GRUU is not reused
+// for a subscription, implicit ones (REFER) included.
+func TestNoReuseOfGRUUDialog(t *testing.T) {
+	w := newWorld(t)
+	alice := w.node("alice", 5060, dialog.Config{})
+	alice.m.Register(Package{Name: "test"})
+	p := w.peer(5070)
+	s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", &SubscribeOptions{Package: "test"})
+	sub := p.expect("SUBSCRIBE")
+	p.respond(sub, 200, "n", "Expires: 60", "Contact: <sip:bob@127.0.0.1:5070;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>")
+	d := s.Dialog()
+	if d == nil {
+		t.Fatal("no dialog")
+	}
+	if _, err := alice.m.SubscribeDialog(d, &SubscribeOptions{Package: "test", ID: "2"}); !errors.Is(err, ErrGRUU) {
+		t.Errorf("SubscribeDialog: %v", err)
+	}
+	if _, err := alice.m.Expect(d, &SubscribeOptions{Package: "test", ID: "3"}); !errors.Is(err, ErrGRUU) {
+		t.Errorf("Expect: %v", err)
+	}
+	p.none()
+}
