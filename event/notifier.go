@@ -26,6 +26,7 @@ type Notifier struct {
 	m            *Manager
 	pkg          *Package
 	id           string
+	ev           sip.Event // package and id, for matching SUBSCRIBEs
 	accept       []string
 	onTerminated func(*Notifier, error)
 
@@ -125,6 +126,7 @@ func (m *Manager) newNotifier(p *Package, id string, accept []string) *Notifier 
 		m:            m,
 		pkg:          p,
 		id:           id,
+		ev:           eventOf(p.Name, id),
 		accept:       accept,
 		onTerminated: p.OnTerminated,
 		state:        StatePending,
@@ -175,7 +177,9 @@ func (n *Notifier) Dialog() *dialog.Dialog {
 	return n.d
 }
 
-// State returns the subscription's state.
+// State returns the subscription's state: the last one notified (or
+// answered), StatePending for a NewNotifier that has not notified yet, or
+// StateTerminated.
 func (n *Notifier) State() State {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -217,9 +221,7 @@ func (n *Notifier) SetMinInterval(d time.Duration) {
 }
 
 // matches reports whether a SUBSCRIBE's Event names n (RFC 6665 §8.2.1).
-func (n *Notifier) matches(ev *sip.Event) bool {
-	return string(ev.Type) == n.pkg.Name && (ev.ID != nil) == (n.id != "") && string(ev.ID) == n.id
-}
+func (n *Notifier) matches(ev *sip.Event) bool { return n.ev.Match(ev) }
 
 // Notify reports a new resource state: a NOTIFY with Subscription-State
 // state (StateActive or StatePending) and the time left (RFC 6665 §4.2.2:

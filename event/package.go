@@ -120,6 +120,16 @@ func validToken(id string) bool {
 	return id != "" && e.Parse([]byte("x;id="+id)) == nil && string(e.ID) == id
 }
 
+// eventOf is the Event of package pkg with id ("" for none), for matching
+// with sip.Event.Match (RFC 6665 §8.2.1).
+func eventOf(pkg, id string) sip.Event {
+	e := sip.Event{Type: []byte(pkg)}
+	if id != "" {
+		e.ID = []byte(id)
+	}
+	return e
+}
+
 // eventValue is the Event header value for package pkg and id.
 func eventValue(pkg, id string) string {
 	if id == "" {

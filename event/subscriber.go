@@ -414,6 +414,7 @@ func (m *Manager) newSubscription(p *Package, o *SubscribeOptions) *Subscription
 		m:           m,
 		pkg:         p,
 		id:          o.ID,
+		ev:          eventOf(p.Name, o.ID),
 		opts:        *o,
 		state:       StateNotifyWait,
 		established: make(chan struct{}),

@@ -31,6 +31,7 @@ type Subscription struct {
 	m      *Manager
 	pkg    *Package
 	id     string
+	ev     sip.Event // package and id, for matching NOTIFYs
 	opts   SubscribeOptions
 	target string   // Request-URI of a Subscribe, for re-subscription
 	att    *attempt // the out-of-dialog request that created it, if any
@@ -128,13 +129,11 @@ func (s *Subscription) Wait(ctx context.Context) error {
 
 // matches reports whether a NOTIFY's Event names s (RFC 6665 §8.2.1:
 // type and id byte for byte, an id never matching its absence).
-func (s *Subscription) matches(ev *sip.Event) bool {
-	return string(ev.Type) == s.pkg.Name && (ev.ID != nil) == (s.id != "") && string(ev.ID) == s.id
-}
+func (s *Subscription) matches(ev *sip.Event) bool { return s.ev.Match(ev) }
 
 // matchesLoosely allows a missing id (SubscribeOptions.AcceptMissingID).
 func (s *Subscription) matchesLoosely(ev *sip.Event) bool {
-	return s.opts.AcceptMissingID && ev.ID == nil && string(ev.Type) == s.pkg.Name
+	return s.opts.AcceptMissingID && ev.ID == nil && bytes.Equal(ev.Type, s.ev.Type)
 }
 
 // subscribeHeaders are the Event, Expires and Accept of a SUBSCRIBE.
