@@ -98,3 +98,32 @@ func Replace(ctx context.Context, old *dialog.Call) error {
 	}
 	return old.Bye(ctx)
 }
+
+// AcceptReplaces handles an incoming INVITE that carries Replaces (RFC
+// 3891), from a UA's OnInvite: it rejects it as §3 prescribes (see
+// Replacing), or answers it 200 with the session description given and
+// ends the replaced call (BYE or CANCEL, not waiting for the answer). It
+// reports false for an INVITE without Replaces, which the caller answers
+// as usual.
+func (a *Agent) AcceptReplaces(c *dialog.Call, req *sip.Message, contentType string, body []byte) bool {
+	old, err := Replacing(a.ua, req, nil)
+	if errors.Is(err, ErrNoReplaces) {
+		return false
+	}
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			c.Reject(e.Status, e.Reason)
+		} else {
+			c.Reject(500, "")
+		}
+		return true
+	}
+	if c.Answer(contentType, body) != nil {
+		return true // RFC 3891 §3: the matched dialog is left unchanged
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // send, do not wait: this runs on the transport's goroutine
+	Replace(ctx, old)
+	return true
+}

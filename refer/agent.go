@@ -1,0 +1,123 @@
+package refer
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sipxfer/sipxfer/dialog"
+	"github.com/sipxfer/sipxfer/event"
+	"github.com/sipxfer/sipxfer/sipfrag"
+)
+
+// DefaultExpires is the default duration of the implicit subscription a
+// REFER creates. RFC 3515 §2.4.4: it "SHOULD be chosen to be longer than
+// the time the referenced request will take"; an INVITE may ring for
+// Timer C, more than 3 minutes (RFC 3261 §16.6).
+const DefaultExpires = 200 * time.Second
+
+// DefaultDecideWithin is the default of Config.DecideWithin.
+const DefaultDecideWithin = time.Second
+
+// Config configures an Agent. The zero value is usable.
+type Config struct {
+	// Policy is what a REFER's Refer-To may ask for (schemes, embedded
+	// headers); nil is the zero Policy.
+	Policy *Policy
+	// OnRefer is called for each acceptable REFER received, with the
+	// request checked (400, 403 and the like are answered before). It
+	// decides with in.Accept, in.Reject or in.Defer, now or later; a REFER
+	// undecided after DecideWithin is deferred (202 and a pending NOTIFY,
+	// RFC 3515 §2.4.7), so that it is always answered before its
+	// transaction times out. Nil accepts every REFER. It must not block.
+	OnRefer func(in *Incoming)
+	// AcceptCode is the 2xx that accepts a REFER: 202 (RFC 3515 §2.4.2),
+	// or 200 as RFC 7647 §5 allows. Default 202.
+	AcceptCode int
+	// IgnoreNoSubscription creates the implicit subscription even when a
+	// REFER carries Refer-Sub: false. By default it is honoured (RFC 4488
+	// §4): the 2xx echoes Refer-Sub: false and no NOTIFY is sent.
+	IgnoreNoSubscription bool
+	// Expires is the duration of the implicit subscriptions this UA
+	// serves. Default DefaultExpires.
+	Expires time.Duration
+	// DecideWithin bounds how long OnRefer may leave a REFER undecided.
+	// Default DefaultDecideWithin.
+	DecideWithin time.Duration
+	// NoAutoCall leaves the referenced request to the application: after
+	// Accept it calls in.Notify itself. By default the Agent sends the
+	// INVITE to the Refer-To target and reports its progress.
+	NoAutoCall bool
+	// CallOptions, when not nil, gives the options (session description,
+	// From) of the INVITE the Agent sends to a Refer-To target; the Agent
+	// adds Referred-By and the allowed embedded headers.
+	CallOptions func(in *Incoming) *dialog.CallOptions
+	// OnCall is called with the call the Agent placed for in, as soon as
+	// it is dialled. It must not block.
+	OnCall func(in *Incoming, c *dialog.Call)
+	// Sipfrag builds the body of each NOTIFY from the referenced request's
+	// status. Default: the status line alone (RFC 3515 §5.3: more could
+	// leak information).
+	Sipfrag func(code int, reason string) []byte
+	// RequireTargetDialog refuses (403) a REFER received outside a dialog
+	// unless its Target-Dialog names a dialog of this UA (RFC 4538).
+	RequireTargetDialog bool
+}
+
+// Agent is the REFER machinery of one UA: it receives REFERs (the
+// transferee's role) and sends them (the transferor's), over the UA's
+// event Manager, which carries the "refer" event package (RFC 3515 §3).
+type Agent struct {
+	ua  *dialog.UA
+	ev  *event.Manager
+	cfg Config
+}
+
+// New returns the Agent of ua: it registers the "refer" event package with
+// ev, takes REFER requests from ua, and advertises the option tags of the
+// extensions it implements (norefersub, RFC 4488; tdialog, RFC 4538;
+// replaces, RFC 3891).
+func New(ua *dialog.UA, ev *event.Manager, cfg Config) (*Agent, error) {
+	if cfg.AcceptCode == 0 {
+		cfg.AcceptCode = 202
+	}
+	if cfg.AcceptCode != 200 && cfg.AcceptCode != 202 {
+		return nil, errors.New("refer: AcceptCode must be 200 or 202")
+	}
+	if cfg.Expires <= 0 {
+		cfg.Expires = DefaultExpires
+	}
+	if cfg.DecideWithin <= 0 {
+		cfg.DecideWithin = DefaultDecideWithin
+	}
+	if cfg.Sipfrag == nil {
+		cfg.Sipfrag = statusLine
+	}
+	// RFC 3515 §3: the refer event package; NOTIFY bodies are
+	// message/sipfrag, a subscription lives in the REFER's dialog and
+	// every REFER but the first in a dialog gets an id (§2.4.6), so
+	// several may share it. A SUBSCRIBE can only refresh or end one
+	// (§2.4.4): there is no OnSubscribe, so a new one gets 489.
+	err := ev.Register(event.Package{
+		Name:              "refer",
+		DefaultExpires:    cfg.Expires,
+		Accept:            []string{"message/sipfrag"},
+		MultiplePerDialog: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{ua: ua, ev: ev, cfg: cfg}
+	ua.Support("norefersub", "tdialog", "replaces")
+	ua.AllowEvents("refer")
+	ua.Handle("REFER", dialog.HandlerFunc(a.handleRefer))
+	return a, nil
+}
+
+// UA returns the user agent the Agent serves.
+func (a *Agent) UA() *dialog.UA { return a.ua }
+
+// Events returns the event Manager the Agent uses.
+func (a *Agent) Events() *event.Manager { return a.ev }
+
+// statusLine is the default sipfrag: the status line alone.
+func statusLine(code int, reason string) []byte { return sipfrag.AppendStatus(nil, code, reason) }

@@ -1,0 +1,385 @@
+package refer
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/sipxfer/sipxfer/dialog"
+	"github.com/sipxfer/sipxfer/event"
+	"github.com/sipxfer/sipxfer/sip"
+	"github.com/sipxfer/sipxfer/sipfrag"
+	"github.com/sipxfer/sipxfer/transaction"
+	"github.com/sipxfer/sipxfer/transport"
+)
+
+// Errors of the transferee's side.
+var (
+	// ErrDecided: Accept, Reject or Defer was called on a REFER already
+	// answered that way.
+	ErrDecided = errors.New("refer: REFER already decided")
+	// ErrNoSubscription: the REFER was accepted with Refer-Sub: false, so
+	// there is nobody to notify (RFC 4488).
+	ErrNoSubscription = errors.New("refer: no implicit subscription")
+)
+
+// Incoming is a REFER this UA received and accepted as well-formed: the
+// transferee's view of a transfer (RFC 3515 §2.4.2). The application
+// decides what to do with it (Accept, Reject, Defer); then, unless
+// Config.NoAutoCall, the Agent calls the target and reports the call's
+// progress to the transferor in NOTIFYs, which the application can also
+// send itself (Notify, CurrentNotify).
+type Incoming struct {
+	agent *Agent
+	r     *dialog.Request
+
+	// Msg is the REFER (a copy the Incoming owns).
+	Msg *sip.Message
+	// Target is its checked Refer-To, a view into Msg.
+	Target Target
+	// Dialog is the REFER's dialog: the call's for a REFER inside one, or
+	// the one its 2xx creates (nil until accepted) for a REFER outside.
+	Dialog *dialog.Dialog
+	// About is the call the REFER is about: the call of the REFER's dialog,
+	// or the dialog its Target-Dialog names (RFC 4538); nil if neither.
+	About *dialog.Call
+	// ID is the Event id of the implicit subscription: the REFER's CSeq
+	// number (RFC 3515 §2.4.6).
+	ID string
+	// NoSubscription reports a REFER with Refer-Sub: false that the Agent
+	// honours (RFC 4488): it is answered with Refer-Sub: false and no
+	// NOTIFY is sent.
+	NoSubscription bool
+
+	mu       sync.Mutex
+	decided  bool
+	deferred bool
+	final    bool
+	notifier *event.Notifier
+	lastCode int
+	lastWhy  string
+	call     *dialog.Call
+	decideBy transport.Timer
+}
+
+// handleRefer checks a REFER and hands it to the application.
+func (a *Agent) handleRefer(r *dialog.Request) {
+	r.Keep() // the Incoming outlives this call, and Target views the REFER
+	req := r.Msg
+	target, err := ParseReferTo(req, a.cfg.Policy)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			r.Respond(e.Status, e.Reason, nil)
+		} else {
+			r.Respond(400, "Bad Refer-To", nil)
+		}
+		return
+	}
+	cseq, err := req.CSeq()
+	if err != nil {
+		r.Respond(400, "Bad CSeq", nil)
+		return
+	}
+	in := &Incoming{
+		agent:  a,
+		r:      r,
+		Msg:    req,
+		Target: target,
+		Dialog: r.Dialog,
+		ID:     strconv.FormatUint(uint64(cseq.Seq), 10),
+	}
+	if r.Dialog != nil {
+		in.About = r.Dialog.Call()
+	} else {
+		// RFC 4538 §4: Target-Dialog names the dialog the REFER is about,
+		// from the recipient's point of view.
+		if td, err := in.Msg.TargetDialog(); err == nil {
+			if d := a.ua.FindDialog(dialog.ID{CallID: string(td.CallID), LocalTag: string(td.LocalTag), RemoteTag: string(td.RemoteTag)}); d != nil {
+				in.About = d.Call()
+			}
+		}
+		if a.cfg.RequireTargetDialog && in.About == nil {
+			r.Respond(403, "Target-Dialog Required", nil)
+			return
+		}
+	}
+	// RFC 4488 §4: Refer-Sub: false asks for no implicit subscription.
+	if v, present, err := in.Msg.ReferSub(); err != nil {
+		r.Respond(400, "Bad Refer-Sub", nil)
+		return
+	} else if present && !v && !a.cfg.IgnoreNoSubscription {
+		in.NoSubscription = true
+	}
+
+	in.mu.Lock()
+	in.decideBy = a.ua.Clock().AfterFunc(a.cfg.DecideWithin, func() { in.Defer() })
+	in.mu.Unlock()
+	if a.cfg.OnRefer == nil {
+		in.Accept()
+		return
+	}
+	a.cfg.OnRefer(in)
+}
+
+// Accept accepts the REFER: a 202 (or Config.AcceptCode) and, unless
+// NoSubscription, the implicit subscription with its first NOTIFY, "SIP/2.0
+// 100 Trying" in state active (RFC 3515 §2.4.4, §2.4.5). After Defer it
+// grants the pending subscription. Then, unless Config.NoAutoCall, the
+// Agent calls the target.
+func (in *Incoming) Accept() error {
+	in.mu.Lock()
+	if in.decided && !in.deferred {
+		in.mu.Unlock()
+		return ErrDecided
+	}
+	wasDeferred := in.deferred
+	in.decided, in.deferred = true, false
+	in.stopTimerLocked()
+	in.mu.Unlock()
+	if wasDeferred {
+		if err := in.notify(event.StateActive, 100, "Trying"); err != nil {
+			return err
+		}
+	} else if err := in.respond(event.StateActive); err != nil {
+		return err
+	}
+	if !in.agent.cfg.NoAutoCall {
+		in.callTarget()
+	}
+	return nil
+}
+
+// Defer accepts the REFER while its approval waits (RFC 3515 §2.4.7): a 202
+// and a NOTIFY "SIP/2.0 100 Trying" in state pending. Accept later grants
+// it; Reject declines it with a final NOTIFY (603 by default).
+func (in *Incoming) Defer() error {
+	in.mu.Lock()
+	if in.decided {
+		in.mu.Unlock()
+		return ErrDecided
+	}
+	in.decided, in.deferred = true, true
+	in.stopTimerLocked()
+	in.mu.Unlock()
+	return in.respond(event.StatePending)
+}
+
+// Reject refuses the REFER. Before it is answered, the response is code
+// (400-699; 603 Decline by default). After Defer, the refusal is a final
+// NOTIFY whose sipfrag carries code (RFC 3515 §2.4.7: "SIP/2.0 603
+// Declined").
+func (in *Incoming) Reject(code int, reason string) error {
+	if code == 0 {
+		code = 603
+	}
+	if code < 300 || code > 699 {
+		return errors.New("refer: Reject needs a code from 300 to 699")
+	}
+	in.mu.Lock()
+	if in.decided && !in.deferred {
+		in.mu.Unlock()
+		return ErrDecided
+	}
+	deferred := in.deferred
+	in.decided, in.deferred = true, false
+	in.stopTimerLocked()
+	in.mu.Unlock()
+	if deferred {
+		return in.Notify(code, reason)
+	}
+	return in.r.Respond(code, reason, nil)
+}
+
+func (in *Incoming) stopTimerLocked() {
+	if in.decideBy != nil {
+		in.decideBy.Stop()
+		in.decideBy = nil
+	}
+}
+
+// respond answers the REFER with its 2xx, creating the implicit
+// subscription in state, and sends the first NOTIFY (RFC 6665 §4.2.1.2:
+// at once).
+func (in *Incoming) respond(state event.State) error {
+	a := in.agent
+	d := in.Dialog
+	created := d == nil
+	if created {
+		var err error
+		if d, err = in.r.CreateDialog(); err != nil {
+			in.r.Respond(503, "Too Many Dialogs", nil)
+			return err
+		}
+		in.mu.Lock()
+		in.Dialog = d
+		in.mu.Unlock()
+	}
+	opts := &dialog.ResponseOptions{Contact: true}
+	if in.NoSubscription {
+		// RFC 4488 §4: the 2xx says Refer-Sub: false, and no NOTIFY follows.
+		opts.Headers = []dialog.Header{{Name: "Refer-Sub", Value: "false"}}
+		err := in.r.Respond(a.cfg.AcceptCode, "", opts)
+		if created {
+			d.Terminate(nil) // no usage will live in it
+		}
+		return err
+	}
+	n, err := a.ev.NewNotifier(d, &event.NotifierOptions{Package: "refer", ID: in.ID, Expires: a.cfg.Expires})
+	if err != nil {
+		in.r.Respond(503, "Too Many Subscriptions", nil)
+		return err
+	}
+	in.mu.Lock()
+	in.notifier = n
+	in.mu.Unlock()
+	// The 2xx tells the subscription's duration (RFC 3515 §2.4.4).
+	opts.Headers = []dialog.Header{{Name: "Expires", Value: strconv.Itoa(int(a.cfg.Expires.Seconds()))}}
+	if err := in.r.Respond(a.cfg.AcceptCode, "", opts); err != nil {
+		n.Terminate(event.ReasonNoResource, 0, "", nil)
+		return err
+	}
+	return in.notify(state, 100, "Trying")
+}
+
+// Notify reports the status of the referenced request: a provisional code
+// keeps the subscription active; a final one (200-699) ends it with
+// Subscription-State terminated;reason=noresource (RFC 3515 §2.4.7: the
+// final NOTIFY MUST end the subscription).
+func (in *Incoming) Notify(code int, reason string) error {
+	st := event.StateActive
+	if code >= 200 {
+		st = event.StateTerminated
+	}
+	return in.notify(st, code, reason)
+}
+
+// CurrentNotify sends the last status again, as a fresh NOTIFY (for a
+// transferor that asked, or after a lost state).
+func (in *Incoming) CurrentNotify() error {
+	in.mu.Lock()
+	code, why := in.lastCode, in.lastWhy
+	in.mu.Unlock()
+	if code == 0 {
+		code, why = 100, "Trying"
+	}
+	return in.notify(event.StateActive, code, why)
+}
+
+func (in *Incoming) notify(st event.State, code int, reason string) error {
+	if reason == "" {
+		reason = sip.StatusText(code)
+	}
+	in.mu.Lock()
+	n := in.notifier
+	if in.final {
+		in.mu.Unlock()
+		return ErrDecided
+	}
+	in.lastCode, in.lastWhy = code, reason
+	if st == event.StateTerminated {
+		in.final = true
+	}
+	in.mu.Unlock()
+	if n == nil {
+		return ErrNoSubscription
+	}
+	body := in.agent.cfg.Sipfrag(code, reason)
+	if st == event.StateTerminated {
+		return n.Terminate(event.ReasonNoResource, 0, sipfrag.ContentType, body)
+	}
+	return n.Notify(st, sipfrag.ContentType, body)
+}
+
+// Subscription returns the notifier side of the implicit subscription, nil
+// before Accept or Defer and with NoSubscription.
+func (in *Incoming) Subscription() *event.Notifier {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.notifier
+}
+
+// Call returns the call the Agent placed to the target, nil before.
+func (in *Incoming) Call() *dialog.Call {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.call
+}
+
+// callTarget sends the INVITE to the Refer-To target (RFC 3515 §2.4.2:
+// the UA MUST contact the resource), with Referred-By (RFC 3892 §3) and
+// the embedded headers the policy allows (Replaces for an attended
+// transfer), and reports its progress.
+func (in *Incoming) callTarget() {
+	a := in.agent
+	var opts dialog.CallOptions
+	if a.cfg.CallOptions != nil {
+		if o := a.cfg.CallOptions(in); o != nil {
+			opts = *o
+		}
+	}
+	opts.Headers = append([]dialog.Header(nil), opts.Headers...)
+	if in.Target.ReferredBy != nil {
+		opts.Headers = append(opts.Headers, dialog.Header{Name: "Referred-By", Value: string(in.Target.ReferredBy)})
+	}
+	in.Target.EachHeader(nil, func(_ sip.HeaderName, name, value []byte) {
+		opts.Headers = append(opts.Headers, dialog.Header{Name: string(name), Value: string(value)})
+	})
+	// RFC 3515 §2.4.5: each provisional response but 100 is reported
+	// (100 Trying was the first NOTIFY), then the final one with its code.
+	opts.OnProgress = func(_ *dialog.Call, code int, reason string) { in.Notify(code, reason) }
+	opts.OnAnswer = func(_ *dialog.Call, err error) {
+		code, reason := outcome(err)
+		in.Notify(code, reason)
+	}
+	uri := string(in.Target.AppendRequestURI(nil))
+	c, err := a.ua.Dial(uri, &opts)
+	if err != nil {
+		// RFC 3515 §2.4.5: a reference that fails: 503.
+		in.Notify(503, "Service Unavailable")
+		return
+	}
+	in.mu.Lock()
+	in.call = c
+	in.mu.Unlock()
+	if a.cfg.OnCall != nil {
+		a.cfg.OnCall(in, c)
+	}
+}
+
+// outcome is the status to report for a call's answer.
+func outcome(err error) (int, string) {
+	if err == nil {
+		return 200, "OK"
+	}
+	var se *dialog.StatusError
+	if errors.As(err, &se) {
+		return se.Code, se.Reason
+	}
+	var te *transaction.Error
+	if errors.As(err, &te) {
+		return te.Status(), sip.StatusText(te.Status())
+	}
+	if errors.Is(err, dialog.ErrCancelled) {
+		return 487, "Request Terminated"
+	}
+	return 503, "Service Unavailable"
+}
+
+// IsSIP reports whether the Refer-To is a SIP or SIPS URI (the Agent only
+// calls those).
+func (in *Incoming) IsSIP() bool {
+	s := in.Target.URI().Scheme
+	return s == sip.SchemeSIP || s == sip.SchemeSIPS
+}
+
+// String describes the REFER for logs.
+func (in *Incoming) String() string {
+	var b strings.Builder
+	b.WriteString("REFER id=")
+	b.WriteString(in.ID)
+	b.WriteString(" to ")
+	b.Write(in.Target.URI().Raw)
+	return b.String()
+}
