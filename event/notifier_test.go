@@ -256,6 +256,10 @@ func TestNotifyQueue(t *testing.T) {
 			bodies = append(bodies, string(g.msg.Body()))
 			p.respond(g, 200, "")
 			if ss, _ := g.msg.SubscriptionState(); ss.Is("terminated") {
+				// RFC 6665 §4.2.2: a reason, and no expires.
+				if v := string(g.msg.Get(sip.HeaderSubscriptionState)); v != "terminated;reason=noresource" {
+					t.Errorf("final Subscription-State %q", v)
+				}
 				break
 			}
 		}
