@@ -1,0 +1,278 @@
+package refer
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sipxfer/sipxfer/dialog"
+	"github.com/sipxfer/sipxfer/event"
+	"github.com/sipxfer/sipxfer/sip"
+	"github.com/sipxfer/sipxfer/transaction"
+)
+
+// referWith sends a REFER from a's dialog d with raw header fields, as a
+// peer might, and returns the response.
+func referWith(t *testing.T, d *dialog.Dialog, headers ...dialog.Header) *sip.Message {
+	t.Helper()
+	resp, err := d.Do(bg(), "REFER", &dialog.RequestOptions{Headers: headers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// RFC 3515 §2.4.2: zero or several Refer-To values get 400; a Refer-To
+// that does not parse too; a non-SIP URI is declined (403) by default.
+func TestReferToChecked(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{})
+	ac, _ := s.call(alice, bob)
+	d := ac.Dialog()
+	for _, tc := range []struct {
+		name    string
+		headers []dialog.Header
+		code    int
+	}{
+		{"none", nil, 400},
+		{"two fields", []dialog.Header{{Name: "Refer-To", Value: "<sip:c@127.0.0.1>"}, {Name: "Refer-To", Value: "<sip:d@127.0.0.1>"}}, 400},
+		{"two values", []dialog.Header{{Name: "Refer-To", Value: "<sip:c@127.0.0.1>, <sip:d@127.0.0.1>"}}, 400},
+		{"malformed", []dialog.Header{{Name: "Refer-To", Value: "<sip:c@127.0.0.1"}}, 400},
+		{"http", []dialog.Header{{Name: "Refer-To", Value: "<http://www.example.com/>"}}, 403},
+		{"mailto", []dialog.Header{{Name: "Refer-To", Value: "<mailto:c@example.com>"}}, 403},
+		{"tel", []dialog.Header{{Name: "Refer-To", Value: "<tel:+15555550100>"}}, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := referWith(t, d, tc.headers...)
+			if resp.StatusCode() != tc.code {
+				t.Fatalf("got %d %s, want %d", resp.StatusCode(), resp.Reason(), tc.code)
+			}
+		})
+	}
+	if n := len(bob.refers); n != 0 {
+		t.Errorf("%d bad REFERs reached the application", n)
+	}
+}
+
+// Embedded headers (RFC 3261 §19.1.5): dangerous ones are dropped by
+// default and refused with RejectForbidden; allowed ones reach the INVITE.
+func TestEmbeddedHeaders(t *testing.T) {
+	s := newStage(t)
+	alice, bob, carol := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{}), s.add("Carol", 5080, Config{})
+	ac, _ := s.call(alice, bob)
+	mark := s.wire.mark()
+	referTo := "<" + carol.uri() + "?Subject=hello&Via=SIP%2F2.0%2FUDP%20evil.example&From=%3Csip%3Amallory%40evil%3E&Call-ID=stolen&Route=%3Csip%3Aevil%3E>"
+	tr, err := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: referTo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Wait(bg()); err != nil {
+		t.Fatal(err)
+	}
+	inv := s.wire.find(mark, "Bob>Carol INVITE")
+	if string(inv.GetName("Subject")) != "hello" {
+		t.Errorf("allowed Subject not copied:\n%s", inv.Bytes())
+	}
+	b := string(inv.Bytes())
+	for _, bad := range []string{"evil", "mallory", "stolen"} {
+		if strings.Contains(b, bad) {
+			t.Errorf("INVITE carries %q:\n%s", bad, b)
+		}
+	}
+
+	strict := s.add("Dave", 5090, Config{Policy: &Policy{EmbeddedHeaders: RejectForbidden}})
+	ad, _ := s.call(alice, strict)
+	resp := referWith(t, ad.Dialog(), dialog.Header{Name: "Refer-To", Value: referTo})
+	if resp.StatusCode() != 403 || !strings.Contains(string(resp.Reason()), "Via") {
+		t.Errorf("RejectForbidden: %d %s", resp.StatusCode(), resp.Reason())
+	}
+}
+
+// RFC 7647 §5: a REFER may be accepted with 200; the transferor treats it
+// as 202.
+func TestAccept200(t *testing.T) {
+	s := newStage(t)
+	alice, bob, carol := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{AcceptCode: 200}), s.add("Carol", 5080, Config{})
+	ac, _ := s.call(alice, bob)
+	tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<" + carol.uri() + ">"})
+	res, err := tr.Wait(bg())
+	if err != nil || res.ReferCode != 200 || res.Code != 200 {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+}
+
+// RFC 4488: Refer-Sub: false, honoured: the 2xx echoes it, no NOTIFY is
+// sent, and the transferor reports "accepted, no progress".
+func TestNoReferSub(t *testing.T) {
+	s := newStage(t)
+	alice, bob, carol := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{}), s.add("Carol", 5080, Config{})
+	ac, _ := s.call(alice, bob)
+	mark := s.wire.mark()
+	var progress progressLog
+	tr, err := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<" + carol.uri() + ">", NoSubscription: true, OnProgress: progress.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.Wait(bg())
+	if err != nil || !res.NoSubscription || res.ReferCode != 202 {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	if got := progress.String(); got != "accepted 202, done" {
+		t.Errorf("progress %s", got)
+	}
+	ok := s.wire.find(mark, "Bob>Alice 202/REFER")
+	if v, present, _ := ok.ReferSub(); !present || v {
+		t.Errorf("202 does not echo Refer-Sub: false:\n%s", ok.Bytes())
+	}
+	if n := s.wire.find(mark, "Bob>Alice NOTIFY"); n != nil {
+		t.Errorf("NOTIFY sent despite Refer-Sub: false")
+	}
+	if s.wire.find(mark, "Bob>Carol INVITE") == nil {
+		t.Error("the target was not called")
+	}
+	for _, p := range []*party{alice, bob} {
+		if a, b := p.ev.Subscriptions(); a+b != 0 {
+			t.Errorf("%s holds %d subscriptions", p.name, a+b)
+		}
+	}
+	// A transferee that ignores Refer-Sub: false (as baresip does) notifies
+	// anyway; the transferor follows the NOTIFYs to the end.
+	dave := s.add("Dave", 5090, Config{IgnoreNoSubscription: true})
+	ad, _ := s.call(alice, dave)
+	tr, _ = alice.agent.Refer(ad.Dialog(), &ReferOptions{ReferTo: "<" + carol.uri() + ">", NoSubscription: true})
+	res, err = tr.Wait(bg())
+	if err != nil || res.NoSubscription || res.Code != 200 {
+		t.Fatalf("ignored Refer-Sub: result %+v, %v", res, err)
+	}
+}
+
+// RFC 3515 §2.4.6, §4.2: several REFERs in one dialog, at once, each its
+// own subscription with id = its CSeq number; NOTIFYs reach the right one.
+func TestSeveralRefers(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{NoAutoCall: true})
+	ac, _ := s.call(alice, bob)
+	var p1, p2 progressLog
+	t1, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:one@127.0.0.1>", OnProgress: p1.add})
+	t2, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:two@127.0.0.1>", OnProgress: p2.add})
+	in1, in2 := <-bob.refers, <-bob.refers
+	if in1.ID == in2.ID || in1.Dialog != in2.Dialog {
+		t.Fatalf("ids %s %s", in1.ID, in2.ID)
+	}
+	if a, _ := alice.ev.Subscriptions(); a != 2 {
+		t.Fatalf("Alice holds %d subscriptions, want 2", a)
+	}
+	in2.Notify(486, "Busy Here")
+	in1.Notify(180, "")
+	in1.Notify(200, "")
+	r1, r2 := t1.Result(), t2.Result()
+	if r1.Code != 200 || r1.Err != nil || r2.Code != 486 || !errors.Is(r2.Err, ErrFailed) {
+		t.Fatalf("results %+v %+v", r1, r2)
+	}
+	if p1.String() != "accepted 202, notified 100 active, notified 180 active, notified 200 terminated, done 200" ||
+		p2.String() != "accepted 202, notified 100 active, notified 486 terminated, done 486 err" {
+		t.Errorf("progress:\n%s\n%s", &p1, &p2)
+	}
+	// The call is untouched by its subscriptions ending.
+	if ac.State() != dialog.CallEstablished {
+		t.Errorf("call %v", ac.State())
+	}
+}
+
+// A BYE on the call does not end a live refer subscription, and the
+// subscription ending does not end the call (RFC 5057).
+func TestByeKeepsSubscription(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{NoAutoCall: true})
+	ac, bc := s.call(alice, bob)
+	tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>"})
+	in := <-bob.refers
+	ac.Bye(bg())
+	if !errors.Is(bc.Err(), dialog.ErrRemoteBye) {
+		t.Fatalf("call: %v", bc.Err())
+	}
+	if err := in.Notify(200, ""); err != nil {
+		t.Fatalf("NOTIFY after BYE: %v", err)
+	}
+	if res := tr.Result(); res.Code != 200 || res.Err != nil {
+		t.Fatalf("result %+v", res)
+	}
+	if alice.ua.Dialogs()+bob.ua.Dialogs() != 0 {
+		t.Errorf("dialogs left: %d %d", alice.ua.Dialogs(), bob.ua.Dialogs())
+	}
+}
+
+// The REFER rejected (a policy's 603), or unanswered (Timer F): the
+// transfer ends with ErrRejected and the code.
+func TestReferFails(t *testing.T) {
+	s := newStage(t)
+	alice := s.add("Alice", 5060, Config{})
+	bob := s.add("Bob", 5070, Config{OnRefer: func(in *Incoming) { in.Reject(603, "Not Now") }})
+	ac, _ := s.call(alice, bob)
+	var progress progressLog
+	tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>", OnProgress: progress.add})
+	res, err := tr.Wait(bg())
+	if !errors.Is(err, ErrRejected) || res.ReferCode != 603 || progress.String() != "rejected 603 err, done err" {
+		t.Fatalf("%+v %v (%s)", res, err, &progress)
+	}
+
+	mute := s.add("Mute", 5090, Config{})
+	mute.ua.Handle("REFER", dialog.HandlerFunc(func(r *dialog.Request) {})) // never answers
+	am, _ := s.call(alice, mute)
+	tr, _ = alice.agent.Refer(am.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>"})
+	s.clock.Advance(time.Minute)
+	res = tr.Result()
+	if !errors.Is(res.Err, ErrRejected) || !errors.Is(res.Err, transaction.ErrTimeout) {
+		t.Fatalf("unanswered REFER: %+v", res)
+	}
+}
+
+// Timer N (RFC 6665 §4.1.2.4): a REFER accepted but never followed by a
+// NOTIFY ends the transfer with ErrNoOutcome after 64*T1.
+func TestTimerN(t *testing.T) {
+	s := newStage(t)
+	alice := s.add("Alice", 5060, Config{})
+	bob := s.add("Bob", 5070, Config{})
+	bob.ua.Handle("REFER", dialog.HandlerFunc(func(r *dialog.Request) { r.Respond(202, "", nil) }))
+	ac, _ := s.call(alice, bob)
+	tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>"})
+	s.clock.Advance(31 * time.Second)
+	select {
+	case <-tr.Done():
+		t.Fatal("over before Timer N")
+	default:
+	}
+	s.clock.Advance(2 * time.Second)
+	res := tr.Result()
+	if !errors.Is(res.Err, ErrNoOutcome) || !errors.Is(res.Err, event.ErrNoNotify) {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+// An undecided REFER is deferred (202, NOTIFY pending, RFC 3515 §2.4.7)
+// and later declined with a final NOTIFY "603 Declined".
+func TestDeferThenDecline(t *testing.T) {
+	s := newStage(t)
+	alice := s.add("Alice", 5060, Config{})
+	undecided := make(chan *Incoming, 1)
+	bob := s.add("Bob", 5070, Config{OnRefer: func(in *Incoming) { undecided <- in }, DecideWithin: 500 * time.Millisecond})
+	ac, _ := s.call(alice, bob)
+	var progress progressLog
+	tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>", OnProgress: progress.add})
+	if progress.String() != "" {
+		t.Fatalf("answered before DecideWithin: %s", &progress)
+	}
+	s.clock.Advance(500 * time.Millisecond)
+	if progress.String() != "accepted 202, notified 100 pending" {
+		t.Fatalf("progress %s", &progress)
+	}
+	in := <-undecided
+	if err := in.Reject(603, "Declined"); err != nil {
+		t.Fatal(err)
+	}
+	res := tr.Result()
+	if res.Code != 603 || !errors.Is(res.Err, ErrFailed) {
+		t.Fatalf("result %+v (%s)", res, &progress)
+	}
+}
