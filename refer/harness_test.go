@@ -91,7 +91,9 @@ func (s *stage) add(name string, port uint16, cfg Config) *party {
 }
 
 // uri is the party's SIP URI.
-func (p *party) uri() string { return "sip:" + strings.ToLower(p.name) + "@" + p.addr.AddrPort.String() }
+func (p *party) uri() string {
+	return "sip:" + strings.ToLower(p.name) + "@" + p.addr.AddrPort.String()
+}
 
 // call has from call to and returns both ends, established.
 func (s *stage) call(from, to *party) (*dialog.Call, *dialog.Call) {
