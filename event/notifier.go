@@ -108,12 +108,12 @@ func (m *Manager) NewNotifier(d *dialog.Dialog, o *NotifierOptions) (*Notifier, 
 	if o.OnTerminated != nil {
 		n.onTerminated = o.OnTerminated
 	}
-	if err := m.attachNotifier(d, n); err != nil {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := m.attachLocked(d, n); err != nil {
 		return nil, err
 	}
-	n.mu.Lock()
 	n.setExpiryLocked(exp)
-	n.mu.Unlock()
 	return n, nil
 }
 
@@ -135,8 +135,8 @@ func (m *Manager) newNotifier(p *Package, id string, accept []string) *Notifier 
 	}
 }
 
-// attachNotifier makes n a usage of d, within the limits.
-func (m *Manager) attachNotifier(d *dialog.Dialog, n *Notifier) error {
+// attachLocked makes n a usage of d, within the limits. n.mu is held.
+func (m *Manager) attachLocked(d *dialog.Dialog, n *Notifier) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.reserveLocked(d); err != nil {
@@ -590,7 +590,9 @@ func (m *Manager) newSubscriber(r *dialog.Request, p *Package, ev *sip.Event, ex
 		n.finish(err, true)
 		return
 	}
-	if err := m.attachNotifier(d, n); err != nil {
+	n.mu.Lock()
+	if err := m.attachLocked(d, n); err != nil {
+		n.mu.Unlock()
 		if created {
 			d.Terminate(err) // a dialog that got no usage
 		}
@@ -604,7 +606,8 @@ func (m *Manager) newSubscriber(r *dialog.Request, p *Package, ev *sip.Event, ex
 		n.finish(err, true)
 		return
 	}
-	n.mu.Lock()
+	// Still under n.mu: the answer's NOTIFY is queued before any the
+	// application may send once the Notifier has its dialog.
 	n.state, n.ctype, n.body = state, ans.ContentType, append([]byte(nil), ans.Body...)
 	if exp > 0 {
 		n.setExpiryLocked(exp)
