@@ -25,10 +25,11 @@ var (
 	// SUBSCRIBE carrying Expires: 0 (RFC 6665 §4.1.2.3).
 	ErrUnsubscribed = errors.New("event: unsubscribed")
 	// ErrTerminated: the notifier ended the subscription with a NOTIFY
-	// whose Subscription-State is terminated (RFC 6665 §4.1.3, §4.2.2).
+	// whose Subscription-State is terminated (RFC 6665 §4.1.3, §4.2.2):
+	// one received, or for a Notifier, the one Terminate sent.
 	ErrTerminated = errors.New("event: terminated by the notifier")
 	// ErrClosed: the subscription was ended locally without a message
-	// (Subscription.Close, Manager.Close, a cancelled context).
+	// (Subscription.Close, Manager.Close), or the Manager is closed.
 	ErrClosed = errors.New("event: closed")
 	// ErrState: the operation does not fit the subscription's state
 	// (Notify after Terminate, Unsubscribe of an ended subscription).
@@ -67,6 +68,7 @@ type StatusError struct {
 	MinExpires time.Duration
 }
 
+// Error returns "event: METHOD answered CODE REASON".
 func (e *StatusError) Error() string {
 	return "event: " + e.Method + " answered " + strconv.Itoa(e.Code) + " " + e.Reason
 }

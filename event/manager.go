@@ -12,7 +12,7 @@ import (
 	"github.com/sipxfer/sipxfer/transport"
 )
 
-// Defaults of Config.
+// Defaults of the Config fields, and DefaultExpires of Package.
 const (
 	DefaultT1                 = 500 * time.Millisecond
 	DefaultMaxSubscriptions   = 100_000

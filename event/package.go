@@ -59,11 +59,11 @@ type Package struct {
 	// decides the answer. It must not block (RFC 6665 §4.2.1.1: notifiers
 	// MUST NOT wait for a user response). For a new subscription the
 	// Notifier has no dialog yet and cannot send: the first state goes in
-	// the Answer; a refused one is ended (Done closes) without OnTerminated. A SUBSCRIBE that would create a
-	// subscription of a package without OnSubscribe gets 489; refreshes of
-	// existing subscriptions (such as the implicit ones of NewNotifier)
-	// are accepted without it. Packages with OnSubscribe are listed in
-	// Allow-Events (RFC 6665 §4.4.4).
+	// the Answer; a refused one ends (Done closes) without OnTerminated.
+	// A SUBSCRIBE that would create a subscription of a package without
+	// OnSubscribe gets 489; refreshes of existing subscriptions (such as
+	// the implicit ones of NewNotifier) are accepted without it. Packages
+	// with OnSubscribe are listed in Allow-Events (RFC 6665 §4.4.4).
 	OnSubscribe func(n *Notifier, r *SubscribeRequest) Answer
 	// OnTerminated is called when a notifier-side subscription of the
 	// package ends, with why (ErrExpired, ErrUnsubscribed, ErrTerminated

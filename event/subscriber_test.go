@@ -735,3 +735,33 @@ func TestContext(t *testing.T) {
 		t.Errorf("second Unsubscribe: %v", err)
 	}
 }
+
+// Refresh sends a refresh now: the notifier extends the subscription and
+// answers with a NOTIFY of the current state (RFC 6665 §4.2.1.2).
+func TestManualRefresh(t *testing.T) {
+	w, alice, bob, log := pair(t)
+	rec := &recorder{}
+	o := rec.options("test")
+	o.NoRefresh = true
+	o.Expires = 100 * time.Second
+	s, _ := alice.m.Subscribe(bob.uri(), o)
+	w.clock.Advance(90 * time.Second)
+	if err := s.Refresh(bg()); err != nil {
+		t.Fatal(err)
+	}
+	if want := w.clock.Now().Add(100 * time.Second); !log.last().Expires().Equal(want) || !s.Expires().Equal(want) {
+		t.Errorf("expiry %v %v, want %v", log.last().Expires(), s.Expires(), want)
+	}
+	if got := rec.bodies(); !slices.Equal(got, []string{"active:s0", "active:s0"}) {
+		t.Errorf("notifications %q", got)
+	}
+	w.clock.Advance(99 * time.Second)
+	if s.State() != StateActive {
+		t.Fatalf("expired early: %v", s.Err())
+	}
+	w.clock.Advance(time.Second)
+	mustTerminate(t, s, ErrTerminated)
+	if err := s.Refresh(bg()); !errors.Is(err, ErrState) {
+		t.Errorf("Refresh after the end: %v", err)
+	}
+}
