@@ -11,6 +11,7 @@ import (
 	"github.com/sipxfer/sipxfer/dialog"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
+	"github.com/sipxfer/sipxfer/transport"
 )
 
 // notifierWithPeer starts bob, notifier of p, and a scripted subscriber.
@@ -468,5 +469,35 @@ func TestCancelIgnored(t *testing.T) {
 	p.none()
 	if n := log.last(); n.State() != StateActive || bob.ua.Dialogs() != 1 {
 		t.Errorf("after CANCEL: %v, %d dialogs", n.State(), bob.ua.Dialogs())
+	}
+}
+
+// RFC 6665 §4.2.2: a NOTIFY that cannot be delivered (a transport error:
+// the subscriber's stream address refuses connections) removes the
+// subscription, like a Timer F timeout.
+func TestNotifyTransportError(t *testing.T) {
+	log := &notifierLog{}
+	w, bob, p := notifierWithPeer(t, testPackage(log), Config{})
+	tcp := memAddr(5070)
+	tcp.Proto = transport.TCP
+	if _, err := bob.ua.ListenMem(w.net, tcp); err != nil {
+		t.Fatal(err)
+	}
+	a := bob.addr()
+	req := p.request(a, "SUBSCRIBE", "c1", "f", "", 1, "", "Event: test")
+	req = strings.Replace(req, "Contact: <sip:peer@127.0.0.1:5060>", "Contact: <sip:peer@127.0.0.1:5999;transport=tcp>", 1)
+	p.send(a, req)
+	p.expectStatus(200)
+	n := log.last()
+	select {
+	case <-n.Done():
+	default:
+		t.Fatalf("still %v", n.State())
+	}
+	if !errors.Is(n.Err(), transaction.ErrTransport) && !errors.Is(n.Err(), transport.ErrConnRefused) {
+		t.Errorf("ended with %v", n.Err())
+	}
+	if bob.ua.Dialogs() != 0 {
+		t.Error("dialog left")
 	}
 }
