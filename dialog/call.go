@@ -860,8 +860,8 @@ func (c *Call) contentTypeOr(req *sip.Message) string {
 // §14.1) and returns the peer's. A 491 comes back as a *StatusError: the
 // caller may try again after a random wait (§14.1: 2.1–4 s for the owner
 // of the Call-ID, 0–2 s otherwise). On a non-2xx the session is unchanged;
-// on a timeout or 408 the call is ended with a BYE (§12.2.1.2; a 481 ends
-// the dialog).
+// on a timeout or 408 the call is ended with a BYE, on a 481 without one
+// (§12.2.1.2; other usages of the dialog go on, RFC 5057).
 func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([]byte, error) {
 	c.mu.Lock()
 	d := c.d
@@ -919,8 +919,11 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 			clear()
 			err := &StatusError{Method: "INVITE", Code: r.Status, Reason: string(r.Msg.Reason())}
 			done <- result{err: err}
-			if r.Status == 408 {
+			switch r.Status {
+			case 408:
 				c.hangUp(err)
+			case 481:
+				c.end(err) // the peer has no such session: nothing to BYE
 			}
 		}
 	}))

@@ -46,8 +46,8 @@ type ID struct {
 // a subscription. A dialog lives while it has usages.
 type Usage interface {
 	// DialogTerminated tells the usage that its dialog ended under it:
-	// a 481 to a request in it (RFC 5057 §5.1: the dialog is gone for
-	// every usage) or the UA closing. The usage must not call back into
+	// Terminate was called (the UA closing, or a response that ends the
+	// whole dialog). The usage must not call back into
 	// the dialog to remove itself; it is already gone.
 	DialogTerminated(d *Dialog, err error)
 }
@@ -404,16 +404,13 @@ func requestURIOf(u *sip.URI) string {
 }
 
 // Request sends a request built by NewRequest (or any request of the
-// dialog, without Via) as a new client transaction reporting to h. A 481
-// response ends the dialog with all its usages (RFC 3261 §12.2.1.2, RFC
-// 5057 §5.1).
+// dialog, without Via) as a new client transaction reporting to h. What a
+// failure means is the sending usage's to decide: RFC 3261 §12.2.1.2 has a
+// 481 or 408 end the dialog, but with several usages RFC 5057 narrows a
+// 481 to the usage the request belonged to (a NOTIFY's 481 says nothing
+// of the call beside it).
 func (d *Dialog) Request(req []byte, dst transport.Addr, h transaction.ClientHandler) (*transaction.ClientTx, error) {
-	return d.ua.tm.Request(dst, req, transaction.ClientHandlerFunc(func(tx *transaction.ClientTx, r transaction.Response) {
-		if r.Status == 481 && r.Msg != nil {
-			defer d.Terminate(&StatusError{Method: tx.Method(), Code: 481, Reason: string(r.Msg.Reason())})
-		}
-		h.HandleResponse(tx, r)
-	}))
+	return d.ua.tm.Request(dst, req, h)
 }
 
 // Do builds a request with NewRequest, sends it and waits for its final

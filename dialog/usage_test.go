@@ -48,9 +48,10 @@ func TestByeEndsOnlyInviteUsage(t *testing.T) {
 	}
 }
 
-// A 481 to a request in the dialog ends the dialog and every usage in it
-// (RFC 5057 §5.1).
-func TestNoDialogResponseEndsAllUsages(t *testing.T) {
+// A 481 to a request ends only the usage that sent it (RFC 5057): a
+// re-INVITE's 481 ends the call, and a subscription in the same dialog
+// lives on; a 481 to a request of no usage changes nothing.
+func TestNoDialogResponseEndsOnlyTheUsage(t *testing.T) {
 	w := newWorld(t)
 	var bobCall *Call
 	alice := w.ua("alice", 5060, Config{})
@@ -68,11 +69,19 @@ func TestNoDialogResponseEndsAllUsages(t *testing.T) {
 	if err != nil || resp.StatusCode() != 481 {
 		t.Fatalf("INFO: %v %v, want 481", err, resp)
 	}
+	if d.State() != StateConfirmed || bobCall.State() != CallEstablished {
+		t.Fatalf("a 481 to a request of no usage ended %v / %v", d.State(), bobCall.State())
+	}
+	_, err = bobCall.ReInvite(bg(), "application/sdp", []byte(sdp))
 	var se *StatusError
-	if !errors.As(sub.ended, &se) || se.Code != 481 || sub.calls != 1 {
-		t.Fatalf("usage told %d times: %v", sub.calls, sub.ended)
+	if !errors.As(err, &se) || se.Code != 481 {
+		t.Fatalf("re-INVITE: %v, want 481", err)
 	}
 	mustEnd(t, bobCall, nil)
+	if sub.calls != 0 || d.State() != StateConfirmed || bob.Dialogs() != 1 {
+		t.Fatalf("the other usage was touched: told %d times, dialog %v, %d dialogs", sub.calls, d.State(), bob.Dialogs())
+	}
+	d.RemoveUsage(sub)
 	if bob.Dialogs() != 0 || alice.Dialogs() != 0 {
 		t.Errorf("dialogs left: %d %d", alice.Dialogs(), bob.Dialogs())
 	}
