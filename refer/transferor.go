@@ -107,12 +107,16 @@ type Transfer struct {
 	onProgress func(*Transfer, Progress)
 	noSub      bool
 
-	mu     sync.Mutex
-	sub    *event.Subscription
-	result Result
-	final  bool // a final status has been reported
-	over   bool
-	done   chan struct{}
+	mu       sync.Mutex
+	sub      *event.Subscription
+	result   Result
+	final    bool  // a final status has been reported
+	referErr error // why the REFER failed, if it did
+	referEnd bool  // the REFER has its final response (or error)
+	subEnd   error // why the subscription ended, once it has
+	subOver  bool
+	over     bool
+	done     chan struct{}
 }
 
 // Refer sends a REFER inside d (usually a call's dialog) and returns the
@@ -204,17 +208,17 @@ func (t *Transfer) referResponse(tx *transaction.ClientTx, r transaction.Respons
 	t.result.ReferCode = r.Status
 	t.mu.Unlock()
 	if r.Err == nil && r.Status < 300 {
+		t.report(Progress{Kind: Accepted, Code: r.Status, Reason: string(r.Msg.Reason())})
 		// RFC 4488 §4: a 2xx with Refer-Sub: false means no subscription.
 		if v, present, _ := r.Msg.ReferSub(); t.noSub && present && !v {
-			t.report(Progress{Kind: Accepted, Code: r.Status, Reason: string(r.Msg.Reason())})
 			t.mu.Lock()
 			t.result.NoSubscription = true
 			t.mu.Unlock()
-			s.Close() // its OnTerminated finishes the transfer
-			return
+			s.Close()
+		} else {
+			s.HandleResponse(tx, r)
 		}
-		t.report(Progress{Kind: Accepted, Code: r.Status, Reason: string(r.Msg.Reason())})
-		s.HandleResponse(tx, r)
+		t.referDone(nil)
 		return
 	}
 	err := r.Err
@@ -223,11 +227,19 @@ func (t *Transfer) referResponse(tx *transaction.ClientTx, r transaction.Respons
 		reason = string(r.Msg.Reason())
 		err = &dialog.StatusError{Method: "REFER", Code: r.Status, Reason: reason}
 	}
-	t.report(Progress{Kind: Rejected, Code: r.Status, Reason: reason, Err: errors.Join(ErrRejected, err)})
+	err = errors.Join(ErrRejected, err)
+	t.report(Progress{Kind: Rejected, Code: r.Status, Reason: reason, Err: err})
+	s.HandleResponse(tx, r) // ends the subscription
+	t.referDone(err)
+}
+
+// referDone records the REFER's outcome; the transfer is over once the
+// subscription is too (under loss, NOTIFYs may all arrive before the 2xx).
+func (t *Transfer) referDone(err error) {
 	t.mu.Lock()
-	t.result.Err = errors.Join(ErrRejected, err)
+	t.referEnd, t.referErr = true, err
 	t.mu.Unlock()
-	s.HandleResponse(tx, r) // ends the subscription; terminated finishes
+	t.finish()
 }
 
 // notified reads a NOTIFY's sipfrag.
@@ -255,23 +267,35 @@ func (t *Transfer) notified(s *event.Subscription, n *event.Notification) {
 	}
 }
 
-// terminated ends the transfer when its subscription ends.
+// terminated records the end of the subscription.
 func (t *Transfer) terminated(_ *event.Subscription, term *event.Termination) {
 	t.mu.Lock()
-	if t.over {
+	t.subOver, t.subEnd = true, term.Err
+	t.mu.Unlock()
+	t.finish()
+}
+
+// finish ends the transfer once both the REFER and its subscription are
+// over, and reports the outcome: the last sipfrag status when a final one
+// came (whatever became of the REFER's own response), else the REFER's
+// failure, else why the subscription ended without one.
+func (t *Transfer) finish() {
+	t.mu.Lock()
+	if t.over || !t.subOver || !t.referEnd {
 		t.mu.Unlock()
 		return
 	}
 	t.over = true
 	r := &t.result
 	switch {
-	case r.Err != nil: // the REFER failed
-	case r.NoSubscription:
 	case t.final && r.Code < 300:
 	case t.final:
 		r.Err = ErrFailed
+	case t.referErr != nil:
+		r.Err = t.referErr
+	case r.NoSubscription:
 	default:
-		r.Err = errors.Join(ErrNoOutcome, term.Err)
+		r.Err = errors.Join(ErrNoOutcome, t.subEnd)
 	}
 	res := *r
 	t.mu.Unlock()
