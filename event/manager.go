@@ -26,8 +26,7 @@ const (
 // documented default.
 type Config struct {
 	// T1 is the RFC 3261 round-trip estimate; Timer N is 64*T1 (RFC 6665
-	// §4.1.2.4). It must equal the UA's Transaction.T1, which package
-	// dialog does not expose. Default DefaultT1 (500 ms), the UA's default.
+	// §4.1.2.4). Default: the UA's (dialog.UA.T1).
 	T1 time.Duration
 	// MaxSubscriptions bounds the subscriptions held at once, both roles
 	// together. A SUBSCRIBE over it gets 503 with Retry-After; creating one
@@ -82,6 +81,9 @@ func (ds *dialogSet) count() int { return len(ds.subs) + len(ds.notifiers) }
 // New returns the Manager of ua and routes the UA's SUBSCRIBE and NOTIFY
 // requests to it. Close it before the UA.
 func New(ua *dialog.UA, cfg Config) *Manager {
+	if cfg.T1 <= 0 {
+		cfg.T1 = ua.T1()
+	}
 	if cfg.T1 <= 0 {
 		cfg.T1 = DefaultT1
 	}

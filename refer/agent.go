@@ -95,20 +95,26 @@ func New(ua *dialog.UA, ev *event.Manager, cfg Config) (*Agent, error) {
 	// RFC 3515 §3: the refer event package; NOTIFY bodies are
 	// message/sipfrag, a subscription lives in the REFER's dialog and
 	// every REFER but the first in a dialog gets an id (§2.4.6), so
-	// several may share it. A SUBSCRIBE can only refresh or end one
-	// (§2.4.4): there is no OnSubscribe, so a new one gets 489.
+	// several may share it.
 	err := ev.Register(event.Package{
 		Name:              "refer",
 		DefaultExpires:    cfg.Expires,
 		Accept:            []string{"message/sipfrag"},
 		MultiplePerDialog: true,
+		OnSubscribe: func(_ *event.Notifier, r *event.SubscribeRequest) event.Answer {
+			if r.Refresh {
+				return event.Answer{} // refresh or end one a REFER made
+			}
+			// RFC 3515 §2.4.4: only REFER creates a refer subscription; a
+			// SUBSCRIBE for one that does not exist MUST get 403.
+			return event.Answer{Code: 403, Reason: "Only REFER Creates Refer Subscriptions"}
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	a := &Agent{ua: ua, ev: ev, cfg: cfg}
 	ua.Support("norefersub", "tdialog", "replaces")
-	ua.AllowEvents("refer")
 	ua.Handle("REFER", dialog.HandlerFunc(a.handleRefer))
 	return a, nil
 }

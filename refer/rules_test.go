@@ -276,3 +276,23 @@ func TestDeferThenDecline(t *testing.T) {
 		t.Fatalf("result %+v (%s)", res, &progress)
 	}
 }
+
+// RFC 3515 §2.4.4: a SUBSCRIBE for a refer subscription that does not
+// exist gets 403; one refreshing a REFER's subscription is accepted.
+func TestSubscribeRefer403(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{NoAutoCall: true})
+	ab, _ := s.call(alice, bob)
+	resp, err := ab.Dialog().Do(bg(), "SUBSCRIBE", &dialog.RequestOptions{Headers: []dialog.Header{{Name: "Event", Value: "refer;id=77"}, {Name: "Expires", Value: "60"}}})
+	if err != nil || resp.StatusCode() != 403 {
+		t.Fatalf("new refer subscription: %v %v, want 403", err, resp)
+	}
+	tr, _ := alice.agent.Refer(ab.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>"})
+	<-bob.refers
+	if err := tr.Refresh(bg()); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if tr.Subscription().State() != event.StateActive {
+		t.Fatalf("after refresh: %v", tr.Subscription().State())
+	}
+}
