@@ -29,8 +29,12 @@ type step struct {
 var agents = []string{"Alice", "Bob", "Carol"}
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "ua" {
-		err := runUA(os.Args[2:])
+	if len(os.Args) > 1 && (os.Args[1] == "ua" || os.Args[1] == "events") {
+		sub := runUA
+		if os.Args[1] == "events" {
+			sub = runEvents
+		}
+		err := sub(os.Args[2:])
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
