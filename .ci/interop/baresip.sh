@@ -1,0 +1,499 @@
+#!/usr/bin/env bash
+# Interop: call transfer (REFER, RFC 3515) between "demo ua" and a real
+# softphone, Debian's baresip (1.0.0), run headless and driven over its
+# ctrl_tcp socket (netstring-framed JSON).
+#
+#   call-out    our UA calls baresip (auto-answer), holds 1 s, hangs up
+#   call-in     baresip dials our UA (ctrl_tcp "dial"), then hangs up
+#   transfer-a  baresip is the transferee: Alice (our UA) calls Bob
+#               (baresip) and REFERs him to Carol (our UA); Alice must see
+#               202 and NOTIFYs up to a final 200, Carol a call from Bob
+#   transfer-b  baresip is the transferor: Alice (baresip) calls Bob (our
+#               UA) and transfers him (ctrl_tcp "transfer") to Carol (our
+#               UA); Bob must take the REFER, call Carol and notify
+#               Alice up to a final 200, Carol must get Bob's call
+#
+# baresip's known deviations (shared/PEERS.md) are tolerated: a bare
+# addr-spec Refer-To, a sipfrag ending in a bare LF, no Referred-By.
+#
+#   CASES         the cases to run, in order (default: all four above)
+#   CASE_TIMEOUT  seconds one case may take before it is killed (default 30)
+#   NETNS         1 runs each case in a network namespace of its own (unshare
+#                 -n, lo only), 0 on the host's 127.0.0.1; default: 1 when
+#                 unshare -n works
+#   CAPTURE       a directory: each case's loopback traffic is captured
+#                 there with tshark (CASE.pcap) and, on failure, its SIP
+#                 summarised
+#   DEMO          a demo binary to use instead of building ./cmd/demo
+#   BARESIP       the baresip binary (default: baresip on PATH)
+#   BARESIP_MODULES  its module directory (default /usr/lib/baresip/modules)
+#
+# Everything stays on 127.0.0.1; every process a case starts is killed by
+# PID when it ends, failure and timeout included, and the temporary
+# directory is removed on exit. One line per case says PASS or FAIL; the
+# script exits 1 if any case failed, 0 (with a SKIP line) when baresip
+# cannot be had outside CI.
+set -euo pipefail
+export LC_ALL=C
+
+CASE_TIMEOUT=${CASE_TIMEOUT:-30}
+BARESIP_MODULES=${BARESIP_MODULES:-/usr/lib/baresip/modules}
+modules=(g711 aubridge account menu ctrl_tcp)
+
+# ----------------------------------------------------------------------
+# Helpers shared by the driver and the cases.
+
+say() { echo "baresip: $*"; }
+
+# since START: seconds elapsed since START (date +%s.%N), one decimal.
+since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+
+# ======================================================================
+# A case: bash baresip.sh --case NAME DIR, run by the driver below under
+# timeout (and unshare -n). It writes its reason for failing to DIR/reason.
+if [ "${1:-}" = --case ]; then
+	name=$2
+	dir=$3
+	demo=$(dirname "$dir")/demo
+	BARESIP=${BARESIP:-baresip}
+	[ "${BARESIP_NETNS:-0}" = 1 ] && ip link set lo up
+
+	pids=()
+	cap_pid=
+	cleanup() {
+		local pid i
+		for pid in "${pids[@]}"; do
+			kill -KILL "$pid" 2>/dev/null || true
+			{ wait "$pid"; } 2>/dev/null || true
+		done
+		if [ -n "$cap_pid" ]; then
+			# SIGINT lets tshark write out what it captured.
+			kill -INT "$cap_pid" 2>/dev/null || true
+			for ((i = 0; i < 20; i++)); do
+				kill -0 "$cap_pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -KILL "$cap_pid" 2>/dev/null || true
+		fi
+	}
+	trap cleanup EXIT
+	trap 'echo "killed (signal)" >"$dir/reason"; exit 1' INT TERM
+
+	fail() {
+		echo "$*" >"$dir/reason"
+		exit 1
+	}
+
+	# port_free PORT: nothing bound to PORT, over UDP or TCP, on IPv4.
+	port_free() {
+		local hex
+		hex=$(printf ':%04X ' "$1")
+		! grep -q "$hex" /proc/net/udp /proc/net/tcp
+	}
+
+	# wait_for FILE REGEX SECONDS: whether a line of FILE matches the
+	# extended REGEX within SECONDS.
+	wait_for() {
+		local i
+		for ((i = 0; i < $3 * 10; i++)); do
+			grep -qE -- "$2" "$1" 2>/dev/null && return 0
+			sleep 0.1
+		done
+		grep -qE -- "$2" "$1" 2>/dev/null
+	}
+
+	# start_ua WHO ARGS...: our UA as WHO on a free port of 127.0.0.1;
+	# sets WHO_port and WHO_pid once it has printed its listening event.
+	start_ua() {
+		local who=$1 pid port i
+		shift
+		"$demo" ua -listen 127.0.0.1:0 -user "$who" "$@" >"$dir/$who.out" 2>"$dir/$who.err" &
+		pid=$!
+		pids+=("$pid")
+		for ((i = 0; i < 100; i++)); do
+			port=$(sed -n 's/.*"event":"listening".*"addr":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$dir/$who.out")
+			[ -n "$port" ] && break
+			kill -0 "$pid" 2>/dev/null || fail "$who (demo ua) exited before listening: $(tail -n 3 "$dir/$who.err")"
+			sleep 0.1
+		done
+		[ -n "$port" ] || fail "$who (demo ua) did not listen within 10 s"
+		printf -v "${who}_port" %s "$port"
+		printf -v "${who}_pid" %s "$pid"
+	}
+
+	# wait_exit WHO SECONDS: waits for our UA WHO to exit by itself; sets
+	# WHO_rc.
+	wait_exit() {
+		local who=$1 pidvar="${1}_pid" rc=0 i
+		for ((i = 0; i < $2 * 10; i++)); do
+			kill -0 "${!pidvar}" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "${!pidvar}" 2>/dev/null && fail "$who (demo ua) did not exit within $2 s"
+		wait "${!pidvar}" || rc=$?
+		printf -v "${who}_rc" %s "$rc"
+	}
+
+	# stop_ua WHO: SIGTERM, then at most 5 s for our UA WHO to hang up,
+	# write its stats and exit 0.
+	stop_ua() {
+		local who=$1 pidvar="${1}_pid" rcvar="${1}_rc"
+		kill -0 "${!pidvar}" 2>/dev/null || fail "$who (demo ua) died during the case: $(tail -n 3 "$dir/$who.err")"
+		kill -TERM "${!pidvar}"
+		wait_exit "$who" 5
+		[ "${!rcvar}" = 0 ] || fail "$who (demo ua) exited with status ${!rcvar}"
+	}
+
+	# stat WHO FIELD: the numeric FIELD of WHO's stats event.
+	stat() {
+		grep '"event":"stats"' "$dir/$1.out" | tail -n 1 | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"
+	}
+
+	# start_baresip WHO: a headless baresip for user WHO, with its own
+	# config directory; sets bs_port (SIP, UDP and TCP; TLS takes
+	# bs_port+1), bs_ctrl (ctrl_tcp) and bs_pid once it is up: ready, its
+	# account loaded, its SIP port bound and its ctrl_tcp answering. It
+	# registers nowhere (regint=0) and quits by itself after the case's
+	# time (-t).
+	start_baresip() {
+		local who=$1 try i conf=$dir/baresip-$1
+		mkdir -p "$conf"
+		for try in 1 2 3 4 5; do
+			bs_port=$((20000 + RANDOM % 20000))
+			bs_ctrl=$((bs_port + 2))
+			port_free "$bs_port" && port_free "$((bs_port + 1))" && port_free "$bs_ctrl" || continue
+			cat >"$conf/config" <<-EOF
+				poll_method		epoll
+				sip_listen		127.0.0.1:$bs_port
+				net_interface		127.0.0.1
+				dns_server		127.0.0.1:53
+				call_local_timeout	20
+				call_max_calls		4
+				audio_player		aubridge,nil
+				audio_source		aubridge,nil
+				audio_alert		aubridge,nil
+				statmode_default	off
+				ringback_disabled	yes
+				module_path		$BARESIP_MODULES
+				module			g711.so
+				module			aubridge.so
+				module_tmp		account.so
+				module_app		menu.so
+				module_app		ctrl_tcp.so
+				ctrl_tcp_listen		127.0.0.1:$bs_ctrl
+			EOF
+			echo "<sip:$who@127.0.0.1:$bs_port>;regint=0;answermode=auto;audio_codecs=pcmu;call_transfer=yes" >"$conf/accounts"
+			# -s traces every SIP message it sends and receives to stdout.
+			"$BARESIP" -f "$conf" -s -t "$CASE_TIMEOUT" </dev/null >"$dir/$who.baresip" 2>&1 &
+			bs_pid=$!
+			pids+=("$bs_pid")
+			for ((i = 0; i < 50; i++)); do
+				kill -0 "$bs_pid" 2>/dev/null || break
+				if grep -q '^baresip is ready' "$dir/$who.baresip" &&
+					! port_free "$bs_port" && ! port_free "$bs_ctrl"; then
+					grep -q '^Populated 1 account' "$dir/$who.baresip" || fail "baresip ($who) loaded no account: $(grep -i account "$dir/$who.baresip")"
+					ctrl_open "$who"
+					return 0
+				fi
+				sleep 0.1
+			done
+			kill -KILL "$bs_pid" 2>/dev/null || true
+			wait "$bs_pid" 2>/dev/null || true
+		done
+		fail "baresip ($who) did not start: $(tail -n 5 "$dir/$who.baresip")"
+	}
+
+	# ctrl_open WHO: connects to baresip's ctrl_tcp on fd 3; a background
+	# cat copies what it sends (netstrings: command responses and events)
+	# to WHO.ctrl. Proves the socket answers with a harmless command.
+	ctrl_open() {
+		exec 3<>"/dev/tcp/127.0.0.1/$bs_ctrl" || fail "baresip ($1): cannot connect to ctrl_tcp 127.0.0.1:$bs_ctrl"
+		ctrl_log=$dir/$1.ctrl
+		: >"$ctrl_log"
+		cat <&3 >>"$ctrl_log" &
+		pids+=($!)
+		ctrl reginfo reginfo "" 5 >/dev/null
+	}
+
+	# ctrl TOKEN COMMAND PARAMS [SECONDS]: sends COMMAND (a menu command,
+	# e.g. dial, transfer, hangup, reginfo) as a netstring and waits for
+	# its response; prints it. Fails unless it says ok.
+	ctrl() {
+		local token=$1 json
+		json=$(printf '{"command":"%s","params":"%s","token":"%s"}' "$2" "$3" "$token")
+		printf '%d:%s,' "${#json}" "$json" >&3
+		wait_for "$ctrl_log" "\"response\":true[^}]*\"token\":\"$token\"" "${4:-5}" ||
+			fail "baresip: no answer to ctrl_tcp $2 within ${4:-5} s"
+		grep -qE "\"response\":true,\"ok\":true[^}]*\"token\":\"$token\"" "$ctrl_log" ||
+			fail "baresip: ctrl_tcp $2 failed: $(grep -oE "\{\"response\":true[^}]*\"token\":\"$token\"\}" "$ctrl_log")"
+		grep -oE "\{\"response\":true[^}]*\"token\":\"$token\"\}" "$ctrl_log"
+	}
+
+	# bs_event TYPE [SECONDS]: waits for a baresip event of TYPE.
+	bs_event() {
+		wait_for "$ctrl_log" "\"event\":true,\"type\":\"$1\"" "${2:-10}"
+	}
+
+	# sip_ladder WHO: one line per SIP message in baresip WHO's trace
+	# (-s), to WHO.ladder and the log: "<" received, ">" sent, then the
+	# start line, CSeq, Event, Subscription-State, Refer-To, Referred-By
+	# and a sipfrag body's status line.
+	sip_ladder() {
+		awk -v me="127.0.0.1:$bs_port" '
+			function flush() {
+				if (start == "") return
+				out = dir " " start
+				for (i = 1; i <= nh; i++) out = out " | " h[i]
+				if (frag != "") out = out " | sipfrag: " frag
+				print out
+			}
+			{ sub(/\r$/, "") }
+			/^\033\[36;1m#/ { inrec = 1; hdr = 0; next }
+			inrec && /^\033\[;m/ { flush(); inrec = 0; next }
+			!inrec { next }
+			hdr == 0 {
+				# "UDP 127.0.0.1:A -> 127.0.0.1:B"
+				dir = ($4 == me) ? "<" : ">"
+				start = ""; nh = 0; frag = ""; body = 0; sipfrag = 0; hdr = 1; next
+			}
+			hdr == 1 { start = $0; hdr = 2; next }
+			body { if (sipfrag && frag == "" && $0 != "") frag = $0; next }
+			$0 == "" { body = 1; next }
+			tolower($0) ~ /^content-type: *message\/sipfrag/ { sipfrag = 1 }
+			tolower($0) ~ /^(cseq|event|subscription-state|refer-to|referred-by|refer-sub|target-dialog):/ { h[++nh] = $0 }
+		' "$dir/$1.baresip" >"$dir/$1.ladder"
+		sed "s/^/$1 (baresip): /" "$dir/$1.ladder"
+	}
+
+	# expect WHO REGEX WHAT [SECONDS]: waits for an event line of our UA
+	# WHO matching REGEX; fails naming WHAT.
+	expect() {
+		wait_for "$dir/$1.out" "$2" "${4:-10}" || fail "$1: no $3 within ${4:-10} s"
+	}
+
+	if [ -n "${CAPTURE:-}" ]; then
+		tshark -i lo -w "$CAPTURE/$name.pcap" -f 'udp or tcp' >/dev/null 2>"$dir/tshark.err" &
+		cap_pid=$!
+		wait_for "$dir/tshark.err" "^Capturing on" 5 || fail "tshark did not start: $(cat "$dir/tshark.err")"
+	fi
+
+	case $name in
+	call-out)
+		start_baresip bob
+		start_ua alice -call "sip:bob@127.0.0.1:$bs_port" -hold 1s -duration 20s
+		wait_exit alice 15
+		expect alice '"event":"call_established".*"direction":"out"' "call_established"
+		expect alice '"event":"call_ended".*"reason":"dialog: local hang-up"' "call_ended (local hang-up)"
+		[ "$alice_rc" = 0 ] || fail "alice (demo ua) exited with status $alice_rc"
+		bs_event CALL_ESTABLISHED 1 || fail "baresip reported no CALL_ESTABLISHED"
+		bs_event CALL_CLOSED 5 || fail "baresip reported no CALL_CLOSED"
+		echo "alice: $(grep '"event":"stats"' "$dir/alice.out")"
+		;;
+	call-in)
+		start_ua bob -duration 20s
+		start_baresip alice
+		ctrl dial dial "sip:bob@127.0.0.1:$bob_port"
+		expect bob '"event":"call_established".*"direction":"in"' "call_established"
+		bs_event CALL_ESTABLISHED 5 || fail "baresip reported no CALL_ESTABLISHED"
+		ctrl hangup hangup ""
+		expect bob '"event":"call_ended".*"reason":"dialog: remote hung up"' "call_ended (remote hung up)" 5
+		bs_event CALL_CLOSED 5 || fail "baresip reported no CALL_CLOSED"
+		stop_ua bob
+		echo "bob: $(grep '"event":"stats"' "$dir/bob.out")"
+		;;
+	transfer-a)
+		# Carol answers; Bob is baresip; Alice calls Bob and REFERs him
+		# to Carol in the call's dialog, then hangs up after the final
+		# NOTIFY.
+		start_ua carol -duration 25s
+		start_baresip bob
+		carol_uri="sip:carol@127.0.0.1:$carol_port"
+		start_ua alice -call "sip:bob@127.0.0.1:$bs_port" -transfer-to "$carol_uri" -duration 20s
+		wait_exit alice 15
+		sip_ladder bob
+		expect alice '"event":"call_established".*"direction":"out"' "call_established (to Bob)" 0
+		expect alice "\"event\":\"refer_sent\".*\"refer_to\":\"[^\"]*$carol_uri" "refer_sent to Carol" 0
+		expect alice '"event":"refer_response".*"code":202' "refer_response 202" 0
+		expect alice '"event":"notify".*"code":200.*"state":"terminated' "final NOTIFY (sipfrag 200, terminated)" 0
+		expect alice '"event":"transfer_result".*"ok":true' "transfer_result ok" 0
+		expect alice '"event":"call_ended"' "call_ended (Alice hangs up after the transfer)" 0
+		[ "$alice_rc" = 0 ] || fail "alice (demo ua) exited with status $alice_rc"
+		expect carol "\"event\":\"call_incoming\".*\"from\":\"[^\"]*sip:bob@127\\.0\\.0\\.1:$bs_port" "call_incoming from Bob (baresip)" 5
+		expect carol '"event":"call_established".*"direction":"in"' "call_established (from Bob)" 5
+		bs_event TRANSFER 0 || fail "baresip reported no TRANSFER event"
+		grep -E '^< REFER ' "$dir/bob.ladder" >/dev/null || fail "baresip's trace shows no REFER received"
+		grep -E '^> SIP/2.0 202 .*CSeq: [0-9]+ REFER' "$dir/bob.ladder" >/dev/null || fail "baresip's trace shows no 202 to the REFER"
+		# Bob (baresip) ends the call to Carol: she must see it end.
+		ctrl hangup hangup ""
+		expect carol '"event":"call_ended".*"reason":"dialog: remote hung up"' "call_ended (Bob hung up)" 5
+		stop_ua carol
+		for who in alice carol; do
+			[ "$(stat "$who" dialogs)" = 0 ] || fail "$who: dialogs left at exit: $(stat "$who" dialogs)"
+			echo "$who: $(grep '"event":"stats"' "$dir/$who.out")"
+		done
+		grep -E '"event":"(refer_|notify|transfer_)' "$dir/alice.out" | sed 's/^/alice: /'
+		;;
+	transfer-b)
+		# Bob and Carol answer; Alice is baresip: she dials Bob, then
+		# transfers him to Carol.
+		start_ua bob -duration 25s
+		start_ua carol -duration 25s
+		start_baresip alice
+		bob_uri="sip:bob@127.0.0.1:$bob_port"
+		carol_uri="sip:carol@127.0.0.1:$carol_port"
+		ctrl dial dial "$bob_uri"
+		expect bob '"event":"call_established".*"direction":"in"' "call_established (from Alice, baresip)" 5
+		ctrl transfer transfer "$carol_uri"
+		expect bob "\"event\":\"refer_received\".*\"refer_to\":\"[^\"]*$carol_uri.*\"code\":202" "refer_received (to Carol, answered 202)" 5
+		expect bob '"event":"call_established".*"direction":"out".*"purpose":"referred"' "call_established (to Carol)" 5
+		expect carol "\"event\":\"call_incoming\".*\"from\":\"[^\"]*sip:bob@" "call_incoming from Bob" 5
+		expect carol '"event":"call_established".*"direction":"in"' "call_established (from Bob)" 5
+		# baresip hangs up once told 200 OK by the final NOTIFY.
+		expect bob '"event":"call_ended".*"reason":"dialog: remote hung up"' "call_ended (Alice hung up after the transfer)" 5
+		bs_event CALL_CLOSED 5 || fail "baresip reported no CALL_CLOSED"
+		sip_ladder alice
+		grep -E '^> REFER ' "$dir/alice.ladder" >/dev/null || fail "baresip's trace shows no REFER sent"
+		grep -E '^< SIP/2.0 202 .*CSeq: [0-9]+ REFER' "$dir/alice.ladder" >/dev/null || fail "baresip's trace shows no 202 to its REFER"
+		grep -E '^< NOTIFY .*Subscription-State: terminated.*sipfrag: SIP/2.0 200' "$dir/alice.ladder" >/dev/null ||
+			fail "baresip's trace shows no final NOTIFY (terminated, sipfrag 200) from Bob"
+		grep -E '^> SIP/2.0 200 .*CSeq: [0-9]+ NOTIFY' "$dir/alice.ladder" >/dev/null || fail "baresip's trace shows no 200 to a NOTIFY"
+		if grep -E '^> SIP/2.0 [3-6][0-9][0-9] .*CSeq: [0-9]+ NOTIFY' "$dir/alice.ladder"; then
+			fail "baresip refused a NOTIFY of Bob's"
+		fi
+		# Bob hangs up the call to Carol at exit: she must see it end.
+		stop_ua bob
+		expect carol '"event":"call_ended".*"reason":"dialog: remote hung up"' "call_ended (Bob hung up)" 5
+		stop_ua carol
+		for who in bob carol; do
+			[ "$(stat "$who" dialogs)" = 0 ] || fail "$who: dialogs left at exit: $(stat "$who" dialogs)"
+			echo "$who: $(grep '"event":"stats"' "$dir/$who.out")"
+		done
+		grep -E '"event":"refer_' "$dir/bob.out" | sed 's/^/bob: /'
+		;;
+	*)
+		fail "unknown case $name"
+		;;
+	esac
+	exit 0
+fi
+
+# ======================================================================
+# The driver.
+cd "$(dirname "$0")/../.."
+CASES=${CASES:-call-out call-in transfer-a transfer-b}
+
+# skip_or_fail MESSAGE: without baresip a run outside CI skips; CI fails.
+skip_or_fail() {
+	if [ "${CI:-}" = true ]; then
+		say "FAIL: $*"
+		exit 1
+	fi
+	say "SKIP: $*"
+	exit 0
+}
+
+if [ -z "${BARESIP:-}" ]; then
+	if ! command -v baresip >/dev/null; then
+		command -v apt-get >/dev/null || { say "SKIP: baresip is not installed and there is no apt-get"; exit 0; }
+		say "installing baresip-core with apt-get"
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends baresip-core; } \
+			>/tmp/baresip-apt.$$.log 2>&1 || { tail -n 20 /tmp/baresip-apt.$$.log >&2; rm -f /tmp/baresip-apt.$$.log; skip_or_fail "apt-get could not install baresip-core"; }
+		rm -f /tmp/baresip-apt.$$.log
+	fi
+	BARESIP=$(command -v baresip) || skip_or_fail "baresip is not on PATH after installing it"
+fi
+export BARESIP BARESIP_MODULES CASE_TIMEOUT
+for m in "${modules[@]}"; do
+	[ -f "$BARESIP_MODULES/$m.so" ] || skip_or_fail "baresip module $BARESIP_MODULES/$m.so is missing"
+done
+
+tmp=$(mktemp -d)
+case_pid=
+cleanup() {
+	for pid in $case_pid; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+if [ -z "${NETNS:-}" ]; then
+	NETNS=0
+	unshare -n true 2>/dev/null && command -v ip >/dev/null && NETNS=1
+fi
+
+if [ -n "${CAPTURE:-}" ]; then
+	command -v tshark >/dev/null || { say "CAPTURE needs tshark (apt-get install -y tshark)"; exit 1; }
+	mkdir -p "$CAPTURE"
+	CAPTURE=$(cd "$CAPTURE" && pwd)
+	export CAPTURE
+fi
+
+began=$(date +%s.%N)
+if [ -n "${DEMO:-}" ]; then
+	cp "$DEMO" "$tmp/demo"
+else
+	go build -o "$tmp/demo" ./cmd/demo
+fi
+say "$("$BARESIP" -h 2>&1 | head -n 1 || true); demo ua ready in $(since "$began") s; netns=$NETNS"
+
+# dump DIR: what a failed case left, for the log.
+dump() {
+	local f
+	for f in "$1"/*.out "$1"/*.err "$1"/*.ctrl "$1"/*.baresip; do
+		[ -s "$f" ] || continue
+		echo "---- $(basename "$f") (last 150 lines)"
+		tail -n 150 "$f" | tr -d '\033' | tr '\r' '\n'
+		echo
+	done
+	if [ -n "${CAPTURE:-}" ] && [ -s "$CAPTURE/$(basename "$1").pcap" ]; then
+		echo "---- SIP on lo ($CAPTURE/$(basename "$1").pcap)"
+		tshark -r "$CAPTURE/$(basename "$1").pcap" -Y sip -T fields -e frame.time_relative \
+			-e udp.srcport -e udp.dstport -e sip.Request-Line -e sip.Status-Line 2>/dev/null || true
+	fi
+}
+
+failed=0
+passed=0
+# Until "demo ua" has its transferor and transferee flags, the transfer
+# cases have nothing to run.
+has_transfer=1
+"$tmp/demo" ua -h 2>&1 | grep -q -- '-transfer-to' || has_transfer=0
+for c in $CASES; do
+	dir=$tmp/$c
+	if [ "$has_transfer" = 0 ] && [[ $c == transfer-* ]]; then
+		say "$c: SKIP (demo ua has no -transfer-to yet)"
+		skipped=$((${skipped:-0} + 1))
+		continue
+	fi
+	mkdir -p "$dir"
+	start=$(date +%s.%N)
+	cmd=(bash "$0" --case "$c" "$dir")
+	if [ "$NETNS" = 1 ]; then
+		cmd=(env BARESIP_NETNS=1 unshare -n "${cmd[@]}")
+	fi
+	rc=0
+	timeout -k 3 "$CASE_TIMEOUT" "${cmd[@]}" >"$dir/case.log" 2>&1 &
+	case_pid=$!
+	wait "$case_pid" || rc=$?
+	case_pid=
+	elapsed=$(since "$start")
+	if [ "$rc" = 0 ]; then
+		sed 's/^/  /' "$dir/case.log"
+		say "$c: PASS ($elapsed s)"
+		passed=$((passed + 1))
+	else
+		reason=$(cat "$dir/reason" 2>/dev/null || true)
+		[ "$rc" = 124 ] || [ "$rc" = 137 ] && reason="timed out after $CASE_TIMEOUT s${reason:+ ($reason)}"
+		{
+			sed 's/^/  /' "$dir/case.log"
+			dump "$dir"
+		} >&2
+		say "$c: FAIL: ${reason:-exit $rc} ($elapsed s)"
+		failed=$((failed + 1))
+	fi
+done
+say "done in $(since "$began") s"
+echo "baresip: $passed passed, $failed failed${skipped:+, $skipped skipped}"
+[ "$failed" = 0 ]
