@@ -19,22 +19,37 @@ import (
 	"time"
 
 	"github.com/sipxfer/sipxfer/dialog"
+	"github.com/sipxfer/sipxfer/event"
+	"github.com/sipxfer/sipxfer/refer"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
 )
 
 const uaUsage = `usage: demo ua [flags]
 
-Runs a standalone SIP user agent (package dialog) on one transport address
-until SIGINT or SIGTERM, -duration, or, with -call, the end of its last
-call.
+Runs a standalone SIP user agent (packages dialog, event and refer) on one
+transport address until SIGINT or SIGTERM, -duration, or, with -call, the
+end of its last call.
 
 As a callee it answers OPTIONS (200 with Allow and Accept) and MESSAGE
 (200); it answers every INVITE outside a dialog with -answer-code (200 with
 a minimal SDP that offers no media, a=inactive; or a rejection), after a
-180 Ringing with -ring, and answers BYE with 200. REFER, SUBSCRIBE, NOTIFY
-and other methods of RFC 3261 and its extensions get 405, unknown methods
-501, both with Allow.
+180 Ringing with -ring, and answers BYE with 200. An INVITE with Replaces
+(RFC 3891) naming a call of this UA is answered 200 at once, whatever
+-answer-code says, and the replaced call is ended with BYE; one naming no
+call gets 481 (or what RFC 3891 §3 prescribes). Other methods of RFC 3261
+and its extensions get 405, unknown methods 501, both with Allow.
+
+As a transferee it takes REFERs (RFC 3515) inside a call's dialog or
+outside any (RFC 7647, with Target-Dialog, RFC 4538). A REFER without
+exactly one SIP Refer-To gets 400 (403 for other schemes); the others are
+accepted with 202 (200 with -rfc7647) unless -accept-refer=false declines
+them with 603. An accepted REFER creates the implicit subscription (not
+with Refer-Sub: false, RFC 4488, unless -refer-sub=ignore): a NOTIFY
+"100 Trying", then one per provisional response and the final one,
+terminated. The UA calls the Refer-To target with the minimal SDP,
+Referred-By and the embedded Replaces if any, and keeps that call until
+the target hangs up or the UA exits.
 
 As a caller (-call URI) it places -max-calls calls, at most -call-rate a
 second, each with the same minimal SDP offer; it keeps each call -hold
@@ -43,10 +58,24 @@ with status 1 if one of them failed: not established, or its BYE not
 answered 2xx. At exit (any exit) it cancels calls still being set up and
 hangs up those still up, waiting at most 2 s for the answers to its BYEs.
 
+As a transferor (-call URI -transfer-to URI) it transfers each call once
+established (and held -hold): it REFERs the callee to the -transfer-to URI
+in the call's dialog (or outside it with -out-of-dialog), follows the
+NOTIFYs, and hangs up once the transfer is over (RFC 5589 §6.1: after the
+final NOTIFY), whether it worked or not. With -attended it first calls
+the -transfer-to URI (the consultation) and REFERs with Refer-To naming
+that call's Contact and a Replaces of it (RFC 5589 §7.3); the target then
+ends the consultation, or the UA does 2 s after the transfer. It exits
+with status 1 if a transfer failed: the REFER refused, the consultation
+not established, or a final status of 300 or more (or none).
+
 Standard output carries one JSON object per line:
   {"event":"listening","transport":"udp","addr":"127.0.0.1:5070"}  once listening
-  {"event":"call_incoming","call_id":...,"direction":"in","from":...}
-  {"event":"call_established","call_id":...,"direction":"in"|"out"}
+  {"event":"call_incoming","call_id":...,"direction":"in","from":...,"replaces":...}
+        replaces is the Call-ID an INVITE with Replaces names
+  {"event":"call_established","call_id":...,"direction":"in"|"out","purpose":...}
+        purpose is "consult" for the consultation of -attended,
+        "referred" for a call to a Refer-To target, absent otherwise
   {"event":"call_ended","call_id":...,"direction":...,"reason":...}
         an established call ended; reason is the call's error ("dialog:
         local hang-up", "dialog: remote hung up", ...); "bye_error" says
@@ -55,11 +84,37 @@ Standard output carries one JSON object per line:
         a call ended without being established; status is the final
         response code when there was one, and "cancelled" is true for a
         call cut short by the exit
+  {"event":"refer_received","call_id":...,"refer_to":...,"id":"2","in_dialog":true,
+   "about":...,"norefersub":false,"no_subscription":false,"attended":false,
+   "referred_by":...,"code":202}
+        a REFER that passed the checks: id is the Event id of its
+        subscription, about the Call-ID of the call it is about (its
+        dialog's, or the one Target-Dialog names), norefersub that it
+        asked Refer-Sub: false, no_subscription that this UA honoured it,
+        attended that the Refer-To embeds a Replaces; code is the answer
+  {"event":"refer_refused","call_id":...,"code":400,"reason":...}
+        per non-2xx final response sent to a REFER, retransmissions
+        included (400 for no or several Refer-To, 603 with
+        -accept-refer=false, ...)
+  {"event":"refer_sent","call_id":...,"refer_to":...,"out_of_dialog":false,
+   "norefersub":false,"attended":false}
+        call_id is the call being transferred, here and below
+  {"event":"refer_response","call_id":...,"code":202,"reason":...}
+  {"event":"notify","call_id":...,"code":180,"reason":...,"state":"active"}
+        a NOTIFY of the transfer: its sipfrag status and Subscription-State;
+        "error" says why a body could not be read
+  {"event":"transfer_result","call_id":...,"ok":true,"refer_code":202,"code":200,
+   "reason":...,"no_subscription":false,"error":...}
+        how a transfer ended; "cancelled" is true for one cut short by
+        the exit (not counted as failed)
+  {"event":"error","call_id":...,"error":...}  something this UA could not do
   {"event":"request","method":...,"call_id":...,"status":...}
         per final response sent, retransmissions included, with -v
   {"event":"stats",...}  at exit: transport counters, final responses sent
         ("answered", retransmissions included), dialogs and transactions
-        left, and the calls placed, established, failed and received
+        left, the calls placed, established, failed and received, the
+        transfers started, ok, failed and cancelled, and the REFERs
+        received, accepted, declined and refused, and calls they placed
 Logs go to standard error.
 
 With -transport tls the UA makes a self-signed ECDSA P-256 certificate in
@@ -87,6 +142,15 @@ type uaFlags struct {
 	maxCalls int    // 0: no limit
 	callRate float64
 	hold     time.Duration
+
+	// Transferee.
+	acceptRefer bool
+	referSubIgn bool // -refer-sub=ignore
+	rfc7647     bool // accept REFERs with 200
+	transferTo  string
+	attended    bool
+	noReferSub  bool
+	outOfDialog bool
 }
 
 // maxCallRate bounds -call-rate: the demo is a test tool, not a flood.
@@ -112,7 +176,14 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	fs.StringVar(&f.call, "call", "", "place calls to this `URI`, e.g. sip:alice@127.0.0.1:5060 (IP address hosts only; add ;transport=tcp for TCP)")
 	fs.IntVar(&f.maxCalls, "max-calls", 1, "with -call: calls to place in all; 0 places calls until the UA is told to exit")
 	fs.Float64Var(&f.callRate, "call-rate", 10, "with -call: at most this many `calls` started per second (up to 10000)")
-	fs.DurationVar(&f.hold, "hold", 0, "with -call: how long to keep each call once established before BYE; 0 hangs up at once")
+	fs.DurationVar(&f.hold, "hold", 0, "with -call: how long to keep each call once established before BYE (or before the REFER, with -transfer-to); 0 hangs up at once")
+	fs.BoolVar(&f.acceptRefer, "accept-refer", true, "as transferee: accept REFERs (202) and call their target; false declines them with 603")
+	referSub := fs.String("refer-sub", "honour", "as transferee, for a REFER with Refer-Sub: false (RFC 4488): `honour` (no subscription, no NOTIFY) or ignore (notify anyway)")
+	fs.BoolVar(&f.rfc7647, "rfc7647", false, "as transferee: accept REFERs with 200 instead of 202 (RFC 7647 §5)")
+	fs.StringVar(&f.transferTo, "transfer-to", "", "with -call: transfer each call to this `URI` (REFER, RFC 3515), e.g. sip:carol@127.0.0.1:5063, then hang up")
+	fs.BoolVar(&f.attended, "attended", false, "with -transfer-to: call the target first and REFER with a Replaces of that call (attended transfer, RFC 5589 §7)")
+	fs.BoolVar(&f.noReferSub, "norefersub", false, "with -transfer-to: send Refer-Sub: false, asking for no NOTIFYs (RFC 4488)")
+	fs.BoolVar(&f.outOfDialog, "out-of-dialog", false, "with -transfer-to: send the REFER outside the call's dialog, naming it with Target-Dialog (RFC 4538)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -133,16 +204,26 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 		return nil, fmt.Errorf("ua: -answer-code %d: want 200 or 300-699", f.answerCode)
 	}
 	if f.call != "" {
-		var u sip.URI
-		if err := u.Parse([]byte(f.call)); err != nil {
-			return nil, fmt.Errorf("ua: -call: %w", err)
+		if err := checkTarget("-call", f.call); err != nil {
+			return nil, err
 		}
-		if u.Scheme != sip.SchemeSIP && u.Scheme != sip.SchemeSIPS {
-			return nil, fmt.Errorf("ua: -call %q: want a sip or sips URI", f.call)
+	}
+	switch *referSub {
+	case "honour", "honor":
+	case "ignore":
+		f.referSubIgn = true
+	default:
+		return nil, fmt.Errorf("ua: -refer-sub %q: want honour or ignore", *referSub)
+	}
+	if f.transferTo != "" {
+		if f.call == "" {
+			return nil, errors.New("ua: -transfer-to needs -call")
 		}
-		if _, ok := sip.HostIP(u.Host); !ok {
-			return nil, fmt.Errorf("ua: -call %q: the host must be an IP address (no DNS here)", f.call)
+		if err := checkTarget("-transfer-to", f.transferTo); err != nil {
+			return nil, err
 		}
+	} else if f.attended || f.noReferSub || f.outOfDialog {
+		return nil, errors.New("ua: -attended, -norefersub and -out-of-dialog need -transfer-to")
 	}
 	if f.maxCalls < 0 {
 		return nil, fmt.Errorf("ua: -max-calls %d: want 0 or more", f.maxCalls)
@@ -169,6 +250,26 @@ func runUA(args []string) error {
 // errCallsFailed is returned by runUAContext when a call it placed failed.
 var errCallsFailed = errors.New("ua: calls failed")
 
+// errTransfersFailed is returned by runUAContext when a transfer it
+// started failed (and every call it placed was established).
+var errTransfersFailed = errors.New("ua: transfers failed")
+
+// checkTarget checks the URI of flag name: sip or sips, with an IP
+// address for host.
+func checkTarget(name, target string) error {
+	var u sip.URI
+	if err := u.Parse([]byte(target)); err != nil {
+		return fmt.Errorf("ua: %s: %w", name, err)
+	}
+	if u.Scheme != sip.SchemeSIP && u.Scheme != sip.SchemeSIPS {
+		return fmt.Errorf("ua: %s %q: want a sip or sips URI", name, target)
+	}
+	if _, ok := sip.HostIP(u.Host); !ok {
+		return fmt.Errorf("ua: %s %q: the host must be an IP address (no DNS here)", name, target)
+	}
+	return nil
+}
+
 // runUAContext runs the UA until ctx ends (or -duration, or its calls
 // end), writing events to stdout and logs to stderr. The stats event is
 // the last line it writes.
@@ -187,7 +288,9 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	events := &eventWriter{enc: json.NewEncoder(stdout)}
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false) // URIs keep their <>, for scripts to grep
+	events := &eventWriter{enc: enc}
 
 	cfg := dialog.Config{Logger: logger}
 	if f.proto == transport.TLS {
@@ -195,7 +298,10 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 	}
-	app := newUAApp(f, events, cfg)
+	app, err := newUAApp(f, events, cfg)
+	if err != nil {
+		return err
+	}
 
 	var addr transport.Addr
 	switch f.proto {
@@ -237,13 +343,16 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if f.call != "" {
 		<-callsDone
 	}
-	app.hangUpIncoming(hardStop)
+	app.hangUpHeld(hardStop)
 
 	s := app.close()
 	events.write(s)
 	if s.CallsFailed > 0 || s.HangupsFailed > 0 {
 		return fmt.Errorf("%w: %d of %d calls placed not established, %d hang-ups failed",
 			errCallsFailed, s.CallsFailed, s.CallsPlaced, s.HangupsFailed)
+	}
+	if s.TransfersFailed > 0 {
+		return fmt.Errorf("%w: %d of %d", errTransfersFailed, s.TransfersFailed, s.TransfersStarted)
 	}
 	return nil
 }
@@ -253,32 +362,38 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 const shutdownGrace = 2 * time.Second
 
 // uaApp is the application on top of the dialog UA: the policy for
-// incoming calls, the caller, and the events and counters.
+// incoming calls and REFERs, the caller and transferor, and the events and
+// counters.
 type uaApp struct {
 	f      *uaFlags
 	ua     *dialog.UA
+	ev     *event.Manager
+	agent  *refer.Agent
 	events *eventWriter
 	log    *slog.Logger
 	tracer *responseTracer
 	sdp    []byte // set by listening
 
 	mu       sync.Mutex
-	closing  bool                      // no more incoming calls
-	incoming map[*dialog.Call]struct{} // incoming calls not ended yet
-	watchers sync.WaitGroup            // one per incoming call, until its last event
+	closing  bool                       // no more incoming calls or REFERs
+	held     map[*dialog.Call]struct{}  // incoming and referred calls not ended yet
+	referIDs map[*refer.Incoming]string // Call-ID chosen for the call a REFER is about to place
+	watchers sync.WaitGroup             // one per held call, until its last event
 
 	placed, established, failed, cancelled, hangupsFailed atomic.Uint64
 	received, receivedEstablished, receivedFailed         atomic.Uint64
+
+	transfersStarted, transfersOK, transfersFailed, transfersCancelled atomic.Uint64
+	refersReceived, refersAccepted, refersDeclined                     atomic.Uint64
+	referred, referredEstablished, referredFailed                      atomic.Uint64
 }
 
-// newUAApp makes the dialog UA with the application's handlers; base
-// supplies the clock, logger and TLS configuration.
-func newUAApp(f *uaFlags, events *eventWriter, base dialog.Config) *uaApp {
-	a := &uaApp{f: f, events: events, incoming: make(map[*dialog.Call]struct{})}
-	a.tracer = &responseTracer{}
-	if f.verbose {
-		a.tracer.events = events
-	}
+// newUAApp makes the dialog UA with the application's handlers, and its
+// event Manager and REFER Agent; base supplies the clock, logger and TLS
+// configuration.
+func newUAApp(f *uaFlags, events *eventWriter, base dialog.Config) (*uaApp, error) {
+	a := &uaApp{f: f, events: events, held: make(map[*dialog.Call]struct{}), referIDs: make(map[*refer.Incoming]string)}
+	a.tracer = &responseTracer{events: events, verbose: f.verbose}
 	cfg := base
 	cfg.User = f.user
 	cfg.Transport.Tracer = a.tracer
@@ -292,7 +407,25 @@ func newUAApp(f *uaFlags, events *eventWriter, base dialog.Config) *uaApp {
 			a.log.Warn("ua: cannot answer MESSAGE", "err", err)
 		}
 	}))
-	return a
+	// The event T1 must be the UA's (Timer N is 64*T1).
+	a.ev = event.New(a.ua, event.Config{T1: a.ua.T1()})
+	rc := refer.Config{
+		OnRefer:              a.onRefer,
+		IgnoreNoSubscription: f.referSubIgn,
+		CallOptions:          a.referredCallOptions,
+		OnCall:               a.onReferredCall,
+	}
+	if f.rfc7647 {
+		rc.AcceptCode = 200
+	}
+	agent, err := refer.New(a.ua, a.ev, rc)
+	if err != nil {
+		a.ev.Close()
+		a.ua.Close()
+		return nil, err
+	}
+	a.agent = agent
+	return a, nil
 }
 
 // listening records the listening address, which the SDP names.
@@ -320,24 +453,29 @@ func minimalSDP(ip netip.Addr) []byte {
 
 const sdpType = "application/sdp"
 
-// onInvite answers an incoming INVITE outside a dialog by the flags. It
-// runs on the transport's goroutine and must not block.
+// onInvite answers an incoming INVITE outside a dialog by the flags, or,
+// for one with Replaces, as RFC 3891 says. It runs on the transport's
+// goroutine and must not block.
 func (a *uaApp) onInvite(c *dialog.Call, req *sip.Message) {
 	callID := string(req.CallID())
-	a.mu.Lock()
-	if a.closing {
-		a.mu.Unlock()
+	if !a.hold(c) {
 		// RFC 3261 §21.5.4: the UA is going away.
 		c.Reject(503, "Shutting Down")
 		return
 	}
-	a.incoming[c] = struct{}{}
-	a.watchers.Add(1)
-	a.mu.Unlock()
 	a.received.Add(1)
-	a.events.write(callEvent{Event: "call_incoming", CallID: callID, Direction: "in", From: string(req.Get(sip.HeaderFrom))})
-	go a.watchIncoming(c, callID)
+	ev := callEvent{Event: "call_incoming", CallID: callID, Direction: "in", From: string(req.Get(sip.HeaderFrom))}
+	if r, err := req.Replaces(); err == nil {
+		ev.Replaces = string(r.CallID)
+	}
+	a.events.write(ev)
+	go a.watchCall(c, callID, "in", "", &a.receivedEstablished, &a.receivedFailed)
 
+	// An attended transfer: the transferee's INVITE replaces our call
+	// with the transferor (RFC 5589 §7.3), answered at once.
+	if a.agent.AcceptReplaces(c, req, sdpType, a.sdp) {
+		return
+	}
 	if a.f.ring {
 		if err := c.Ring(); err != nil {
 			a.log.Warn("ua: cannot ring", "call_id", callID, "err", err)
@@ -354,45 +492,61 @@ func (a *uaApp) onInvite(c *dialog.Call, req *sip.Message) {
 	}
 }
 
-// watchIncoming writes the events of an incoming call until it ends.
-func (a *uaApp) watchIncoming(c *dialog.Call, callID string) {
+// hold adds c to the calls hung up at exit and starts counting its
+// watcher; false when the UA is closing.
+func (a *uaApp) hold(c *dialog.Call) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing {
+		return false
+	}
+	a.held[c] = struct{}{}
+	a.watchers.Add(1)
+	return true
+}
+
+// watchCall writes the events of a held call (incoming, or placed for a
+// REFER) until it ends, and counts it in established or failed.
+func (a *uaApp) watchCall(c *dialog.Call, callID, direction, purpose string, established, failed *atomic.Uint64) {
 	defer a.watchers.Done()
-	established := false
+	up := false
 	select {
 	case <-c.Established():
-		established = true
+		up = true
 	case <-c.Done():
 		// Both may be closed: an ACK and a BYE back to back.
 		select {
 		case <-c.Established():
-			established = true
+			up = true
 		default:
 		}
 	}
-	if established {
-		a.receivedEstablished.Add(1)
-		a.events.write(callEvent{Event: "call_established", CallID: callID, Direction: "in"})
+	if up {
+		established.Add(1)
+		a.events.write(callEvent{Event: "call_established", CallID: callID, Direction: direction, Purpose: purpose})
 	}
 	<-c.Done()
 	a.mu.Lock()
-	delete(a.incoming, c)
+	delete(a.held, c)
 	a.mu.Unlock()
-	if established {
-		a.events.write(callEvent{Event: "call_ended", CallID: callID, Direction: "in", Reason: errString(c.Err())})
+	if up {
+		a.events.write(callEvent{Event: "call_ended", CallID: callID, Direction: direction, Purpose: purpose, Reason: errString(c.Err())})
 		return
 	}
-	a.receivedFailed.Add(1)
-	a.events.write(failedEvent(callID, "in", c.Err(), false))
+	failed.Add(1)
+	ev := failedEvent(callID, direction, c.Err(), false)
+	ev.Purpose = purpose
+	a.events.write(ev)
 }
 
-// hangUpIncoming ends the incoming calls still up at exit: BYE when
-// answered, 603 when not yet, waiting for the BYEs' answers until ctx
-// ends. New INVITEs get 503 from now on.
-func (a *uaApp) hangUpIncoming(ctx context.Context) {
+// hangUpHeld ends the calls still held at exit, incoming or placed for a
+// REFER: BYE when answered, CANCEL or 603 when not yet, waiting for the
+// answers until ctx ends. New INVITEs get 503 from now on.
+func (a *uaApp) hangUpHeld(ctx context.Context) {
 	a.mu.Lock()
 	a.closing = true
-	calls := make([]*dialog.Call, 0, len(a.incoming))
-	for c := range a.incoming {
+	calls := make([]*dialog.Call, 0, len(a.held))
+	for c := range a.held {
 		calls = append(calls, c)
 	}
 	a.mu.Unlock()
@@ -407,6 +561,97 @@ func (a *uaApp) hangUpIncoming(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// onRefer decides a REFER that passed the Agent's checks, by the flags
+// (the transferee's role). It runs on the transport's goroutine.
+func (a *uaApp) onRefer(in *refer.Incoming) {
+	a.refersReceived.Add(1)
+	ev := referReceivedEvent{
+		Event:          "refer_received",
+		CallID:         string(in.Msg.CallID()),
+		ReferTo:        string(in.Msg.Get(sip.HeaderReferTo)),
+		ID:             in.ID,
+		InDialog:       in.Dialog != nil,
+		NoSubscription: in.NoSubscription,
+		Attended:       in.Target.HasReplaces(),
+		ReferredBy:     string(in.Target.ReferredBy),
+	}
+	if in.About != nil {
+		if d := in.About.Dialog(); d != nil {
+			ev.About = d.ID().CallID
+		}
+	}
+	if v, present, err := in.Msg.ReferSub(); err == nil && present && !v {
+		ev.NoReferSub = true
+	}
+	a.mu.Lock()
+	closing := a.closing
+	a.mu.Unlock()
+	var err error
+	switch {
+	case closing:
+		ev.Code = 503
+		a.refersDeclined.Add(1)
+		a.events.write(ev)
+		err = in.Reject(503, "Shutting Down")
+	case !a.f.acceptRefer:
+		ev.Code = 603
+		a.refersDeclined.Add(1)
+		a.events.write(ev)
+		err = in.Reject(603, "Declined")
+	default:
+		ev.Code = 202
+		if a.f.rfc7647 {
+			ev.Code = 200
+		}
+		a.refersAccepted.Add(1)
+		a.events.write(ev)
+		// Accept answers, sends the first NOTIFY and dials the target,
+		// all before it returns (referredCallOptions, onReferredCall).
+		err = in.Accept()
+		a.mu.Lock()
+		callID, undialled := a.referIDs[in]
+		delete(a.referIDs, in)
+		a.mu.Unlock()
+		if undialled {
+			// The Agent could not send the INVITE (and notified 503).
+			a.referred.Add(1)
+			a.referredFailed.Add(1)
+			a.events.write(callEvent{Event: "call_failed", CallID: callID, Direction: "out", Purpose: "referred", Reason: "cannot call " + string(in.Target.URI().Raw)})
+		}
+	}
+	if err != nil {
+		a.events.write(errorEvent{Event: "error", CallID: ev.CallID, Error: "answering REFER: " + err.Error()})
+	}
+}
+
+// referredCallOptions are the options of the INVITE the Agent sends to a
+// Refer-To target: the minimal SDP and a Call-ID chosen here, so that the
+// events can name the call.
+func (a *uaApp) referredCallOptions(in *refer.Incoming) *dialog.CallOptions {
+	callID := newCallID()
+	a.mu.Lock()
+	a.referIDs[in] = callID
+	a.mu.Unlock()
+	return &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
+		CallID:         callID,
+		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.sdp},
+	}}
+}
+
+// onReferredCall watches the call the Agent placed for a REFER. It is
+// held until the target hangs up or the UA exits.
+func (a *uaApp) onReferredCall(in *refer.Incoming, c *dialog.Call) {
+	a.mu.Lock()
+	callID := a.referIDs[in]
+	delete(a.referIDs, in)
+	// Held even when closing: UA.Close ends it at the latest.
+	a.held[c] = struct{}{}
+	a.watchers.Add(1)
+	a.mu.Unlock()
+	a.referred.Add(1)
+	go a.watchCall(c, callID, "out", "referred", &a.referredEstablished, &a.referredFailed)
 }
 
 // placeCalls places the calls of -call, -max-calls and -call-rate, and
@@ -439,7 +684,8 @@ loop:
 	wg.Wait()
 }
 
-// placeCall places one call, keeps it -hold long and hangs up.
+// placeCall places one call, keeps it -hold long, transfers it with
+// -transfer-to, and hangs up.
 func (a *uaApp) placeCall(stopping, hardStop context.Context) {
 	a.placed.Add(1)
 	callID := newCallID()
@@ -470,6 +716,9 @@ func (a *uaApp) placeCall(stopping, hardStop context.Context) {
 		}
 		t.Stop()
 	}
+	if a.f.transferTo != "" && stopping.Err() == nil {
+		a.transfer(stopping, hardStop, c, callID)
+	}
 	ev := callEvent{Event: "call_ended", CallID: callID, Direction: "out"}
 	select {
 	case <-c.Done(): // the peer hung up first
@@ -484,6 +733,142 @@ func (a *uaApp) placeCall(stopping, hardStop context.Context) {
 	a.events.write(ev)
 }
 
+// replacedByeWait is how long the transferor of an attended transfer
+// waits for the target's BYE of the consultation (RFC 5589 §7.3: the
+// target ends the replaced dialog) before sending its own.
+const replacedByeWait = 2 * time.Second
+
+// transfer transfers the established call c to -transfer-to (the
+// transferor's role, RFC 5589 §6.1 and §7.3) and returns when the
+// transfer is over, the consultation of -attended ended. Once stopping
+// ends it waits for the outcome until hardStop does.
+func (a *uaApp) transfer(stopping, hardStop context.Context, c *dialog.Call, callID string) {
+	a.transfersStarted.Add(1)
+	d := c.Dialog()
+	referTo := "<" + a.f.transferTo + ">"
+	var consult *dialog.Call
+	var consultID string
+	// over reports the outcome, then ends the consultation if any.
+	over := func(res refer.Result, err error, cut bool) {
+		a.transferOver(callID, res, err, cut)
+		if consult != nil {
+			a.endConsult(hardStop, consult, consultID, err == nil)
+		}
+	}
+	if a.f.attended {
+		// RFC 5589 §7.3: the transferor consults the target first, then
+		// REFERs with a Replaces naming that call.
+		consultID = newCallID()
+		var err error
+		consult, err = a.ua.Invite(stopping, a.f.transferTo, &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
+			CallID:         consultID,
+			RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.sdp},
+		}})
+		if err != nil {
+			ev := failedEvent(consultID, "out", err, stopping.Err() != nil && errors.Is(err, dialog.ErrCancelled))
+			ev.Purpose = "consult"
+			a.events.write(ev)
+			consult = nil
+			over(refer.Result{}, fmt.Errorf("consultation: %w", err), ev.Cancelled)
+			return
+		}
+		a.events.write(callEvent{Event: "call_established", CallID: consultID, Direction: "out", Purpose: "consult"})
+		if referTo, err = refer.AttendedReferTo(consult.Dialog()); err != nil {
+			over(refer.Result{}, err, false)
+			return
+		}
+	}
+
+	opts := &refer.ReferOptions{
+		ReferTo:        referTo,
+		ReferredBy:     a.agent.Self(d),
+		NoSubscription: a.f.noReferSub,
+		OnProgress:     func(_ *refer.Transfer, p refer.Progress) { a.progress(callID, p) },
+	}
+	// Written first: the answer may come before Refer returns.
+	a.events.write(referSentEvent{Event: "refer_sent", CallID: callID, ReferTo: referTo,
+		OutOfDialog: a.f.outOfDialog, NoReferSub: a.f.noReferSub, Attended: a.f.attended})
+	var tr *refer.Transfer
+	var err error
+	if a.f.outOfDialog {
+		// RFC 4538: outside the dialog, to the transferee's Contact (the
+		// UA instance holding the call), which Target-Dialog names.
+		id := d.ID()
+		opts.TargetDialog = &id
+		tr, err = a.agent.ReferOutside(d.RemoteTarget(), opts)
+	} else {
+		tr, err = a.agent.Refer(d, opts)
+	}
+	if err != nil {
+		over(refer.Result{}, fmt.Errorf("sending REFER: %w", err), false)
+		return
+	}
+	select {
+	case <-tr.Done():
+	case <-hardStop.Done():
+		over(tr.Result(), errors.New("ua exiting"), true)
+		return
+	}
+	res := tr.Result()
+	over(res, res.Err, false)
+}
+
+// progress writes the events of a transfer's steps but the last, which
+// transfer writes.
+func (a *uaApp) progress(callID string, p refer.Progress) {
+	switch p.Kind {
+	case refer.Accepted, refer.Rejected:
+		a.events.write(referResponseEvent{Event: "refer_response", CallID: callID, Code: p.Code, Reason: p.Reason})
+	case refer.Notified:
+		a.events.write(notifyEvent{Event: "notify", CallID: callID, Code: p.Code, Reason: p.Reason, State: p.State.String(), Error: errString(p.Err)})
+	}
+}
+
+// transferOver counts a transfer and writes its transfer_result; cut
+// marks one the exit interrupted, which is not a failure.
+func (a *uaApp) transferOver(callID string, res refer.Result, err error, cut bool) {
+	ev := transferResultEvent{Event: "transfer_result", CallID: callID, OK: err == nil,
+		ReferCode: res.ReferCode, Code: res.Code, Reason: res.Reason, NoSubscription: res.NoSubscription,
+		Cancelled: cut, Error: errString(err)}
+	switch {
+	case err == nil:
+		a.transfersOK.Add(1)
+	case cut:
+		a.transfersCancelled.Add(1)
+	default:
+		a.transfersFailed.Add(1)
+	}
+	a.events.write(ev)
+}
+
+// endConsult ends the consultation of an attended transfer. After a
+// transfer that worked the target hangs it up, the transferee's INVITE
+// having replaced it; if it has not within replacedByeWait, or at once
+// after a failed transfer, this side does.
+func (a *uaApp) endConsult(hardStop context.Context, c *dialog.Call, callID string, replaced bool) {
+	if replaced {
+		t := time.NewTimer(replacedByeWait)
+		select {
+		case <-c.Done():
+		case <-t.C:
+		case <-hardStop.Done():
+		}
+		t.Stop()
+	}
+	ev := callEvent{Event: "call_ended", CallID: callID, Direction: "out", Purpose: "consult"}
+	select {
+	case <-c.Done():
+	default:
+		if err := c.Bye(hardStop); err != nil {
+			a.hangupsFailed.Add(1)
+			ev.ByeError = err.Error()
+		}
+	}
+	<-c.Done()
+	ev.Reason = errString(c.Err())
+	a.events.write(ev)
+}
+
 // close closes the UA and returns the stats: dialogs and transactions
 // still held once the transport has stopped reading, then the counters.
 func (a *uaApp) close() statsEvent {
@@ -494,8 +879,9 @@ func (a *uaApp) close() statsEvent {
 	a.ua.Transport().Close()
 	dialogs := a.ua.Dialogs()
 	client, server := a.ua.Transactions().Transactions()
+	a.ev.Close() // before the UA, as package event asks
 	a.ua.Close()
-	a.watchers.Wait() // Close has ended every incoming call
+	a.watchers.Wait() // Close has ended every held call
 	s := newStatsEvent(a.ua.Transport().Stats(), a.tracer.answered.Load(), client, server)
 	s.Dialogs = dialogs
 	s.CallsPlaced = a.placed.Load()
@@ -506,6 +892,17 @@ func (a *uaApp) close() statsEvent {
 	s.CallsReceived = a.received.Load()
 	s.CallsReceivedEstablished = a.receivedEstablished.Load()
 	s.CallsReceivedFailed = a.receivedFailed.Load()
+	s.TransfersStarted = a.transfersStarted.Load()
+	s.TransfersOK = a.transfersOK.Load()
+	s.TransfersFailed = a.transfersFailed.Load()
+	s.TransfersCancelled = a.transfersCancelled.Load()
+	s.RefersReceived = a.refersReceived.Load()
+	s.RefersAccepted = a.refersAccepted.Load()
+	s.RefersDeclined = a.refersDeclined.Load()
+	s.RefersRefused = a.tracer.refused.Load()
+	s.ReferredCalls = a.referred.Load()
+	s.ReferredCallsEstablished = a.referredEstablished.Load()
+	s.ReferredCallsFailed = a.referredFailed.Load()
 	return s
 }
 
@@ -535,12 +932,15 @@ func failedEvent(callID, direction string, err error, cut bool) callEvent {
 }
 
 // responseTracer is the transport's Tracer: it counts the final responses
-// sent and, with -v, writes a request event for each. The dialog UA
-// answers OPTIONS, BYE and unknown methods itself, so this is where the
-// demo sees those answers.
+// sent, writes a refer_refused event for each non-2xx one to a REFER and,
+// with -v, a request event for each. The dialog UA and the REFER Agent
+// answer OPTIONS, BYE, unknown methods and bad REFERs themselves, so this
+// is where the demo sees those answers.
 type responseTracer struct {
 	answered atomic.Uint64
-	events   *eventWriter // nil without -v
+	refused  atomic.Uint64 // non-2xx final responses to REFER
+	events   *eventWriter
+	verbose  bool
 }
 
 func (t *responseTracer) TraceMessage(tr *transport.Trace) {
@@ -552,7 +952,7 @@ func (t *responseTracer) TraceMessage(tr *transport.Trace) {
 		return
 	}
 	t.answered.Add(1)
-	if t.events == nil {
+	if !t.verbose && code < 300 {
 		return
 	}
 	var m sip.Message
@@ -563,7 +963,13 @@ func (t *responseTracer) TraceMessage(tr *transport.Trace) {
 	if err != nil {
 		return
 	}
-	t.events.write(requestEvent{Event: "request", Method: string(cseq.MethodName), CallID: string(m.CallID()), Status: code})
+	if code >= 300 && cseq.Method == sip.MethodRefer {
+		t.refused.Add(1)
+		t.events.write(referRefusedEvent{Event: "refer_refused", CallID: string(m.CallID()), Code: code, Reason: string(m.Reason())})
+	}
+	if t.verbose {
+		t.events.write(requestEvent{Event: "request", Method: string(cseq.MethodName), CallID: string(m.CallID()), Status: code})
+	}
 }
 
 // finalStatus returns the code of a final response's status line
@@ -637,11 +1043,84 @@ type callEvent struct {
 	Event     string `json:"event"`
 	CallID    string `json:"call_id"`
 	Direction string `json:"direction,omitempty"` // "in" or "out"
+	Purpose   string `json:"purpose,omitempty"`   // "consult", "referred" or none
 	From      string `json:"from,omitempty"`
+	Replaces  string `json:"replaces,omitempty"` // Call-ID named by a Replaces
 	Status    int    `json:"status,omitempty"`
 	Reason    string `json:"reason,omitempty"`
 	ByeError  string `json:"bye_error,omitempty"`
 	Cancelled bool   `json:"cancelled,omitempty"`
+}
+
+// referReceivedEvent is a REFER that reached the policy (transferee).
+type referReceivedEvent struct {
+	Event          string `json:"event"`
+	CallID         string `json:"call_id"`
+	ReferTo        string `json:"refer_to"`
+	ID             string `json:"id"`
+	InDialog       bool   `json:"in_dialog"`
+	About          string `json:"about,omitempty"`
+	NoReferSub     bool   `json:"norefersub"`
+	NoSubscription bool   `json:"no_subscription"`
+	Attended       bool   `json:"attended"`
+	ReferredBy     string `json:"referred_by,omitempty"`
+	Code           int    `json:"code"`
+}
+
+// referRefusedEvent is a non-2xx final response sent to a REFER.
+type referRefusedEvent struct {
+	Event  string `json:"event"`
+	CallID string `json:"call_id"`
+	Code   int    `json:"code"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// referSentEvent is a REFER sent (transferor).
+type referSentEvent struct {
+	Event       string `json:"event"`
+	CallID      string `json:"call_id"`
+	ReferTo     string `json:"refer_to"`
+	OutOfDialog bool   `json:"out_of_dialog"`
+	NoReferSub  bool   `json:"norefersub"`
+	Attended    bool   `json:"attended"`
+}
+
+// referResponseEvent is the final response to a REFER sent.
+type referResponseEvent struct {
+	Event  string `json:"event"`
+	CallID string `json:"call_id"`
+	Code   int    `json:"code"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// notifyEvent is a NOTIFY of a transfer's subscription.
+type notifyEvent struct {
+	Event  string `json:"event"`
+	CallID string `json:"call_id"`
+	Code   int    `json:"code,omitempty"` // the sipfrag's status; absent if unreadable
+	Reason string `json:"reason,omitempty"`
+	State  string `json:"state"` // Subscription-State: active, pending or terminated
+	Error  string `json:"error,omitempty"`
+}
+
+// transferResultEvent is how a transfer ended.
+type transferResultEvent struct {
+	Event          string `json:"event"`
+	CallID         string `json:"call_id"`
+	OK             bool   `json:"ok"`
+	ReferCode      int    `json:"refer_code"`
+	Code           int    `json:"code"`
+	Reason         string `json:"reason,omitempty"`
+	NoSubscription bool   `json:"no_subscription"`
+	Cancelled      bool   `json:"cancelled,omitempty"`
+	Error          string `json:"error,omitempty"`
+}
+
+// errorEvent is something the UA could not do.
+type errorEvent struct {
+	Event  string `json:"event"`
+	CallID string `json:"call_id,omitempty"`
+	Error  string `json:"error"`
 }
 
 // statsEvent is transport.Stats in snake case, the final responses sent,
@@ -677,6 +1156,18 @@ type statsEvent struct {
 	CallsReceived            uint64 `json:"calls_received"`
 	CallsReceivedEstablished uint64 `json:"calls_received_established"`
 	CallsReceivedFailed      uint64 `json:"calls_received_failed"`
+
+	TransfersStarted         uint64 `json:"transfers_started"`
+	TransfersOK              uint64 `json:"transfers_ok"`
+	TransfersFailed          uint64 `json:"transfers_failed"`
+	TransfersCancelled       uint64 `json:"transfers_cancelled"`
+	RefersReceived           uint64 `json:"refers_received"`
+	RefersAccepted           uint64 `json:"refers_accepted"`
+	RefersDeclined           uint64 `json:"refers_declined"`
+	RefersRefused            uint64 `json:"refers_refused"`
+	ReferredCalls            uint64 `json:"referred_calls"`
+	ReferredCallsEstablished uint64 `json:"referred_calls_established"`
+	ReferredCallsFailed      uint64 `json:"referred_calls_failed"`
 }
 
 func newStatsEvent(s transport.Stats, answered uint64, client, server int) statsEvent {

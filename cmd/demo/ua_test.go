@@ -35,7 +35,10 @@ func TestUAPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := newUAApp(f, &eventWriter{enc: json.NewEncoder(&out)}, dialog.Config{Clock: clock, Logger: quiet})
+	app, err := newUAApp(f, &eventWriter{enc: json.NewEncoder(&out)}, dialog.Config{Clock: clock, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
 	closed := false
 	defer func() {
 		if !closed {
@@ -54,15 +57,16 @@ func TestUAPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE"
+	const allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, NOTIFY, REFER, SUBSCRIBE"
 	tests := []struct {
 		method string
 		status int
 		want   map[sip.HeaderName]string
 	}{
-		{"OPTIONS", 200, map[sip.HeaderName]string{sip.HeaderAllow: allow, sip.HeaderAccept: "application/sdp"}},
+		{"OPTIONS", 200, map[sip.HeaderName]string{sip.HeaderAllow: allow, sip.HeaderAccept: "application/sdp", sip.HeaderAllowEvents: "refer"}},
 		{"MESSAGE", 200, nil},
-		{"REFER", 405, map[sip.HeaderName]string{sip.HeaderAllow: allow}},
+		// RFC 3515 §2.4.2: a REFER without Refer-To gets 400.
+		{"REFER", 400, nil},
 		{"REGISTER", 405, map[sip.HeaderName]string{sip.HeaderAllow: allow}},
 		{"FROBNICATE", 501, map[sip.HeaderName]string{sip.HeaderAllow: allow}},
 	}
@@ -125,13 +129,15 @@ func TestUAPolicy(t *testing.T) {
 	}
 
 	var requests []requestEvent
-	var calls []string
+	var calls, refused []string
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var ev callEvent
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatalf("%q: %v", line, err)
 		}
 		switch ev.Event {
+		case "refer_refused":
+			refused = append(refused, line)
 		case "request":
 			var r requestEvent
 			if err := json.Unmarshal([]byte(line), &r); err != nil {
@@ -154,6 +160,13 @@ func TestUAPolicy(t *testing.T) {
 		requestEvent{Event: "request", Method: "BYE", CallID: "call-INVITE", Status: 200})
 	if !slices.Equal(requests, want) {
 		t.Errorf("request events:\n%+v\nwant:\n%+v", requests, want)
+	}
+	wantRefused := []string{`{"event":"refer_refused","call_id":"call-REFER","code":400,"reason":"Missing Refer-To"}`}
+	if !slices.Equal(refused, wantRefused) {
+		t.Errorf("refer_refused events %q, want %q", refused, wantRefused)
+	}
+	if s.RefersRefused != 1 || s.RefersReceived != 0 {
+		t.Errorf("stats %+v: want 1 REFER refused, none received", s)
 	}
 	wantCalls := []string{"call_incoming in ", "call_established in ", "call_ended in dialog: remote hung up"}
 	if !slices.Equal(calls, wantCalls) {
@@ -278,6 +291,218 @@ func TestUAExitDuringCall(t *testing.T) {
 	}
 }
 
+// TestUATransfer runs three UAs on 127.0.0.1: Alice calls Bob and
+// transfers him to Carol (RFC 5589), for each way the flags allow; Bob's
+// and Carol's UAs run with the defaults (and Carol rings). It checks
+// Alice's events step by step, Bob's REFER and his call to Carol, and that
+// nothing is left.
+func TestUATransfer(t *testing.T) {
+	const ended = "call_ended out: dialog: local hang-up"
+	tests := []struct {
+		name      string
+		alice     []string
+		bob       []string
+		want      []string // Alice's events
+		referCode int      // Bob's answer to the REFER
+		noSub     bool     // Bob honoured Refer-Sub: false
+	}{
+		{
+			name: "blind",
+			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=false", "refer_response 202",
+				"notify 100 active", "notify 180 active", "notify 200 terminated",
+				"transfer_result ok=true refer_code=202 code=200 no_subscription=false", ended},
+			referCode: 202,
+		},
+		{
+			name: "rfc7647",
+			bob:  []string{"-rfc7647"},
+			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=false", "refer_response 200",
+				"notify 100 active", "notify 180 active", "notify 200 terminated",
+				"transfer_result ok=true refer_code=200 code=200 no_subscription=false", ended},
+			referCode: 200,
+		},
+		{
+			// RFC 4488: no NOTIFY; nothing is known beyond the 202.
+			name:  "norefersub",
+			alice: []string{"-norefersub"},
+			want: []string{"call_established out", "refer_sent attended=false norefersub=true out_of_dialog=false", "refer_response 202",
+				"transfer_result ok=true refer_code=202 code=0 no_subscription=true", ended},
+			referCode: 202,
+			noSub:     true,
+		},
+		{
+			name:  "norefersub ignored",
+			alice: []string{"-norefersub"},
+			bob:   []string{"-refer-sub", "ignore"},
+			want: []string{"call_established out", "refer_sent attended=false norefersub=true out_of_dialog=false", "refer_response 202",
+				"notify 100 active", "notify 180 active", "notify 200 terminated",
+				"transfer_result ok=true refer_code=202 code=200 no_subscription=false", ended},
+			referCode: 202,
+		},
+		{
+			// RFC 4538: the REFER goes outside the call's dialog, its
+			// NOTIFYs in the dialog its 202 creates.
+			name:  "out of dialog",
+			alice: []string{"-out-of-dialog"},
+			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=true", "refer_response 202",
+				"notify 100 active", "notify 180 active", "notify 200 terminated",
+				"transfer_result ok=true refer_code=202 code=200 no_subscription=false", ended},
+			referCode: 202,
+		},
+		{
+			// RFC 5589 §7.3: Carol answers Bob's INVITE with Replaces at
+			// once (no 180) and hangs up the consultation.
+			name:  "attended",
+			alice: []string{"-attended"},
+			want: []string{"call_established out", "call_established out consult",
+				"refer_sent attended=true norefersub=false out_of_dialog=false", "refer_response 202",
+				"notify 100 active", "notify 200 terminated",
+				"transfer_result ok=true refer_code=202 code=200 no_subscription=false",
+				"call_ended out consult: dialog: remote hung up", ended},
+			referCode: 202,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			carol := startUA(t, "-listen", "127.0.0.1:0", "-user", "carol", "-ring")
+			bob := startUA(t, append([]string{"-listen", "127.0.0.1:0"}, tt.bob...)...)
+			carolURI := "sip:carol@" + carol.addr
+			alice := startUA(t, append([]string{"-listen", "127.0.0.1:0", "-user", "alice",
+				"-call", "sip:bob@" + bob.addr, "-transfer-to", carolURI}, tt.alice...)...)
+
+			// Alice exits by herself once the transfer is over and she
+			// has hung up.
+			a, err := alice.wait()
+			if err != nil {
+				t.Fatalf("alice: %v\n%s", err, alice.log.String())
+			}
+			kinds := []string{"call_established", "call_ended", "call_failed", "refer_sent", "refer_response", "notify", "transfer_result", "error"}
+			if got := a.steps(kinds...); !slices.Equal(got, tt.want) {
+				t.Errorf("alice's events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			callID := a.find("call_established")[0].CallID
+			for _, ev := range a.events {
+				if strings.HasPrefix(ev.Event, "refer_") || ev.Event == "notify" || ev.Event == "transfer_result" {
+					if ev.CallID != callID {
+						t.Errorf("%s: call_id %q, want the transferred call's %q", ev.Event, ev.CallID, callID)
+					}
+				}
+			}
+			if s := a.stats; s.TransfersStarted != 1 || s.TransfersOK != 1 || s.TransfersFailed != 0 || s.Dialogs != 0 || s.HangupsFailed != 0 {
+				t.Errorf("alice stats %+v", s)
+			}
+
+			// Bob got the REFER in the call from Alice (or outside it,
+			// about it) and called Carol.
+			ref := bob.waitUntil(func(ev testEvent) bool { return ev.Event == "refer_received" })
+			wantRef := fmt.Sprintf("refer_received code=%d in_dialog=%v norefersub=%v no_subscription=%v attended=%v",
+				tt.referCode, !slices.Contains(tt.alice, "-out-of-dialog"), slices.Contains(tt.alice, "-norefersub"), tt.noSub, slices.Contains(tt.alice, "-attended"))
+			if ref.step() != wantRef || ref.About != callID || ref.ReferredBy == "" {
+				t.Errorf("bob: %+v\nwant %s about %s, with Referred-By", ref, wantRef, callID)
+			}
+			if !slices.Contains(tt.alice, "-attended") && ref.ReferTo != "<"+carolURI+">" {
+				t.Errorf("bob: refer_to %q, want <%s>", ref.ReferTo, carolURI)
+			}
+			if slices.Contains(tt.alice, "-attended") && !strings.Contains(ref.ReferTo, "?Replaces=") {
+				t.Errorf("bob: refer_to %q, want a Replaces", ref.ReferTo)
+			}
+			referred := bob.waitUntil(func(ev testEvent) bool { return ev.Event == "call_established" && ev.Purpose == "referred" })
+			inCarol := carol.waitUntil(func(ev testEvent) bool { return ev.Event == "call_established" && ev.CallID == referred.CallID })
+			if inCarol.Direction != "in" {
+				t.Errorf("carol: %+v", inCarol)
+			}
+			bob.waitUntil(func(ev testEvent) bool { return ev.Event == "call_ended" && ev.CallID == callID })
+
+			// Carol hangs up at exit; Bob's call with her ends, then Bob.
+			carol.stop()
+			c, err := carol.wait()
+			if err != nil {
+				t.Fatalf("carol: %v", err)
+			}
+			bob.waitUntil(func(ev testEvent) bool { return ev.Event == "call_ended" && ev.CallID == referred.CallID })
+			bob.stop()
+			b, err := bob.wait()
+			if err != nil {
+				t.Fatalf("bob: %v", err)
+			}
+			wantBob := []string{"call_incoming in", "call_established in", "call_established out referred",
+				"call_ended in: dialog: remote hung up", "call_ended out referred: dialog: remote hung up"}
+			if got := b.steps("call_incoming", "call_established", "call_ended", "call_failed"); !sameSet(got, wantBob) {
+				t.Errorf("bob's calls:\n%s\nwant (in any order):\n%s", strings.Join(got, "\n"), strings.Join(wantBob, "\n"))
+			}
+			if s := b.stats; s.RefersReceived != 1 || s.RefersAccepted != 1 || s.ReferredCalls != 1 || s.ReferredCallsEstablished != 1 || s.Dialogs != 0 {
+				t.Errorf("bob stats %+v", s)
+			}
+			if c.stats.Dialogs != 0 {
+				t.Errorf("carol: %d dialogs left", c.stats.Dialogs)
+			}
+			if slices.Contains(tt.alice, "-attended") {
+				// Carol's INVITE with Replaces named the consultation.
+				consult := a.find("call_established")[1].CallID
+				var replacing []testEvent
+				for _, ev := range c.find("call_incoming") {
+					if ev.Replaces != "" {
+						replacing = append(replacing, ev)
+					}
+				}
+				if len(replacing) != 1 || replacing[0].Replaces != consult || replacing[0].CallID != referred.CallID {
+					t.Errorf("carol's INVITEs with Replaces %+v, want one naming %s", replacing, consult)
+				}
+			}
+		})
+	}
+}
+
+// TestUATransferDeclined: with -accept-refer=false the transferee
+// declines the REFER with 603; the transferor reports the failed transfer,
+// hangs up and exits with errTransfersFailed.
+func TestUATransferDeclined(t *testing.T) {
+	carol := startUA(t, "-listen", "127.0.0.1:0", "-user", "carol")
+	bob := startUA(t, "-listen", "127.0.0.1:0", "-accept-refer=false")
+	alice := startUA(t, "-listen", "127.0.0.1:0", "-user", "alice", "-call", "sip:bob@"+bob.addr, "-transfer-to", "sip:carol@"+carol.addr)
+	a, err := alice.wait()
+	if !errors.Is(err, errTransfersFailed) {
+		t.Fatalf("alice: err %v, want %v", err, errTransfersFailed)
+	}
+	want := []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=false", "refer_response 603",
+		"transfer_result ok=false refer_code=603 code=0 no_subscription=false", "call_ended out: dialog: local hang-up"}
+	if got := a.steps("call_established", "call_ended", "call_failed", "refer_sent", "refer_response", "notify", "transfer_result"); !slices.Equal(got, want) {
+		t.Errorf("alice's events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if r := a.find("transfer_result"); len(r) != 1 || r[0].Error == "" {
+		t.Errorf("transfer_result %+v: want an error", r)
+	}
+	if s := a.stats; s.TransfersStarted != 1 || s.TransfersFailed != 1 || s.TransfersOK != 0 || s.CallsFailed != 0 || s.Dialogs != 0 {
+		t.Errorf("alice stats %+v", s)
+	}
+
+	bob.waitUntil(func(ev testEvent) bool { return ev.Event == "call_ended" })
+	bob.stop()
+	b, err := bob.wait()
+	if err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	want = []string{"refer_received code=603 in_dialog=true norefersub=false no_subscription=false attended=false", "refer_refused 603"}
+	if got := b.steps("refer_received", "refer_refused"); !slices.Equal(got, want) {
+		t.Errorf("bob's REFER events %q, want %q", got, want)
+	}
+	if s := b.stats; s.RefersReceived != 1 || s.RefersDeclined != 1 || s.RefersAccepted != 0 || s.RefersRefused != 1 || s.ReferredCalls != 0 || s.Dialogs != 0 {
+		t.Errorf("bob stats %+v", s)
+	}
+	carol.stop()
+	if c, err := carol.wait(); err != nil || c.stats.CallsReceived != 0 {
+		t.Errorf("carol: %v, stats %+v: want no call", err, c.stats)
+	}
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
 // checkCalls asserts that events hold n calls of direction, each
 // established then ended with reason, no failure and 0 dialogs left; it
 // returns their sorted Call-IDs.
@@ -387,6 +612,25 @@ func (p *uaProc) waitFor(kind string, n int) {
 	}
 }
 
+// waitUntil reads events until one satisfies ok.
+func (p *uaProc) waitUntil(ok func(testEvent) bool) testEvent {
+	p.t.Helper()
+	for _, ev := range p.seen.events {
+		if ok(ev) {
+			return ev
+		}
+	}
+	for {
+		n := len(p.seen.events)
+		p.seen.add(p.t, p.next())
+		for _, ev := range p.seen.events[n:] {
+			if ok(ev) {
+				return ev
+			}
+		}
+	}
+}
+
 // stop tells the run to exit, as SIGTERM does.
 func (p *uaProc) stop() { p.cancel() }
 
@@ -414,8 +658,79 @@ func (p *uaProc) wait() (*uaEvents, error) {
 
 // uaEvents are the events of a run.
 type uaEvents struct {
-	calls []callEvent
-	stats statsEvent
+	calls  []callEvent
+	events []testEvent // every event but the stats, in order
+	stats  statsEvent
+}
+
+// testEvent holds the fields of every event kind, for the assertions.
+type testEvent struct {
+	Event          string `json:"event"`
+	CallID         string `json:"call_id"`
+	Direction      string `json:"direction"`
+	Purpose        string `json:"purpose"`
+	From           string `json:"from"`
+	Replaces       string `json:"replaces"`
+	Status         int    `json:"status"`
+	Reason         string `json:"reason"`
+	ReferTo        string `json:"refer_to"`
+	ID             string `json:"id"`
+	InDialog       bool   `json:"in_dialog"`
+	About          string `json:"about"`
+	NoReferSub     bool   `json:"norefersub"`
+	NoSubscription bool   `json:"no_subscription"`
+	Attended       bool   `json:"attended"`
+	ReferredBy     string `json:"referred_by"`
+	OutOfDialog    bool   `json:"out_of_dialog"`
+	Code           int    `json:"code"`
+	State          string `json:"state"`
+	OK             bool   `json:"ok"`
+	ReferCode      int    `json:"refer_code"`
+	Cancelled      bool   `json:"cancelled"`
+	Error          string `json:"error"`
+}
+
+// step is a short form of the event for comparing sequences.
+func (ev testEvent) step() string {
+	switch ev.Event {
+	case "call_established", "call_incoming":
+		return strings.TrimSpace(ev.Event + " " + ev.Direction + " " + ev.Purpose)
+	case "call_ended":
+		return strings.TrimSpace(ev.Event+" "+ev.Direction+" "+ev.Purpose) + ": " + ev.Reason
+	case "refer_sent":
+		return fmt.Sprintf("refer_sent attended=%v norefersub=%v out_of_dialog=%v", ev.Attended, ev.NoReferSub, ev.OutOfDialog)
+	case "refer_response", "refer_refused":
+		return fmt.Sprint(ev.Event, " ", ev.Code)
+	case "notify":
+		return fmt.Sprint("notify ", ev.Code, " ", ev.State)
+	case "transfer_result":
+		return fmt.Sprintf("transfer_result ok=%v refer_code=%d code=%d no_subscription=%v", ev.OK, ev.ReferCode, ev.Code, ev.NoSubscription)
+	case "refer_received":
+		return fmt.Sprintf("refer_received code=%d in_dialog=%v norefersub=%v no_subscription=%v attended=%v", ev.Code, ev.InDialog, ev.NoReferSub, ev.NoSubscription, ev.Attended)
+	}
+	return ev.Event
+}
+
+// steps returns the events of the kinds given, in order, as steps.
+func (e *uaEvents) steps(kinds ...string) []string {
+	var out []string
+	for _, ev := range e.events {
+		if slices.Contains(kinds, ev.Event) {
+			out = append(out, ev.step())
+		}
+	}
+	return out
+}
+
+// find returns the events of kind.
+func (e *uaEvents) find(kind string) []testEvent {
+	var out []testEvent
+	for _, ev := range e.events {
+		if ev.Event == kind {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 func (e *uaEvents) add(t *testing.T, line []byte) {
@@ -434,6 +749,11 @@ func (e *uaEvents) add(t *testing.T, line []byte) {
 		return
 	}
 	e.calls = append(e.calls, ev)
+	var te testEvent
+	if err := json.Unmarshal(line, &te); err != nil {
+		t.Fatalf("event %s: %v", line, err)
+	}
+	e.events = append(e.events, te)
 }
 
 func (e *uaEvents) all(kind string) []callEvent {
@@ -472,7 +792,8 @@ func TestParseUAFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if f.listen.String() != "127.0.0.1:5070" || f.proto != transport.UDP || f.user != "bob" || f.duration != 0 || f.verbose ||
-		f.answerCode != 200 || f.ring || f.call != "" || f.maxCalls != 1 || f.callRate != 10 || f.hold != 0 {
+		f.answerCode != 200 || f.ring || f.call != "" || f.maxCalls != 1 || f.callRate != 10 || f.hold != 0 ||
+		!f.acceptRefer || f.referSubIgn || f.rfc7647 || f.transferTo != "" || f.attended || f.noReferSub || f.outOfDialog {
 		t.Errorf("defaults: %+v", f)
 	}
 	f, err = parseUAFlags([]string{"-listen", "[::1]:5080", "-transport", "TLS", "-user", "carol", "-duration", "2s", "-v",
@@ -483,6 +804,14 @@ func TestParseUAFlags(t *testing.T) {
 	if f.listen.String() != "[::1]:5080" || f.proto != transport.TLS || f.user != "carol" || f.duration != 2*time.Second || !f.verbose ||
 		f.answerCode != 486 || !f.ring || f.call != "sip:bob@[::1]:5070" || f.maxCalls != 200 || f.callRate != 50 || f.hold != 1500*time.Millisecond {
 		t.Errorf("set: %+v", f)
+	}
+	f, err = parseUAFlags([]string{"-accept-refer=false", "-refer-sub", "ignore", "-rfc7647", "-call", "sip:bob@127.0.0.1:5070",
+		"-transfer-to", "sip:carol@127.0.0.1:5063", "-attended", "-norefersub", "-out-of-dialog"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.acceptRefer || !f.referSubIgn || !f.rfc7647 || f.transferTo != "sip:carol@127.0.0.1:5063" || !f.attended || !f.noReferSub || !f.outOfDialog {
+		t.Errorf("transfer flags: %+v", f)
 	}
 	for _, args := range [][]string{
 		{"-transport", "sctp"},
@@ -498,6 +827,13 @@ func TestParseUAFlags(t *testing.T) {
 		{"-call-rate", "0"},
 		{"-call-rate", "20000"},
 		{"-hold", "-1s"},
+		{"-refer-sub", "maybe"},
+		{"-transfer-to", "sip:carol@127.0.0.1:5063"}, // without -call
+		{"-call", "sip:bob@127.0.0.1", "-transfer-to", "sip:carol@localhost"},
+		{"-call", "sip:bob@127.0.0.1", "-transfer-to", "tel:+15551234"},
+		{"-attended"},
+		{"-norefersub"},
+		{"-out-of-dialog"},
 	} {
 		if _, err := parseUAFlags(args, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
@@ -511,7 +847,8 @@ func TestUAHelp(t *testing.T) {
 	if _, err := parseUAFlags([]string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err %v", err)
 	}
-	for _, name := range []string{"listen", "transport", "user", "duration", "v", "debug", "answer-code", "ring", "call", "max-calls", "call-rate", "hold"} {
+	for _, name := range []string{"listen", "transport", "user", "duration", "v", "debug", "answer-code", "ring", "call", "max-calls", "call-rate", "hold",
+		"accept-refer", "refer-sub", "rfc7647", "transfer-to", "attended", "norefersub", "out-of-dialog"} {
 		if !regexp.MustCompile(`\n  -` + name + `[ \t\n]`).MatchString(out.String()) {
 			t.Errorf("-h does not list -%s", name)
 		}
