@@ -801,16 +801,35 @@ func (c *Call) handleReInvite(r *Request) {
 		// MUST get 491 (Request Pending).
 		r.Respond(491, "", nil)
 		return
-	case c.reinviteIn || c.ok != nil:
+	case c.reinviteIn && c.ok == nil:
 		c.mu.Unlock()
 		// RFC 3261 §14.2: a second INVITE before the final response to the
 		// first MUST get 500 with a Retry-After of 0 to 10 seconds.
 		r.Respond(500, "Previous INVITE Pending", &ResponseOptions{Headers: []Header{{"Retry-After", retryAfter()}}})
 		return
 	}
+	var established bool
+	if c.ok != nil {
+		// Our 2xx to the previous INVITE awaits its ACK, yet the peer sends
+		// a new INVITE, which it does only once that 2xx has arrived
+		// (§14.1): the ACK was lost. Stop retransmitting and go on (§14.2
+		// asks for 500 only before the final response is sent).
+		if c.okTimer != nil {
+			c.okTimer.Stop()
+			c.okTimer = nil
+		}
+		c.ok, c.okTx = nil, nil
+		established = c.state == CallAnswered
+		if established {
+			c.state = CallEstablished
+		}
+	}
 	c.reinviteIn = true
 	body := c.localBody
 	c.mu.Unlock()
+	if established {
+		close(c.established)
+	}
 
 	r.Dialog.refreshTarget(r.Msg) // §12.2.2: re-INVITE is a target refresh
 	code := 200

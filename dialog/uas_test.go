@@ -125,18 +125,49 @@ func TestGlare(t *testing.T) {
 	}
 }
 
-// A second re-INVITE before the first is answered and ACKed gets 500 with
-// Retry-After (RFC 3261 §14.2).
+// A second re-INVITE while the first is still being answered gets 500
+// with Retry-After (RFC 3261 §14.2).
 func TestReInviteWhilePending(t *testing.T) {
 	w := newWorld(t)
-	_, caller, _, tag := established(t, w, Config{})
+	var caller *peer
+	var tag string
+	var inner got
+	_, caller, _, tag = established(t, w, Config{OnReInvite: func(c *Call, req *sip.Message) (int, []byte) {
+		cseq, _ := req.CSeq()
+		if cseq.Seq == 11 {
+			// The peer's next INVITE arrives while this one is unanswered.
+			caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 12))
+			inner = caller.next()
+		}
+		return 200, nil
+	}})
 	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 11))
-	caller.expectStatus(200) // not ACKed
-	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 12))
-	g := caller.expectStatus(500)
-	if secs, ok, _ := g.msg.RetryAfter(); !ok || secs > 10 {
+	if inner.msg == nil || inner.msg.StatusCode() != 500 {
+		t.Fatalf("second INVITE got %v, want 500", inner.msg)
+	}
+	if secs, ok, _ := inner.msg.RetryAfter(); !ok || secs > 10 {
 		t.Fatalf("500 Retry-After %d %v, want 0-10", secs, ok)
 	}
+	caller.expectStatus(200) // the first one is answered
+}
+
+// A re-INVITE while our 2xx to the previous INVITE still awaits its ACK:
+// the peer has the 2xx (it sends no INVITE before, §14.1), so the ACK was
+// lost; the new INVITE is answered and the old 2xx no longer retransmitted.
+func TestReInviteAfterLostACK(t *testing.T) {
+	w := newWorld(t)
+	_, caller, bobCall, ok := bobAnswering(t, w, Config{})
+	tag := string(ok.msg.ToTag())
+	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 11))
+	caller.expectStatus(200)
+	select {
+	case <-bobCall().Established():
+	default:
+		t.Fatal("the call is not taken as established")
+	}
+	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "call-1", "caller", tag, 11))
+	w.clock.Advance(time.Minute)
+	caller.none() // neither 2xx is retransmitted any more
 }
 
 // A re-INVITE puts the call on hold: the application sees the offer and
