@@ -45,6 +45,7 @@ type Ladder struct {
 	colour  bool
 	parties []string               // the column names, left to right
 	byAddr  map[netip.AddrPort]int // index into parties
+	byIP    map[netip.Addr]int     // a party alone on its IP address; -1 if shared
 	named   bool                   // the column names are printed for the current parties
 
 	// The current section: what Summary reports.
@@ -104,7 +105,7 @@ const (
 // NewLadder returns a Ladder that writes to w, in ANSI colours if colour is
 // set (see colourWanted).
 func NewLadder(w io.Writer, colour bool) *Ladder {
-	return &Ladder{w: w, colour: colour, byAddr: map[netip.AddrPort]int{}, traces: map[messageKey]*traceCount{}}
+	return &Ladder{w: w, colour: colour, byAddr: map[netip.AddrPort]int{}, byIP: map[netip.Addr]int{}, traces: map[messageKey]*traceCount{}}
 }
 
 // colourWanted reports whether output to f should be in colour: f is a
@@ -129,6 +130,12 @@ func (l *Ladder) AddParty(name string, addrs ...transport.Addr) {
 	i := l.partyIndex(name)
 	for _, a := range addrs {
 		l.byAddr[addrKey(a)] = i
+		ip := a.Addr().Unmap()
+		if j, ok := l.byIP[ip]; ok && j != i {
+			l.byIP[ip] = -1 // shared by several parties: no use
+		} else {
+			l.byIP[ip] = i
+		}
 	}
 }
 
@@ -158,7 +165,12 @@ func (l *Ladder) Section(title string) {
 func (l *Ladder) Summary(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	elapsed := l.now().Sub(l.start).Round(time.Millisecond)
+	elapsed := l.now().Sub(l.start)
+	if elapsed >= time.Millisecond {
+		elapsed = elapsed.Round(time.Millisecond)
+	} else {
+		elapsed = elapsed.Round(time.Microsecond) // "0s" would look like nothing happened
+	}
 	title := l.title
 	if title == "" {
 		title = "Run"
@@ -437,6 +449,11 @@ func wrapLabel(parts []string, width int) []string {
 func (l *Ladder) column(a transport.Addr) int {
 	k := addrKey(a)
 	if i, ok := l.byAddr[k]; ok {
+		return i
+	}
+	// A connection's own end has an ephemeral port: a party alone on its
+	// IP address owns every port of it.
+	if i, ok := l.byIP[k.Addr()]; ok && i >= 0 {
 		return i
 	}
 	i := l.partyIndex(k.String())

@@ -1,32 +1,37 @@
-// Command demo shows a SIP call transfer (RFC 3515, RFC 5589 §6) as a
-// ladder diagram; "demo ua" runs a standalone user agent for interop tests
-// (see ua.go, or "demo ua -h").
+// Command demo runs two call transfers among three user agents in one
+// process, Alice, Bob and Carol, on 127.0.0.1, and draws every SIP message
+// as a ladder diagram while it happens:
 //
-// The network run among three user agents arrives with the transport,
-// transaction, dialog, event and refer layers. Until then the demo builds
-// each message of a blind transfer with package sip, parses it back, and
-// prints the ladder from what the parser read: start line, CSeq and the
-// header fields of the step.
+//  1. a blind transfer (RFC 5589 §6.1): Alice calls Bob and REFERs him to
+//     Carol; Bob calls Carol and reports 100 Trying … 200 OK in NOTIFYs;
+//     Alice hangs up;
+//  2. an attended transfer (RFC 5589 §7.3): Alice calls Bob, holds him,
+//     consults Carol, then REFERs Bob to Carol with Replaces; Bob's INVITE
+//     replaces Alice's call with Carol, and Alice's calls end.
+//
+// It exits with status 0 only if both transfers succeed. "demo ua" runs a
+// standalone user agent for interop tests (see ua.go, or "demo ua -h"),
+// "demo events" an event notifier or subscriber (events.go).
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/sipxfer/sipxfer/dialog"
+	"github.com/sipxfer/sipxfer/event"
+	"github.com/sipxfer/sipxfer/refer"
 	"github.com/sipxfer/sipxfer/sip"
-	"github.com/sipxfer/sipxfer/sipfrag"
+	"github.com/sipxfer/sipxfer/transport"
 )
-
-// step is one message of the transfer: who sends it to whom, and its bytes.
-type step struct {
-	from, to int
-	msg      []byte
-}
-
-var agents = []string{"Alice", "Bob", "Carol"}
 
 func main() {
 	if len(os.Args) > 1 && (os.Args[1] == "ua" || os.Args[1] == "events") {
@@ -44,139 +49,344 @@ func main() {
 		}
 		return
 	}
-	if err := run(); err != nil {
+	err := runDemo(os.Args[1:], os.Stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	fmt.Println("Blind transfer (RFC 5589 §6): messages built and parsed by sipxfer; no network yet.")
-	fmt.Printf("\n%-22s%-22s%s\n", agents[0], agents[1], agents[2])
-	var m sip.Message
-	for _, s := range blindTransfer() {
-		if err := sip.Parse(&m, s.msg); err != nil {
-			return err
-		}
-		if err := m.Validate(); err != nil {
-			return err
-		}
-		label, err := describe(&m)
+const demoUsage = `usage: demo [flags]
+       demo ua [flags]      a standalone user agent (demo ua -h)
+       demo events [flags]  an event notifier or subscriber (demo events -h)
+
+Runs a blind and then an attended call transfer among Alice, Bob and Carol,
+three user agents in this process on 127.0.0.1, and draws each SIP message
+as it is sent. Colour when standard output is a terminal and NO_COLOR is
+unset. Exit status 0 only if both transfers succeed.
+
+Flags:
+`
+
+// demoFlags are the settings of the transfer demo.
+type demoFlags struct {
+	verbose bool
+	pcap    string
+	proto   transport.Protocol
+	loss    float64
+	timeout time.Duration
+}
+
+func parseDemoFlags(args []string, out io.Writer) (*demoFlags, error) {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), demoUsage)
+		fs.PrintDefaults()
+	}
+	f := &demoFlags{}
+	fs.BoolVar(&f.verbose, "v", false, "print every message in full under its arrow")
+	fs.StringVar(&f.pcap, "pcap", "", "write every message to `file` in libpcap format (Wireshark, tshark)")
+	proto := fs.String("transport", "udp", "`protocol`: udp, tcp or tls (a self-signed certificate shared by the three)")
+	fs.Float64Var(&f.loss, "loss", 0, "run over an in-memory network losing this `fraction` of datagrams (0.2: 20 %), to watch retransmissions recover")
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up on a transfer after this long")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	p, ok := transport.ParseProtocol([]byte(*proto))
+	if !ok {
+		return nil, fmt.Errorf("-transport: %q is not udp, tcp or tls", *proto)
+	}
+	f.proto = p
+	if f.loss < 0 || f.loss >= 1 {
+		return nil, fmt.Errorf("-loss: %v is not a fraction in [0, 1)", f.loss)
+	}
+	if f.loss > 0 && p != transport.UDP {
+		return nil, errors.New("-loss: only datagrams are lost; use it with -transport udp")
+	}
+	return f, nil
+}
+
+// person is one of the three user agents.
+type person struct {
+	name  string
+	ua    *dialog.UA
+	ev    *event.Manager
+	agent *refer.Agent
+	uri   string
+	calls chan *dialog.Call // calls to this person
+}
+
+// sdp is the session description everyone offers and answers; the demo
+// sends no media.
+const sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=demo\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
+
+// stage is the three user agents and what watches them.
+type stage struct {
+	f      *demoFlags
+	ladder *Ladder
+	pcap   *PcapWriter
+	people []*person
+}
+
+func runDemo(args []string, out io.Writer) error {
+	f, err := parseDemoFlags(args, out)
+	if err != nil {
+		return err
+	}
+	colour := false
+	if file, ok := out.(*os.File); ok {
+		colour = colourWanted(file)
+	}
+	s := &stage{f: f, ladder: NewLadder(out, colour)}
+	s.ladder.Verbose = f.verbose
+	var tracer transport.Tracer = s.ladder
+	if f.pcap != "" {
+		file, err := os.Create(f.pcap)
 		if err != nil {
 			return err
 		}
-		fmt.Println(arrow(s.from, s.to, label))
+		defer file.Close()
+		if s.pcap, err = NewPcapWriter(file, time.Now); err != nil {
+			return err
+		}
+		tracer = tracers{s.ladder, s.pcap}
+	}
+	if err := s.start(tracer); err != nil {
+		return err
+	}
+	defer s.stop()
+
+	fmt.Fprintf(out, "Alice %s, Bob %s, Carol %s over %s%s\n", s.people[0].uri, s.people[1].uri, s.people[2].uri,
+		f.proto, map[bool]string{true: fmt.Sprintf(" (in memory, %.0f %% datagram loss)", f.loss*100)}[f.loss > 0])
+	blindErr := s.blind()
+	attendedErr := s.attended()
+	if s.pcap != nil {
+		if err := s.pcap.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\n%d messages written to %s\n", s.pcap.Count(), f.pcap)
+	}
+	return errors.Join(blindErr, attendedErr)
+}
+
+// start makes the three user agents.
+func (s *stage) start(tracer transport.Tracer) error {
+	var net *transport.Network
+	if s.f.loss > 0 {
+		net = transport.NewNetwork(transport.SystemClock(), time.Now().UnixNano())
+		// A little delay too, so that retransmissions and answers can cross.
+		net.SetFaults(transport.Faults{Loss: s.f.loss, Delay: time.Millisecond, Jitter: 5 * time.Millisecond})
+	}
+	var tlsConf transport.Config
+	if s.f.proto == transport.TLS {
+		c, err := transport.SelfSignedTLS()
+		if err != nil {
+			return err
+		}
+		c.ServerName = "localhost" // the certificate names localhost, not 127.0.0.2
+		tlsConf.TLS = c
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for i, name := range []string{"Alice", "Bob", "Carol"} {
+		p := &person{name: name, calls: make(chan *dialog.Call, 8)}
+		tc := tlsConf
+		tc.Tracer = tracer
+		p.ua = dialog.NewUA(dialog.Config{User: strings.ToLower(name), Logger: quiet, Transport: tc, OnInvite: p.answer})
+		p.ev = event.New(p.ua, event.Config{})
+		var err error
+		p.agent, err = refer.New(p.ua, p.ev, refer.Config{CallOptions: func(*refer.Incoming) *dialog.CallOptions { return withSDP("") }})
+		if err != nil {
+			return err
+		}
+		// Streams get an address each (127.0.0.1, .2, .3): a connection's
+		// own port is ephemeral, so the ladder tells parties apart by IP.
+		ip := netip.MustParseAddr("127.0.0.1")
+		if s.f.proto != transport.UDP {
+			ip = netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i)})
+		}
+		var a transport.Addr
+		switch {
+		case net != nil:
+			a, err = p.ua.ListenMem(net, transport.Addr{Proto: transport.UDP, AddrPort: netip.AddrPortFrom(ip, uint16(5061+i))})
+		case s.f.proto == transport.TCP:
+			a, err = p.ua.ListenTCP(netip.AddrPortFrom(ip, 0))
+		case s.f.proto == transport.TLS:
+			a, err = p.ua.ListenTLS(netip.AddrPortFrom(ip, 0))
+		default:
+			a, err = p.ua.ListenUDP(netip.AddrPortFrom(ip, 0))
+		}
+		if err != nil {
+			return err
+		}
+		p.uri, _ = p.ua.URI(a.Proto)
+		s.ladder.AddParty(name, a)
+		s.people = append(s.people, p)
 	}
 	return nil
 }
 
-// describe names a message the way a ladder diagram does.
-func describe(m *sip.Message) (string, error) {
-	cseq, err := m.CSeq()
+func (s *stage) stop() {
+	for _, p := range s.people {
+		p.ev.Close()
+		p.ua.Close()
+	}
+}
+
+// answer is every person's OnInvite: an INVITE with Replaces takes over
+// the call it names (RFC 3891); any other rings and is answered.
+func (p *person) answer(c *dialog.Call, req *sip.Message) {
+	p.calls <- c
+	if p.agent.AcceptReplaces(c, req, "application/sdp", []byte(sdp)) {
+		return
+	}
+	c.Ring()
+	c.Answer("application/sdp", []byte(sdp))
+}
+
+func withSDP(extra string) *dialog.CallOptions {
+	return &dialog.CallOptions{InitialOptions: dialog.InitialOptions{RequestOptions: dialog.RequestOptions{ContentType: "application/sdp", Body: []byte(sdp + extra)}}}
+}
+
+// next waits for the next call to p.
+func (p *person) next(ctx context.Context) (*dialog.Call, error) {
+	select {
+	case c := <-p.calls:
+		return c, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s got no call: %w", p.name, ctx.Err())
+	}
+}
+
+// ended waits for c to end.
+func ended(ctx context.Context, who string, c *dialog.Call) error {
+	select {
+	case <-c.Done():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s's call did not end: %w", who, ctx.Err())
+	}
+}
+
+// blind runs the blind transfer.
+func (s *stage) blind() (err error) {
+	alice, bob, carol := s.people[0], s.people[1], s.people[2]
+	s.ladder.Section("Blind transfer (RFC 5589 §6.1)")
+	defer func() { s.ladder.Summary(err) }()
+	ctx, cancel := context.WithTimeout(context.Background(), s.f.timeout)
+	defer cancel()
+
+	s.ladder.Note("Alice calls Bob")
+	ab, err := alice.ua.Invite(ctx, bob.uri, withSDP(""))
 	if err != nil {
-		return "", err
+		return fmt.Errorf("Alice's call to Bob: %w", err)
 	}
-	var b strings.Builder
-	if m.IsRequest() {
-		b.Write(m.MethodName())
-	} else {
-		fmt.Fprintf(&b, "%d %s", m.StatusCode(), m.Reason())
+	ba, err := bob.next(ctx)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(&b, " (CSeq %d)", cseq.Seq)
-	if m.Has(sip.HeaderReferTo) {
-		to, err := m.ReferTo()
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(&b, " Refer-To: %s", to.URI.Raw)
+	s.ladder.Note("Alice transfers Bob to Carol")
+	tr, err := alice.agent.Refer(ab.Dialog(), &refer.ReferOptions{ReferTo: "<" + carol.uri + ">", ReferredBy: alice.agent.Self(ab.Dialog())})
+	if err != nil {
+		return err
 	}
-	if m.Method() == sip.MethodNotify {
-		state, err := m.SubscriptionState()
-		if err != nil {
-			return "", err
-		}
-		code, reason, err := sipfrag.Status(m.Body())
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(&b, " %s [%d %s]", state.State, code, reason)
+	res, err := tr.Wait(ctx)
+	if err != nil {
+		return fmt.Errorf("transfer: %w", err)
 	}
-	return b.String(), nil
+	s.ladder.Note(fmt.Sprintf("Bob reached Carol (%d %s); Alice hangs up", res.Code, res.Reason))
+	if err := ab.Bye(ctx); err != nil {
+		return fmt.Errorf("Alice's BYE: %w", err)
+	}
+	if err := ended(ctx, "Bob", ba); err != nil {
+		return err
+	}
+	cb, err := carol.next(ctx)
+	if err != nil {
+		return err
+	}
+	s.ladder.Note("Bob and Carol talk, then Carol hangs up")
+	return bye(ctx, cb, "Carol")
 }
 
-// arrow draws one ladder line from column from to column to.
-func arrow(from, to int, label string) string {
-	const width = 22
-	lo, hi := min(from, to), max(from, to)
-	line := strings.Repeat(" ", lo*width) + "|"
-	body := strings.Repeat("-", (hi-lo)*width-2)
-	if from < to {
-		line += body + ">"
-	} else {
-		line = strings.Repeat(" ", lo*width) + "<" + body + "|"
+// attended runs the attended transfer.
+func (s *stage) attended() (err error) {
+	alice, bob, carol := s.people[0], s.people[1], s.people[2]
+	s.ladder.Section("Attended transfer (RFC 5589 §7.3)")
+	defer func() { s.ladder.Summary(err) }()
+	ctx, cancel := context.WithTimeout(context.Background(), s.f.timeout)
+	defer cancel()
+
+	s.ladder.Note("Alice calls Bob")
+	ab, err := alice.ua.Invite(ctx, bob.uri, withSDP(""))
+	if err != nil {
+		return fmt.Errorf("Alice's call to Bob: %w", err)
 	}
-	return fmt.Sprintf("%-48s %s", line, label)
+	ba, err := bob.next(ctx)
+	if err != nil {
+		return err
+	}
+	s.ladder.Note("Alice puts Bob on hold")
+	if _, err := ab.ReInvite(ctx, "application/sdp", []byte(sdp+"a=sendonly\r\n")); err != nil {
+		return fmt.Errorf("hold: %w", err)
+	}
+	s.ladder.Note("Alice consults Carol")
+	ac, err := alice.ua.Invite(ctx, carol.uri, withSDP(""))
+	if err != nil {
+		return fmt.Errorf("Alice's call to Carol: %w", err)
+	}
+	if _, err := carol.next(ctx); err != nil {
+		return err
+	}
+	s.ladder.Note("Alice transfers Bob to Carol, replacing her call with Carol")
+	referTo, err := refer.AttendedReferTo(ac.Dialog())
+	if err != nil {
+		return err
+	}
+	tr, err := alice.agent.Refer(ab.Dialog(), &refer.ReferOptions{ReferTo: referTo, ReferredBy: alice.agent.Self(ab.Dialog())})
+	if err != nil {
+		return err
+	}
+	res, err := tr.Wait(ctx)
+	if err != nil {
+		return fmt.Errorf("transfer: %w", err)
+	}
+	if err := ended(ctx, "Alice", ac); err != nil { // Carol ended it: replaced
+		return err
+	}
+	s.ladder.Note(fmt.Sprintf("Bob replaced Alice's call with Carol (%d %s); Alice hangs up", res.Code, res.Reason))
+	if err := ab.Bye(ctx); err != nil {
+		return fmt.Errorf("Alice's BYE: %w", err)
+	}
+	if err := ended(ctx, "Bob", ba); err != nil {
+		return err
+	}
+	cb, err := carol.next(ctx)
+	if err != nil {
+		return err
+	}
+	s.ladder.Note("Bob and Carol talk, then Carol hangs up")
+	return bye(ctx, cb, "Carol")
 }
 
-// blindTransfer returns the messages of RFC 5589 §6 between Alice (the
-// transferor), Bob (the transferee) and Carol (the transfer target).
-func blindTransfer() []step {
-	const (
-		alice = "sip:alice@127.0.0.1:5061"
-		bob   = "sip:bob@127.0.0.1:5062"
-		carol = "sip:carol@127.0.0.1:5063"
-	)
-	req := func(method, ruri, from, to, callID string, seq uint32, extra func([]byte) []byte, ct, body string) []byte {
-		b := sip.AppendRequestLine(nil, method, ruri)
-		b = sip.AppendHeader(b, sip.HeaderVia, "SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK"+method+callID)
-		b = sip.AppendHeader(b, sip.HeaderMaxForwards, "70")
-		b = sip.AppendHeader(b, sip.HeaderFrom, from)
-		b = sip.AppendHeader(b, sip.HeaderTo, to)
-		b = sip.AppendHeader(b, sip.HeaderCallID, callID)
-		b = sip.AppendCSeq(b, seq, method)
-		if extra != nil {
-			b = extra(b)
-		}
-		return sip.AppendBody(b, ct, body)
+// bye waits until c is established (its ACK may still be on its way) and
+// hangs it up.
+func bye(ctx context.Context, c *dialog.Call, who string) error {
+	select {
+	case <-c.Established():
+	case <-c.Done():
+		return fmt.Errorf("%s's call ended early: %w", who, c.Err())
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	resp := func(r []byte, code int, tag string, extra func([]byte) []byte) []byte {
-		var m sip.Message
-		if err := sip.Parse(&m, append([]byte(nil), r...)); err != nil {
-			panic(err) // the demo's own messages always parse
-		}
-		b := sip.AppendResponse(nil, &m, code, "", tag)
-		if extra != nil {
-			b = extra(b)
-		}
-		return sip.AppendNoBody(b)
+	if err := c.Bye(ctx); err != nil {
+		return fmt.Errorf("%s's BYE: %w", who, err)
 	}
-	notify := func(seq uint32, state string, code int) []byte {
-		return req("NOTIFY", alice, "<"+bob+">;tag=b1", "<"+alice+">;tag=a1", "call1", seq,
-			func(b []byte) []byte {
-				b = sip.AppendHeader(b, sip.HeaderEvent, "refer")
-				return sip.AppendHeader(b, sip.HeaderSubscriptionState, state)
-			}, sipfrag.ContentType, string(sipfrag.AppendStatus(nil, code, "")))
-	}
-	invite := req("INVITE", bob, "<"+alice+">;tag=a1", "<"+bob+">", "call1", 1, nil, "", "")
-	refer := req("REFER", bob, "<"+alice+">;tag=a1", "<"+bob+">;tag=b1", "call1", 2,
-		func(b []byte) []byte {
-			b = sip.AppendHeader(b, sip.HeaderReferTo, "<"+carol+">")
-			return sip.AppendHeader(b, sip.HeaderReferredBy, "<"+alice+">")
-		}, "", "")
-	invite2 := req("INVITE", carol, "<"+bob+">;tag=b2", "<"+carol+">", "call2", 1,
-		func(b []byte) []byte { return sip.AppendHeader(b, sip.HeaderReferredBy, "<"+alice+">") }, "", "")
-	bye := req("BYE", bob, "<"+alice+">;tag=a1", "<"+bob+">;tag=b1", "call1", 3, nil, "", "")
-	return []step{
-		{0, 1, invite},
-		{1, 0, resp(invite, 200, "b1", nil)},
-		{0, 1, req("ACK", bob, "<"+alice+">;tag=a1", "<"+bob+">;tag=b1", "call1", 1, nil, "", "")},
-		{0, 1, refer},
-		{1, 0, resp(refer, 202, "", nil)},
-		{1, 0, notify(1, "active;expires=60", 100)},
-		{1, 2, invite2},
-		{2, 1, resp(invite2, 200, "c1", nil)},
-		{1, 0, notify(2, "terminated;reason=noresource", 200)},
-		{0, 1, bye},
-		{1, 0, resp(bye, 200, "", nil)},
-	}
+	return nil
 }
