@@ -16,7 +16,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
@@ -86,6 +88,9 @@ type Manager struct {
 	legacy  map[string]*ServerTx // RFC 2543 requests, by Call-ID
 	nclient int
 	nserver int
+
+	unanswered atomic.Int64 // server transactions awaiting a final response
+	overloads  atomic.Uint64
 }
 
 var _ transport.Handler = (*Manager)(nil)
@@ -242,6 +247,11 @@ func (m *Manager) handleRequest(in *transport.Inbound) {
 		}
 		tx := m.findServer(msg, key, rfc3261, matchSame)
 		if tx == nil {
+			if limit := m.cfg.MaxUnanswered; limit > 0 && m.unanswered.Load() >= int64(limit) {
+				m.mu.Unlock()
+				m.overloaded(in)
+				return
+			}
 			tx = m.newServerTx(in, key, rfc3261)
 			m.mu.Unlock()
 			tx.start(msg)
@@ -405,8 +415,27 @@ func (m *Manager) newServerTx(in *transport.Inbound, key []byte, rfc3261 bool) *
 	tx.next = table[tx.key]
 	table[tx.key] = tx
 	m.nserver++
+	tx.awaiting = true
+	m.unanswered.Add(1)
 	return tx
 }
+
+// overloaded answers a request over Config.MaxUnanswered with 503 and a
+// Retry-After (RFC 3261 §21.5.4), statelessly: a retransmission gets the
+// same answer, or a transaction if there is room by then.
+func (m *Manager) overloaded(in *transport.Inbound) {
+	resp := sip.AppendResponse(make([]byte, 0, 64+len(in.Msg.Bytes())), in.Msg, 503, "Too Many Pending Requests", newTag())
+	resp = sip.AppendHeaderUint(resp, sip.HeaderRetryAfter, 1+rand.Uint64N(5)) // 1-5 s, spread
+	resp = sip.AppendNoBody(resp)
+	m.overloads.Add(1)
+	if err := m.tp.SendResponse(in.Reply, resp); err != nil {
+		m.warn("cannot answer 503", in, err)
+	}
+}
+
+// Overloaded returns how many requests were answered 503 because of
+// Config.MaxUnanswered.
+func (m *Manager) Overloaded() uint64 { return m.overloads.Load() }
 
 // reliableInbound reports whether the request arrived over a reliable
 // transport, which sets the server timers (RFC 3261 §17.2).

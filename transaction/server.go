@@ -73,6 +73,7 @@ type ServerTx struct {
 	orig     *sip.Message // RFC 2543 transactions: the creating request, for matching
 	next     *ServerTx    // next in the table chain; guarded by Manager.mu
 	ended    atomic.Bool  // Terminated, for lookups that hold only Manager.mu
+	awaiting bool         // counted in Manager.unanswered; guarded by mu
 
 	mu       sync.Mutex
 	state    State
@@ -125,6 +126,9 @@ func (tx *ServerTx) Respond(wire []byte) error {
 	} else {
 		ended, err = tx.respondNonInvite(code, b)
 	}
+	if err == nil && code >= 200 {
+		tx.answered()
+	}
 	tx.mu.Unlock()
 	if err != nil {
 		return err
@@ -139,6 +143,15 @@ func (tx *ServerTx) Respond(wire []byte) error {
 		return transportError(err)
 	}
 	return nil
+}
+
+// answered takes tx out of the unanswered count, once. Called with the
+// lock held.
+func (tx *ServerTx) answered() {
+	if tx.awaiting {
+		tx.awaiting = false
+		tx.m.unanswered.Add(-1)
+	}
 }
 
 // responseTag returns the To tag of a response, nil if it has none or
@@ -273,6 +286,7 @@ func (tx *ServerTx) terminate() bool {
 	}
 	tx.state = StateTerminated
 	tx.ended.Store(true)
+	tx.answered()
 	for i := range tx.timers {
 		tx.timers[i].stop()
 	}

@@ -47,7 +47,19 @@ type Config struct {
 	// Logger receives debug records of dropped and absorbed messages and
 	// warnings of transport failures; nil discards them.
 	Logger *slog.Logger
+	// MaxUnanswered bounds the server transactions awaiting their final
+	// response from the TU. A request over it is answered 503 (Service
+	// Unavailable) with Retry-After at once, without a transaction, so a
+	// TU that falls behind sheds load instead of holding ever more
+	// requests. (Answered transactions are bounded by the arrival rate
+	// times their 64*T1 life.) Default DefaultMaxUnanswered; negative: no
+	// limit.
+	MaxUnanswered int
 }
+
+// DefaultMaxUnanswered is the default of Config.MaxUnanswered: ten seconds
+// of a thousand requests a second left unanswered.
+const DefaultMaxUnanswered = 10_000
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
@@ -65,6 +77,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(discardHandler{})
+	}
+	if c.MaxUnanswered == 0 {
+		c.MaxUnanswered = DefaultMaxUnanswered
 	}
 	return c
 }

@@ -68,8 +68,19 @@ func (l *Layer) parse(m *sip.Message, f *rxFrame) error {
 	case frameStream:
 		return l.parser.ParseStream(m, b)
 	case frameHeaders:
+		// Only to answer a request that failed: what was too large was the
+		// whole message, or it had too many or too long header fields. The
+		// input is already bounded by the message size; the field count is
+		// held to a few times the limit so a pooled Message stays small.
 		p := l.parser
-		p.MaxMessageSize = -1 // what was too large was the whole message
+		p.MaxMessageSize = -1
+		p.MaxLineLength = -1
+		if p.MaxHeaders == 0 {
+			p.MaxHeaders = sip.DefaultMaxHeaders
+		}
+		if p.MaxHeaders > 0 {
+			p.MaxHeaders *= 4
+		}
 		return p.ParseFragment(m, b)
 	}
 	return l.parser.Parse(m, b)

@@ -53,6 +53,13 @@ func TestBadRequestsAnswered(t *testing.T) {
 		{"bad Request-URI",
 			"OPTIONS sip:bob@[192.0.2.2 SIP/2.0\n" + goodHeaders + "Content-Length: 0\n\n",
 			"SIP/2.0 400 Bad Request (bad host in Request-URI)"},
+		// Limits of the parser: answered, not dropped.
+		{"too many header fields",
+			"OPTIONS sip:bob@192.0.2.2 SIP/2.0\n" + goodHeaders + strings.Repeat("X-Pad: 1\n", 130) + "Content-Length: 0\n\n",
+			"SIP/2.0 400 Bad Request (too many header fields)"},
+		{"header line too long",
+			"OPTIONS sip:bob@192.0.2.2 SIP/2.0\n" + goodHeaders + "Subject: " + strings.Repeat("x", 9000) + "\nContent-Length: 0\n\n",
+			"SIP/2.0 400 Bad Request (header line too long)"},
 		// RFC 3261 §18.3: the datagram ends before the body does.
 		{"Content-Length beyond the datagram",
 			"OPTIONS sip:bob@192.0.2.2 SIP/2.0\n" + goodHeaders + "Content-Length: 50\n\nshort",
