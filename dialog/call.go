@@ -502,6 +502,7 @@ func (c *Call) ackAndBye(d *Dialog, seq uint32) {
 // newIncomingCall handles an INVITE outside a dialog.
 func (ua *UA) newIncomingCall(r *Request) {
 	if ua.full() {
+		ua.refuse("dialog: INVITE refused: MaxDialogs reached", r.Remote)
 		r.Respond(503, "Too Many Dialogs", &ResponseOptions{Headers: []Header{{"Retry-After", retryAfter()}}})
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sipxfer/sipxfer/sip"
@@ -100,6 +101,10 @@ type UA struct {
 	// (603 to a Replaces naming one): keys by end time, oldest first.
 	ended      map[string]time.Time
 	endedOrder []string
+
+	refused      atomic.Uint64 // requests refused for a limit
+	lastWarn     time.Time     // of a refusal, logged at most every 10 s
+	warnsSkipped int
 }
 
 // recentlyEndedCap bounds the memory of ended INVITE dialogs.
@@ -557,3 +562,24 @@ func (ua *UA) t1() time.Duration { return ua.cfg.Transaction.T1 }
 // every 64*T1 bound of the layers above derives.
 func (ua *UA) T1() time.Duration { return ua.cfg.Transaction.T1 }
 func (ua *UA) t2() time.Duration { return ua.cfg.Transaction.T2 }
+
+// Refused returns how many requests the UA refused because a limit
+// (MaxDialogs) was reached.
+func (ua *UA) Refused() uint64 { return ua.refused.Load() }
+
+// refuse counts a refusal and logs it, at most once every 10 s of the
+// clock with the number not logged since: a flood must not flood the log.
+func (ua *UA) refuse(msg string, from transport.Addr) {
+	ua.refused.Add(1)
+	now := ua.clock.Now()
+	ua.mu.Lock()
+	if !ua.lastWarn.IsZero() && now.Sub(ua.lastWarn) < 10*time.Second {
+		ua.warnsSkipped++
+		ua.mu.Unlock()
+		return
+	}
+	skipped := ua.warnsSkipped
+	ua.lastWarn, ua.warnsSkipped = now, 0
+	ua.mu.Unlock()
+	ua.log.Warn(msg, "from", from.String(), "suppressed", skipped)
+}

@@ -264,11 +264,14 @@ func TestRequire420(t *testing.T) {
 // Over MaxDialogs a new INVITE gets 503 with Retry-After.
 func TestMaxDialogs(t *testing.T) {
 	w := newWorld(t)
-	_, caller, _, _ := established(t, w, Config{MaxDialogs: 1})
+	bob, caller, _, _ := established(t, w, Config{MaxDialogs: 1})
 	caller.send(memAddr(5070), caller.invite(memAddr(5070), "call-2", "caller2", 1))
 	g := caller.expectStatus(503)
 	if _, ok, _ := g.msg.RetryAfter(); !ok {
 		t.Error("503 without Retry-After")
+	}
+	if n := bob.Refused(); n != 1 {
+		t.Errorf("refusals counted: %d, want 1", n)
 	}
 }
 
