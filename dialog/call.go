@@ -956,6 +956,8 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 		return res.body, res.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-c.ua.closing:
+		return nil, ErrTerminated // Close ended the transaction unanswered
 	}
 }
 
@@ -973,6 +975,8 @@ func (c *Call) Bye(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-c.ua.closing:
+		return ErrTerminated
 	}
 }
 

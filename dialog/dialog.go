@@ -415,7 +415,8 @@ func (d *Dialog) Request(req []byte, dst transport.Addr, h transaction.ClientHan
 
 // Do builds a request with NewRequest, sends it and waits for its final
 // response, which it returns cloned; a transaction failure (timeout,
-// transport) comes back as a *transaction.Error. A non-2xx response is
+// transport) comes back as a *transaction.Error, and ErrTerminated if the
+// UA closes first. A non-2xx response is
 // returned with a nil error: the caller reads its code. If ctx ends first
 // Do returns ctx.Err() and the transaction runs on unobserved. Do suits
 // non-INVITE methods (BYE, SUBSCRIBE, NOTIFY, REFER, INFO).
@@ -445,6 +446,8 @@ func (d *Dialog) Do(ctx context.Context, method string, o *RequestOptions) (*sip
 		return r.msg, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-d.ua.closing:
+		return nil, ErrTerminated // Close ended the transaction unanswered
 	}
 }
 

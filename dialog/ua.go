@@ -86,6 +86,8 @@ type UA struct {
 	tp    *transport.Layer
 	tm    *transaction.Manager
 
+	closing chan struct{} // closed by Close: waits on transactions give up
+
 	mu        sync.Mutex
 	closed    bool
 	dialogs   map[string]*Dialog
@@ -158,6 +160,7 @@ func NewUA(cfg Config) *UA {
 		dialing:  make(map[*Call]struct{}),
 		handlers: make(map[string]Handler),
 		ended:    make(map[string]time.Time),
+		closing:  make(chan struct{}),
 		exts:     slices.Clone(cfg.Extensions),
 	}
 	ua.tp = transport.New(cfg.Transport, transport.HandlerFunc(func(in *transport.Inbound) { ua.tm.HandleInbound(in) }))
@@ -263,6 +266,7 @@ func (ua *UA) Close() error {
 		return nil
 	}
 	ua.closed = true
+	close(ua.closing)
 	var ds []*Dialog
 	for _, d := range ua.dialogs {
 		ds = append(ds, d)

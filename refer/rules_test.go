@@ -296,3 +296,23 @@ func TestSubscribeRefer403(t *testing.T) {
 		t.Fatalf("after refresh: %v", tr.Subscription().State())
 	}
 }
+
+// Closing the transferor's side mid-transfer ends the Transfer (nobody
+// waits forever on a REFER that will never be answered).
+func TestCloseEndsTransfer(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{})
+	bob.ua.Handle("REFER", dialog.HandlerFunc(func(r *dialog.Request) {})) // never answers
+	ab, _ := s.call(alice, bob)
+	tr, _ := alice.agent.Refer(ab.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>"})
+	alice.ev.Close()
+	alice.ua.Close()
+	select {
+	case <-tr.Done():
+	default:
+		t.Fatal("transfer still waiting after Close")
+	}
+	if res := tr.Result(); !errors.Is(res.Err, ErrNoOutcome) || !errors.Is(res.Err, event.ErrClosed) {
+		t.Fatalf("result %+v", res)
+	}
+}

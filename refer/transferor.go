@@ -271,6 +271,11 @@ func (t *Transfer) notified(s *event.Subscription, n *event.Notification) {
 func (t *Transfer) terminated(_ *event.Subscription, term *event.Termination) {
 	t.mu.Lock()
 	t.subOver, t.subEnd = true, term.Err
+	if errors.Is(term.Err, event.ErrClosed) {
+		// Closed here (the Manager or UA closing): the REFER's answer
+		// will not be waited for.
+		t.referEnd = true
+	}
 	t.mu.Unlock()
 	t.finish()
 }
