@@ -37,8 +37,11 @@ a minimal SDP that offers no media, a=inactive; or a rejection), after a
 180 Ringing with -ring, and answers BYE with 200. An INVITE with Replaces
 (RFC 3891) naming a call of this UA is answered 200 at once, whatever
 -answer-code says, and the replaced call is ended with BYE; one naming no
-call gets 481 (or what RFC 3891 §3 prescribes). Other methods of RFC 3261
-and its extensions get 405, unknown methods 501, both with Allow.
+call gets 481 (or what RFC 3891 §3 prescribes). A SUBSCRIBE for the refer
+event that names no subscription of a REFER gets 403 (RFC 3515 §2.4.4:
+only a REFER creates them), one for another package 489. Other methods
+of RFC 3261 and its extensions get 405, unknown methods 501, both with
+Allow.
 
 As a transferee it takes REFERs (RFC 3515) inside a call's dialog or
 outside any (RFC 7647, with Target-Dialog, RFC 4538). A REFER without

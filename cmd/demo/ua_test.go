@@ -60,23 +60,33 @@ func TestUAPolicy(t *testing.T) {
 	const allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, NOTIFY, REFER, SUBSCRIBE"
 	tests := []struct {
 		method string
+		event  string // Event header field, if any
 		status int
 		want   map[sip.HeaderName]string
 	}{
-		{"OPTIONS", 200, map[sip.HeaderName]string{sip.HeaderAllow: allow, sip.HeaderAccept: "application/sdp", sip.HeaderAllowEvents: "refer"}},
-		{"MESSAGE", 200, nil},
+		{"OPTIONS", "", 200, map[sip.HeaderName]string{sip.HeaderAllow: allow, sip.HeaderAccept: "application/sdp", sip.HeaderAllowEvents: "refer"}},
+		{"MESSAGE", "", 200, nil},
 		// RFC 3515 §2.4.2: a REFER without Refer-To gets 400.
-		{"REFER", 400, nil},
-		{"REGISTER", 405, map[sip.HeaderName]string{sip.HeaderAllow: allow}},
-		{"FROBNICATE", 501, map[sip.HeaderName]string{sip.HeaderAllow: allow}},
+		{"REFER", "", 400, nil},
+		// RFC 3515 §2.4.4: only a REFER creates a refer subscription; a
+		// SUBSCRIBE naming none gets 403. RFC 6665 §4.2.1.1: another
+		// package gets 489 with Allow-Events.
+		{"SUBSCRIBE", "refer", 403, nil},
+		{"SUBSCRIBE", "presence", 489, map[sip.HeaderName]string{sip.HeaderAllowEvents: "refer"}},
+		{"REGISTER", "", 405, map[sip.HeaderName]string{sip.HeaderAllow: allow}},
+		{"FROBNICATE", "", 501, map[sip.HeaderName]string{sip.HeaderAllow: allow}},
 	}
+	callID := func(method, event string) string { return strings.TrimSuffix("call-"+method+"-"+event, "-") }
 	for i, tt := range tests {
 		req := sip.AppendRequestLine(nil, tt.method, "sip:bob@192.0.2.4:5070")
 		req = sip.AppendHeader(req, sip.HeaderMaxForwards, "70")
 		req = sip.AppendHeader(req, sip.HeaderFrom, "<sip:alice@192.0.2.1>;tag=a1")
 		req = sip.AppendHeader(req, sip.HeaderTo, "<sip:bob@192.0.2.4>")
-		req = sip.AppendHeader(req, sip.HeaderCallID, "call-"+tt.method)
+		req = sip.AppendHeader(req, sip.HeaderCallID, callID(tt.method, tt.event))
 		req = sip.AppendCSeq(req, uint32(i+1), tt.method)
+		if tt.event != "" {
+			req = sip.AppendHeader(req, sip.HeaderEvent, tt.event)
+		}
 		req = sip.AppendNoBody(req)
 		// The in-memory network delivers at once on this goroutine, so the
 		// response is in before Do waits.
@@ -153,7 +163,7 @@ func TestUAPolicy(t *testing.T) {
 	}
 	var want []requestEvent
 	for _, tt := range tests {
-		want = append(want, requestEvent{Event: "request", Method: tt.method, CallID: "call-" + tt.method, Status: tt.status})
+		want = append(want, requestEvent{Event: "request", Method: tt.method, CallID: callID(tt.method, tt.event), Status: tt.status})
 	}
 	want = append(want,
 		requestEvent{Event: "request", Method: "INVITE", CallID: "call-INVITE", Status: 200},
@@ -495,6 +505,68 @@ func TestUATransferDeclined(t *testing.T) {
 	}
 }
 
+// TestUATransferTargetBusy: the target rejects the call (486), blind or
+// as the consultation of -attended; the transfer fails, the transferor
+// reports why, hangs up and exits with errTransfersFailed.
+func TestUATransferTargetBusy(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		alice []string
+		want  []string
+	}{
+		{
+			// RFC 3515 §2.4.5: the final NOTIFY carries the target's 486.
+			name: "blind",
+			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=false", "refer_response 202",
+				"notify 100 active", "notify 486 terminated",
+				"transfer_result ok=false refer_code=202 code=486 no_subscription=false", "call_ended out: dialog: local hang-up"},
+		},
+		{
+			// No consultation, no REFER.
+			name:  "attended",
+			alice: []string{"-attended"},
+			want: []string{"call_established out", "call_failed out consult",
+				"transfer_result ok=false refer_code=0 code=0 no_subscription=false", "call_ended out: dialog: local hang-up"},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			carol := startUA(t, "-listen", "127.0.0.1:0", "-user", "carol", "-answer-code", "486")
+			bob := startUA(t, "-listen", "127.0.0.1:0")
+			alice := startUA(t, append([]string{"-listen", "127.0.0.1:0", "-user", "alice", "-call", "sip:bob@" + bob.addr,
+				"-transfer-to", "sip:carol@" + carol.addr}, tt.alice...)...)
+			a, err := alice.wait()
+			if !errors.Is(err, errTransfersFailed) {
+				t.Fatalf("alice: err %v, want %v", err, errTransfersFailed)
+			}
+			if got := a.steps("call_established", "call_ended", "call_failed", "refer_sent", "refer_response", "notify", "transfer_result"); !slices.Equal(got, tt.want) {
+				t.Errorf("alice's events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if r := a.find("transfer_result"); len(r) != 1 || r[0].Error == "" {
+				t.Errorf("transfer_result %+v: want an error", r)
+			}
+			if f := a.find("call_failed"); len(f) == 1 && f[0].Status != 486 {
+				t.Errorf("consultation %+v: want status 486", f[0])
+			}
+			if s := a.stats; s.TransfersStarted != 1 || s.TransfersFailed != 1 || s.CallsFailed != 0 || s.Dialogs != 0 {
+				t.Errorf("alice stats %+v", s)
+			}
+			bob.waitUntil(func(ev testEvent) bool { return ev.Event == "call_ended" })
+			bob.stop()
+			b, err := bob.wait()
+			if err != nil {
+				t.Fatalf("bob: %v", err)
+			}
+			wantReferred := uint64(1)
+			if slices.Contains(tt.alice, "-attended") {
+				wantReferred = 0
+			}
+			if s := b.stats; s.ReferredCalls != wantReferred || s.ReferredCallsFailed != wantReferred || s.Dialogs != 0 {
+				t.Errorf("bob stats %+v", s)
+			}
+		})
+	}
+}
+
 // sameSet reports whether a and b hold the same strings, in any order.
 func sameSet(a, b []string) bool {
 	a, b = slices.Clone(a), slices.Clone(b)
@@ -693,7 +765,7 @@ type testEvent struct {
 // step is a short form of the event for comparing sequences.
 func (ev testEvent) step() string {
 	switch ev.Event {
-	case "call_established", "call_incoming":
+	case "call_established", "call_incoming", "call_failed":
 		return strings.TrimSpace(ev.Event + " " + ev.Direction + " " + ev.Purpose)
 	case "call_ended":
 		return strings.TrimSpace(ev.Event+" "+ev.Direction+" "+ev.Purpose) + ": " + ev.Reason
