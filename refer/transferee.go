@@ -367,13 +367,6 @@ func outcome(err error) (int, string) {
 	return 503, "Service Unavailable"
 }
 
-// IsSIP reports whether the Refer-To is a SIP or SIPS URI (the Agent only
-// calls those).
-func (in *Incoming) IsSIP() bool {
-	s := in.Target.URI().Scheme
-	return s == sip.SchemeSIP || s == sip.SchemeSIPS
-}
-
 // String describes the REFER for logs.
 func (in *Incoming) String() string {
 	var b strings.Builder
