@@ -432,6 +432,12 @@ func (a *eventsApp) serve(sub *evServed) {
 		case <-t.C:
 		}
 	}
+	if a.stopping.Err() != nil {
+		// Accepted as the agent began to exit: shutdown could not end it
+		// without a dialog.
+		n.Terminate(event.ReasonNoResource, 0, "", nil)
+		return
+	}
 	for i := 2; i <= a.f.notifies+1; i++ {
 		if !a.pause(n) {
 			return
