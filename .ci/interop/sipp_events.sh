@@ -76,6 +76,10 @@ csv_field() {
 # sets agent_port once it has printed its "listening" event (at most 10 s).
 # -duration bounds it, whatever happens.
 start_agent() {
+	# The file exists before the agent starts, so that reading it below
+	# cannot fail (and stop the script under set -e) if the shell has not
+	# opened it yet.
+	: >"$tmp/agent.out"
 	"$tmp/demo" events -listen 127.0.0.1:0 -duration "$((TIMEOUT + 20))s" "$@" \
 		>"$tmp/agent.out" 2>"$tmp/agent.err" &
 	agent_pid=$!
