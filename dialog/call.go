@@ -309,7 +309,13 @@ func (c *Call) inviteResponse(tx *transaction.ClientTx, r transaction.Response) 
 	switch {
 	case r.Err != nil:
 		c.initial.Close()
-		c.end(r.Err)
+		err := r.Err
+		c.mu.Lock()
+		if c.cancel {
+			err = errors.Join(ErrCancelled, err) // §9.1: no final after the CANCEL
+		}
+		c.mu.Unlock()
+		c.end(err)
 	case r.Status < 200:
 		c.provisionalResponse(tx, r.Msg)
 	case r.Status < 300:
@@ -1043,8 +1049,18 @@ func (c *Call) handleBye(r *Request) {
 	c.mu.Lock()
 	pending := !c.outgoing && (c.state == CallIncoming || c.state == CallEarly)
 	stx := c.stx
+	// Our INVITE still awaits its final response (the callee's 2xx were
+	// all lost, and it gave up and sent BYE on what is an early dialog
+	// here): CANCEL it, so that its transaction ends (§9.1: 64*T1 at most).
+	var tx *transaction.ClientTx
+	if c.outgoing && (c.state == CallCalling || c.state == CallEarly) && !c.cancelSent {
+		tx, c.cancel, c.cancelSent = c.tx, true, true
+	}
 	c.mu.Unlock()
 	r.Respond(200, "", nil)
+	if tx != nil {
+		c.sendCancel(tx)
+	}
 	if pending {
 		// §15.1.2: pending requests of the dialog still get a response;
 		// 487 is RECOMMENDED.

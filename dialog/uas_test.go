@@ -110,7 +110,12 @@ func TestGlare(t *testing.T) {
 	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 11))
 	caller.expectStatus(491)
 	caller.respond(ours, 491, "")
-	caller.expect("ACK") // the transaction's ACK for the 491 (§17.1.1.3)
+	// The transaction's ACK for the 491 (§17.1.1.3). The 491 may come back
+	// before the goroutine's send of the INVITE has returned, in which case
+	// the ACK leaves from that goroutine: wait for it.
+	if ack := caller.wait(); string(ack.msg.MethodName()) != "ACK" {
+		t.Fatalf("got %s, want ACK", firstLine(ack.msg))
+	}
 	var se *StatusError
 	if err := <-res; !errors.As(err, &se) || se.Code != 491 {
 		t.Fatalf("ReInvite: %v, want 491", err)

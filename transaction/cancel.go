@@ -11,7 +11,8 @@ import (
 // RFC 3261 §9.1 forbids sending it before a provisional response
 // (ErrNoProvisional: wait for one) and advises against it after a final
 // one (ErrFinal). The TU still receives the INVITE's final response,
-// normally 487, through the INVITE's own handler.
+// normally 487, through the INVITE's own handler, or, if none comes within
+// 64*T1, an *Error wrapping ErrTimeout with Timer "CANCEL" (§9.1).
 func (m *Manager) Cancel(invite *ClientTx, h ClientHandler) (*ClientTx, error) {
 	if !invite.invite {
 		return nil, ErrNotInvite
@@ -30,7 +31,21 @@ func (m *Manager) Cancel(invite *ClientTx, h ClientHandler) (*ClientTx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.startClient(used, req, sip.MethodCancel, nil, invite.branch, h)
+	tx, err := m.startClient(used, req, sip.MethodCancel, nil, invite.branch, h)
+	if err != nil {
+		return nil, err
+	}
+	// RFC 3261 §9.1: "If there is no final response for the original
+	// request in 64*T1 seconds", the client SHOULD consider it cancelled
+	// and destroy its transaction (say the UAS has forgotten it and
+	// answers the CANCEL 481); Timer C's slot holds the wait.
+	invite.mu.Lock()
+	if !invite.final && !invite.cancelled && invite.state != StateTerminated {
+		invite.cancelled = true
+		invite.timers[slotTimerC].arm(m.clock, invite, slotTimerC, timerCancel, 64*m.cfg.T1)
+	}
+	invite.mu.Unlock()
+	return tx, nil
 }
 
 // buildCancel builds the CANCEL for invite, the INVITE as sent (RFC 3261

@@ -72,6 +72,7 @@ type ClientTx struct {
 	interval    time.Duration // the current Timer A or E interval
 	provisional bool          // a provisional response arrived
 	final       bool          // a final response arrived
+	cancelled   bool          // a CANCEL was sent: the §9.1 wait runs in slotTimerC
 	ack         []byte        // INVITE: the ACK for the non-2xx final response
 	ackTo       []byte        // INVITE: To of a non-2xx final that arrived while sending
 	timers      [3]timerSlot

@@ -40,7 +40,7 @@ func (tx *ClientTx) enterCalling() {
 // startTimerC (re)starts Timer C if it is configured (RFC 3261 §16.6 item
 // 11, §16.7 step 2). Called with the lock held.
 func (tx *ClientTx) startTimerC() {
-	if c := tx.m.cfg.TimerC; c > 0 {
+	if c := tx.m.cfg.TimerC; c > 0 && !tx.cancelled {
 		tx.timers[slotTimerC].arm(tx.m.clock, tx, slotTimerC, 'C', c)
 	}
 }
@@ -172,6 +172,13 @@ func (tx *ClientTx) onTimerInvite(id timerID) {
 		if tx.state == StateCalling || tx.state == StateProceeding {
 			// RFC 3261 §16.8: Timer C fired with no final response;
 			// treat as 408; the TU may CANCEL.
+			tx.timeout(id)
+			return
+		}
+	case timerCancel:
+		if tx.state == StateCalling || tx.state == StateProceeding {
+			// RFC 3261 §9.1: no final response 64*T1 after the CANCEL: the
+			// original transaction is considered cancelled and destroyed.
 			tx.timeout(id)
 			return
 		}

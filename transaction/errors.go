@@ -44,7 +44,7 @@ var (
 // also reach the transport's own error.
 type Error struct {
 	Err   error  // ErrTimeout or ErrTransport
-	Timer string // the timer that fired for ErrTimeout: "B", "C", "F" or "H"
+	Timer string // the timer that fired for ErrTimeout: "B", "C", "F", "H", or "CANCEL" (§9.1)
 	Cause error  // the transport's error, for ErrTransport
 }
 

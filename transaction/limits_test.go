@@ -1,8 +1,10 @@
 package transaction
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
@@ -48,4 +50,37 @@ func TestMaxUnanswered(t *testing.T) {
 	if sent := e.tp.take(); len(sent) != 1 || !strings.HasPrefix(sent[0].Wire, "SIP/2.0 503 ") {
 		t.Fatalf("full again: sent %v", sent)
 	}
+}
+
+// RFC 3261 §9.1: a CANCEL answered 481 (the UAS has forgotten the INVITE)
+// and no final response: 64*T1 after the CANCEL the INVITE transaction
+// ends with a timeout named "CANCEL"; a provisional response meanwhile
+// does not restart the wait.
+func TestCancelWithoutFinal(t *testing.T) {
+	e := newEnv(t)
+	e.m = NewManager(Config{Clock: e.clock, TimerC: 3 * time.Minute}, e.tp, e.rec)
+	dst := addr(transport.UDP, serverAddr)
+	invite, _ := e.m.Request(dst, []byte(inviteReq), e.rec)
+	e.deliver(response(t, string(invite.Request()), 180, "b"), transport.UDP)
+	e.at(time.Second)
+	if _, err := e.m.Cancel(invite, e.rec); err != nil {
+		t.Fatal(err)
+	}
+	sends := e.tp.take()
+	e.deliver(response(t, sends[len(sends)-1].Wire, 481, "b"), transport.UDP)
+	e.at(20 * time.Second)
+	e.deliver(response(t, string(invite.Request()), 183, "b"), transport.UDP)
+	e.rec.take()
+	e.at(time.Second + 32*time.Second - time.Millisecond)
+	if got := e.rec.take(); len(got) != 0 {
+		t.Fatalf("before 64*T1: %v", got)
+	}
+	e.at(time.Second + 32*time.Second)
+	got := e.rec.take()
+	var te *Error
+	if len(got) != 1 || got[0].Client != invite || !errors.As(got[0].Err, &te) || te.Timer != "CANCEL" || got[0].Status != 408 {
+		t.Fatalf("events %v", got)
+	}
+	e.at(5 * time.Minute)
+	e.checkEmpty()
 }

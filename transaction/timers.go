@@ -99,13 +99,17 @@ type timerID byte
 const (
 	timerNone   timerID = 0
 	timerTrying timerID = '1'
+	timerCancel timerID = '9' // 64*T1 after a CANCEL (RFC 3261 §9.1)
 )
 
-// String returns the timer's letter, "A" to "M", or "100" for the wait
-// before 100 Trying.
+// String returns the timer's letter, "A" to "M", "100" for the wait before
+// 100 Trying, or "CANCEL" for the wait for a final response after a CANCEL.
 func (id timerID) String() string {
-	if id == timerTrying {
+	switch id {
+	case timerTrying:
 		return "100"
+	case timerCancel:
+		return "CANCEL"
 	}
 	return string(rune(id))
 }
