@@ -68,6 +68,9 @@ csv_field() {
 # start_ua ARGS...: runs our UA on a free port of 127.0.0.1 and sets ua_port
 # once it has printed its "listening" event (at most 10 s).
 start_ua() {
+	# Empty before the UA starts: the loop below must neither read an
+	# earlier run's "listening" event nor a file not created yet.
+	: >"$tmp/ua.out"
 	"$tmp/demo" ua -listen 127.0.0.1:0 -duration "$((TIMEOUT + 60))s" "$@" \
 		>"$tmp/ua.out" 2>"$tmp/ua.err" &
 	ua_pid=$!

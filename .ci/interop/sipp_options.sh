@@ -97,6 +97,9 @@ ua_rss() {
 # start_ua PROTO: runs the UA on a free port of 127.0.0.1 and sets ua_port
 # once it has printed its "listening" event (at most 10 s).
 start_ua() {
+	# Empty before the UA starts: the loop below must neither read an
+	# earlier run's "listening" event nor a file not created yet.
+	: >"$tmp/ua.out"
 	"$tmp/demo" ua -listen 127.0.0.1:0 -transport "$1" -duration "$((TIMEOUT + 60))s" \
 		>"$tmp/ua.out" 2>"$tmp/ua.err" &
 	ua_pid=$!
