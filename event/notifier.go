@@ -620,7 +620,7 @@ func (m *Manager) newSubscriber(r *dialog.Request, p *Package, ev *sip.Event, ex
 	}
 	n.mu.Unlock()
 	// RFC 6665 §3.1.1: a 2xx MUST carry Expires; §8.3.1: 200, never 202.
-	r.Respond(200, "", &dialog.ResponseOptions{Headers: append([]dialog.Header{{Name: "Expires", Value: seconds(exp)}}, ans.Headers...)})
+	r.Respond(200, "", &dialog.ResponseOptions{Contact: true, Headers: append([]dialog.Header{{Name: "Expires", Value: seconds(exp)}}, ans.Headers...)})
 	// RFC 6665 §4.2.1.2: a NOTIFY MUST follow the 2xx immediately.
 	n.pump()
 }
@@ -649,7 +649,7 @@ func (n *Notifier) refresh(r *dialog.Request, exp time.Duration) {
 			n.finalLocked(&notifyItem{reason: ReasonTimeout, ctype: n.ctype, body: n.body}, ErrUnsubscribed)
 		}
 		n.mu.Unlock()
-		r.Respond(200, "", &dialog.ResponseOptions{Headers: []dialog.Header{{Name: "Expires", Value: "0"}}})
+		r.Respond(200, "", &dialog.ResponseOptions{Contact: true, Headers: []dialog.Header{{Name: "Expires", Value: "0"}}})
 		n.pump()
 		return
 	}
@@ -686,7 +686,7 @@ func (n *Notifier) refresh(r *dialog.Request, exp time.Duration) {
 		n.queue = append(n.queue, it) // the answer to a SUBSCRIBE is owed
 	}
 	n.mu.Unlock()
-	r.Respond(200, "", &dialog.ResponseOptions{Headers: append([]dialog.Header{{Name: "Expires", Value: seconds(exp)}}, ans.Headers...)})
+	r.Respond(200, "", &dialog.ResponseOptions{Contact: true, Headers: append([]dialog.Header{{Name: "Expires", Value: seconds(exp)}}, ans.Headers...)})
 	// RFC 6665 §4.2.1.2: a NOTIFY MUST follow the refresh immediately.
 	n.pump()
 }

@@ -501,3 +501,22 @@ func TestNotifyTransportError(t *testing.T) {
 		t.Error("dialog left")
 	}
 }
+
+// The 2xx to a SUBSCRIBE inside the dialog (a refresh, an unsubscribe)
+// carries Contact: SUBSCRIBE is a target refresh request (RFC 6665 §3.1),
+// whose 2xx tells the subscriber the remote target (RFC 3261 §12.2.1.2).
+func TestRefreshResponseContact(t *testing.T) {
+	pkg := Package{Name: "test", OnSubscribe: func(*Notifier, *SubscribeRequest) Answer { return Answer{} }}
+	_, bob, p := notifierWithPeer(t, pkg, Config{})
+	ok, nt := p.subscribe(bob, "test")
+	p.respond(nt, 200, "")
+	tag := string(ok.msg.ToTag())
+	for i, expires := range []string{"600", "0"} {
+		p.send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", "call-1", "sub", tag, 2+i, "", "Event: test", "Expires: "+expires))
+		g := p.expectStatus(200)
+		if g.msg.Get(sip.HeaderContact) == nil {
+			t.Errorf("2xx to the SUBSCRIBE with Expires %s has no Contact:\n%s", expires, g.msg.Bytes())
+		}
+		p.respond(p.expect("NOTIFY"), 200, "")
+	}
+}

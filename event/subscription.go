@@ -394,7 +394,12 @@ func (s *Subscription) refreshResponse(_ *transaction.ClientTx, r transaction.Re
 func (s *Subscription) refreshFailed() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.timerNAt = time.Time{}
+	// Before any NOTIFY, Timer N goes on: a subscription with no NOTIFY
+	// within it has failed (RFC 6665 §4.1.2.4), and it may be the only
+	// deadline (no Expires known yet).
+	if s.isEstablished {
+		s.timerNAt = time.Time{}
+	}
 	if left := s.expiresAt.Sub(s.m.clock.Now()); !s.opts.NoRefresh && !s.retriedFail && left > 4*s.m.cfg.T1 {
 		s.retriedFail = true
 		s.refreshAt = s.m.clock.Now().Add(left / 2)
@@ -477,8 +482,13 @@ func (s *Subscription) handleNotify(r *dialog.Request, ss *sip.SubscriptionState
 			s.applyExpiresLocked(s.requested)
 		}
 	default:
-		// An extension state: the subscription stays as it was.
+		// An extension state: the subscription stays as it was; it has a
+		// NOTIFY, so Timer N no longer bounds it, and it must not be left
+		// without an expiry.
 		n.State = s.state
+		if s.expiresAt.IsZero() {
+			s.applyExpiresLocked(s.requested)
+		}
 	}
 	s.armLocked()
 	s.mu.Unlock()

@@ -666,9 +666,6 @@ func (s *subScene) options(a, b byte) *event.SubscribeOptions {
 		OnNotify: func(sub *event.Subscription, n *event.Notification) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			if n.State == event.StateNotifyWait {
-				s.unbounded[sub] = true // see subScene.unbounded
-			}
 			if s.ended[sub] {
 				s.t.Fatalf("OnNotify after OnTerminated (%s;id=%s)", sub.Package(), sub.ID())
 			}
@@ -804,11 +801,6 @@ func (s *subScene) step(op, a, b byte) {
 		case 1:
 			sub.Close()
 		case 2:
-			if sub.State() == event.StateNotifyWait {
-				s.mu.Lock()
-				s.unbounded[sub] = true
-				s.mu.Unlock()
-			}
 			sub.Refresh(cancelled())
 		case 3:
 			if n, err := sub.Resubscribe(); err == nil {

@@ -219,11 +219,6 @@ func (s *xferScene) onRefer(in *refer.Incoming) {
 // may run on the goroutine of Transfer's unsubscription, so it fails with
 // Errorf.
 func (s *xferScene) progress(t *refer.Transfer, p refer.Progress) {
-	if p.Kind == refer.Notified && p.State == event.StateNotifyWait {
-		s.mu.Lock()
-		s.unbounded[t] = true // see xferScene.unbounded
-		s.mu.Unlock()
-	}
 	if p.Kind != refer.Done {
 		return
 	}
@@ -651,11 +646,6 @@ func (s *xferScene) act(a, b byte) {
 		}
 	case 5:
 		if tr != nil {
-			if tr.Subscription().State() == event.StateNotifyWait {
-				s.mu.Lock()
-				s.unbounded[tr] = true
-				s.mu.Unlock()
-			}
 			tr.Refresh(cancelled())
 		}
 	case 6:
