@@ -1,7 +1,6 @@
 package fuzz
 
 import (
-	"maps"
 	"runtime"
 	"strconv"
 	"strings"
@@ -39,10 +38,14 @@ import (
 //   - every REFER of the peer has its final response within 64*T1 (RFC
 //     3515 §2.4.2: a 202 "before the REFER transaction expires", or a
 //     refusal);
-//   - a Transfer reports Done once, after its Done channel closed;
+//   - an accepted REFER gets its first NOTIFY at once (RFC 6665 §4.2.1.2),
+//     a final status ends the subscription and no NOTIFY follows the one
+//     that did (RFC 3515 §2.4.7);
+//   - a Transfer reports its REFER accepted or rejected once at most, and
+//     Done once, after its Done channel closed;
 //   - once the peer falls silent, every Transfer the UA started is over
 //     within ten minutes (the peer grants subscriptions of five minutes at
-//     most; two known bugs aside, see xferScene.unbounded), and so is
+//     most), and so is
 //     every implicit subscription of the REFERs it received;
 //   - after closing the Manager and the UA and ten more minutes, no
 //     goroutine of the stack, transaction, timer, dialog or subscription is
@@ -89,6 +92,7 @@ func FuzzTransfers(f *testing.F) {
 		for i := 1; i+2 < len(ops); i += 3 {
 			s.step(ops[i], ops[i+1], ops[i+2])
 			s.settle()
+			s.checkOwed()
 			if t.Failed() {
 				return
 			}
@@ -113,21 +117,14 @@ type xferScene struct {
 	incoming       []*refer.Incoming
 	transfers      []*refer.Transfer
 	doneReports    map[*refer.Transfer]int
-	// unbounded holds the transfers whose subscription two known bugs
-	// (reported) leave without a timer when the REFER's 2xx gave no
-	// Expires, so that they never end: a refresh sent before the first
-	// NOTIFY that fails stops Timer N; a first NOTIFY with an extension
-	// state stops it too and sets no expiry (RFC 6665 §4.1.2.4: a
-	// subscription with no NOTIFY within Timer N has failed). Until they
-	// are fixed these are left out of the check that transfers end.
-	unbounded map[*refer.Transfer]bool
-	calls     []*dialog.Call // every call: dialled, received, placed by the Agent
-	ringing   []*dialog.Call // incoming calls not answered yet
+	answers        map[*refer.Transfer]int // Accepted and Rejected reports
+	calls          []*dialog.Call          // every call: dialled, received, placed by the Agent
+	ringing        []*dialog.Call          // incoming calls not answered yet
 }
 
 // newXferScene starts the scene; cfg's bits configure the Agent.
 func newXferScene(t *testing.T, cfg byte) *xferScene {
-	s := &xferScene{base: runtime.NumGoroutine(), doneReports: make(map[*refer.Transfer]int), unbounded: make(map[*refer.Transfer]bool)}
+	s := &xferScene{base: runtime.NumGoroutine(), doneReports: make(map[*refer.Transfer]int), answers: make(map[*refer.Transfer]int)}
 	dcfg := dialog.Config{MaxDialogs: 8, OnInvite: s.onInvite}
 	// Timer C bounds an INVITE that a silent target left ringing, so that
 	// a transfer to it ends (RFC 3261 §16.6 gives a UA no such bound).
@@ -219,7 +216,18 @@ func (s *xferScene) onRefer(in *refer.Incoming) {
 // may run on the goroutine of Transfer's unsubscription, so it fails with
 // Errorf.
 func (s *xferScene) progress(t *refer.Transfer, p refer.Progress) {
-	if p.Kind != refer.Done {
+	switch p.Kind {
+	case refer.Accepted, refer.Rejected:
+		// The REFER has one final response (RFC 3261 §17.1.2).
+		s.mu.Lock()
+		s.answers[t]++
+		n := s.answers[t]
+		s.mu.Unlock()
+		if n > 1 {
+			s.t.Errorf("a transfer reported its REFER accepted or rejected %d times", n)
+		}
+		return
+	case refer.Notified:
 		return
 	}
 	select {
@@ -281,21 +289,16 @@ func (s *xferScene) finish() {
 		s.clock.Advance(30 * time.Second)
 		s.settle()
 		s.checkRefers()
+		s.checkOwed()
 	}
 	s.mu.Lock()
 	transfers := append([]*refer.Transfer(nil), s.transfers...)
 	incoming := append([]*refer.Incoming(nil), s.incoming...)
-	unbounded := maps.Clone(s.unbounded)
 	s.mu.Unlock()
-	stuck := 0
 	for _, tr := range transfers {
 		select {
 		case <-tr.Done():
 		default:
-			if unbounded[tr] {
-				stuck++
-				continue
-			}
 			sub := tr.Subscription()
 			t.Fatalf("a transfer is not over ten minutes after the peer's last message: result %+v, subscription %v (expires %s, now %s)",
 				tr.Result(), sub.State(), sub.Expires().Format("15:04:05"), s.clock.Now().Format("15:04:05"))
@@ -303,8 +306,8 @@ func (s *xferScene) finish() {
 	}
 	// The implicit subscriptions of the REFERs received end too: they
 	// expire (refer.DefaultExpires), and their NOTIFYs time out.
-	if a, b := s.ev.Subscriptions(); a != stuck || b != 0 {
-		t.Fatalf("%d subscriber and %d notifier subscriptions left ten minutes after the peer's last message", a-stuck, b)
+	if a, b := s.ev.Subscriptions(); a+b != 0 {
+		t.Fatalf("%d subscriber and %d notifier subscriptions left ten minutes after the peer's last message", a, b)
 	}
 	s.ev.Close()
 	s.waitGoroutines()
