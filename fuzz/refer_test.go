@@ -611,8 +611,13 @@ func (s *xferScene) step(op, a, b byte) {
 }
 
 // act has the UA end, answer or cancel a call, or end or refresh a
-// transfer's subscription early.
+// transfer's subscription early; or close its event Manager, after which
+// REFERs get 503 and transfers end without outcome.
 func (s *xferScene) act(a, b byte) {
+	if a == 0xff && b == 0xff {
+		s.ev.Close()
+		return
+	}
 	s.mu.Lock()
 	var c, r *dialog.Call
 	var tr *refer.Transfer
