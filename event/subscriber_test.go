@@ -765,3 +765,25 @@ func TestManualRefresh(t *testing.T) {
 		t.Errorf("Refresh after the end: %v", err)
 	}
 }
+
+// A refresh sent before the first NOTIFY and answered 204 (RFC 5839: no
+// NOTIFY will follow) cancels Timer N; with no Expires ever heard, the
+// duration asked for still ends the subscription.
+func TestRefresh204BeforeNotify(t *testing.T) {
+	w := newWorld(t)
+	alice := w.node("alice", 5060, dialog.Config{})
+	alice.m.Register(Package{Name: "test"})
+	p := w.peer(5070)
+	s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", &SubscribeOptions{Package: "test", Expires: 100 * time.Second, NoRefresh: true})
+	sub := p.expect("SUBSCRIBE")
+	p.respond(sub, 200, "n") // no Expires, no NOTIFY
+	done := make(chan error, 1)
+	go func() { done <- s.Refresh(context.Background()) }()
+	ref := p.wait()
+	p.respond(ref, 204, "")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(100*time.Second + 32*time.Second)
+	mustTerminate(t, s, ErrExpired)
+}

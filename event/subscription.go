@@ -348,6 +348,12 @@ func (s *Subscription) refreshResponse(_ *transaction.ClientTx, r transaction.Re
 			s.retriedFail = false
 			s.expiresFromResponseLocked(r.Msg)
 		}
+		if r.Status == 204 && s.expiresAt.IsZero() {
+			// No NOTIFY yet, none to come, and no Expires: the duration
+			// asked for is the only deadline left.
+			s.applyExpiresLocked(s.requested)
+			s.armLocked()
+		}
 		s.mu.Unlock()
 		return
 	}
