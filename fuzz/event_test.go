@@ -44,8 +44,7 @@ import (
 //   - a subscription's OnTerminated comes once, with Done closed, and no
 //     OnNotify after it; a notifier's OnTerminated comes once;
 //   - once the peer falls silent, every subscription of either role ends
-//     within two hours (none can be granted more than one; a known bug
-//     aside, see subScene.unbounded);
+//     within two hours (none can be granted more than one);
 //   - after Manager.Close, UA.Close and ten minutes, no transaction, timer,
 //     dialog or subscription is left, and every Subscription and Notifier
 //     the test saw has its Done channel closed.
@@ -587,19 +586,12 @@ type subScene struct {
 	ended     map[any]bool // OnTerminated came
 	calls     []*dialog.Call
 	keepFork  bool
-	// unbounded holds the subscriptions refreshed by hand before their
-	// first NOTIFY. Known bug, reported: a 204 to that refresh (RFC 5839)
-	// stops Timer N, and a subscription whose 2xx gave no Expires then has
-	// no deadline left and never ends (RFC 6665 §4.1.2.4: without a NOTIFY
-	// within Timer N it has failed). Until it is fixed they are left out
-	// of the check that subscriptions end.
-	unbounded map[*event.Subscription]bool
 }
 
 // newSubScene starts the scene; cfg's bits set the Manager's limits and
 // the "test" package's options.
 func newSubScene(t *testing.T, cfg byte) *subScene {
-	s := &subScene{seen: make(map[any]bool), ended: make(map[any]bool), unbounded: make(map[*event.Subscription]bool)}
+	s := &subScene{seen: make(map[any]bool), ended: make(map[any]bool)}
 	s.rig = newRig(t, dialog.Config{MaxDialogs: 8})
 	ecfg := event.Config{}
 	if cfg&1 != 0 {
@@ -690,10 +682,8 @@ func (s *subScene) silence() {
 		select {
 		case <-sub.Done():
 		default:
-			if !s.unbounded[sub] {
-				s.t.Fatalf("a subscription (%s;id=%s) is still %v two hours after the peer's last message (expires %s, now %s)",
-					sub.Package(), sub.ID(), sub.State(), sub.Expires().Format("15:04:05"), s.clock.Now().Format("15:04:05"))
-			}
+			s.t.Fatalf("a subscription (%s;id=%s) is still %v two hours after the peer's last message (expires %s, now %s)",
+				sub.Package(), sub.ID(), sub.State(), sub.Expires().Format("15:04:05"), s.clock.Now().Format("15:04:05"))
 		}
 	}
 	for _, n := range s.notifiers {
@@ -854,11 +844,6 @@ func (s *subScene) step(op, a, b byte) {
 		case 1:
 			sub.Close()
 		case 2:
-			if sub.State() == event.StateNotifyWait {
-				s.mu.Lock()
-				s.unbounded[sub] = true
-				s.mu.Unlock()
-			}
 			sub.Refresh(cancelled())
 		case 3:
 			if n, err := sub.Resubscribe(); err == nil {
