@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -131,12 +132,13 @@ Flags:
 
 // uaFlags are the settings of "demo ua".
 type uaFlags struct {
-	listen   netip.AddrPort
-	proto    transport.Protocol
-	user     string
-	duration time.Duration
-	verbose  bool
-	logDebug bool
+	cpuProfile string
+	listen     netip.AddrPort
+	proto      transport.Protocol
+	user       string
+	duration   time.Duration
+	verbose    bool
+	logDebug   bool
 
 	answerCode int
 	ring       bool
@@ -174,6 +176,7 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	fs.DurationVar(&f.duration, "duration", 0, "exit after this long; 0 runs until SIGINT or SIGTERM (or the last call placed with -call)")
 	fs.BoolVar(&f.verbose, "v", false, "write a request event for every final response sent (slows a load test)")
 	fs.BoolVar(&f.logDebug, "debug", false, "log at debug level: messages dropped or absorbed by the stack")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof), for load tests")
 	fs.IntVar(&f.answerCode, "answer-code", 200, "final response to incoming INVITEs: 200 answers with SDP, 300-699 rejects")
 	fs.BoolVar(&f.ring, "ring", false, "send 180 Ringing before the final response to an INVITE")
 	fs.StringVar(&f.call, "call", "", "place calls to this `URI`, e.g. sip:alice@127.0.0.1:5060 (IP address hosts only; add ;transport=tcp for TCP)")
@@ -247,7 +250,28 @@ func runUA(args []string) error {
 	// run instead of being lost (or killing the process before its stats).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if prof := cpuProfileFlag(args); prof != "" {
+		f, err := os.Create(prof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	return runUAContext(ctx, args, os.Stdout, os.Stderr)
+}
+
+// cpuProfileFlag returns the -cpuprofile value of args, "" if none or if
+// they do not parse (runUAContext then reports why).
+func cpuProfileFlag(args []string) string {
+	f, err := parseUAFlags(args, io.Discard)
+	if err != nil {
+		return ""
+	}
+	return f.cpuProfile
 }
 
 // errCallsFailed is returned by runUAContext when a call it placed failed.
