@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -381,6 +382,13 @@ func (r *rig) checkOwed() {
 // checkRequest returns what is wrong with a SUBSCRIBE or NOTIFY the UA
 // sent, "" if nothing.
 func checkRequest(m *sip.Message) string {
+	// 192.0.2.9 and the body "hello" appear only in embedded headers of
+	// the peer's Refer-To that a UA must write itself or not copy (Via,
+	// From, Contact, body; Referred-By is taken from the REFER): RFC 3261
+	// §19.1.5, RFC 3892 §3.
+	if bytes.Contains(m.Bytes(), []byte("192.0.2.9")) || m.Method() == sip.MethodInvite && string(m.Body()) == "hello" {
+		return "request with what only a forbidden embedded header held"
+	}
 	switch m.Method() {
 	case sip.MethodSubscribe:
 		// RFC 6665 §3.1.2: exactly one Event; §3.1.1: Expires SHOULD be

@@ -35,6 +35,9 @@ import (
 //   - the UA's NOTIFYs of the refer package carry a message/sipfrag body
 //     that begins with a status line (RFC 3515 §2.4.5), besides what
 //     FuzzSubscriptions checks of every SUBSCRIBE and NOTIFY;
+//   - nothing of an embedded header a UA must write itself (Via, From,
+//     Contact, body) or takes from the REFER (Referred-By) reaches a
+//     request of the UA (RFC 3261 §19.1.5, RFC 3892 §3);
 //   - every REFER of the peer has its final response within 64*T1 (RFC
 //     3515 §2.4.2: a 202 "before the REFER transaction expires", or a
 //     refusal);
