@@ -63,6 +63,12 @@ func FuzzSubscriptions(f *testing.F) {
 	// the state) and refreshes; the UA notifies; the peer unsubscribes
 	// (Expires: 0, final NOTIFY); another SUBSCRIBE is refused (403).
 	f.Add([]byte{0x20, 0, 0x00, 0x01, 3, 0x00, 0x02, 1, 0x10, 0x80, 3, 0x00, 0x02, 7, 0x00, 0x00, 3, 0x00, 0x02, 1, 0x00, 0x07, 3, 0x00, 0x02, 0, 0x04, 0x04, 9, 9, 0})
+	// The UA as notifier: a refresh accepted, the next one refused (403,
+	// the subscription goes on, RFC 6665 §4.1.2.2), then an unsubscription.
+	f.Add([]byte{0x20, 0, 0x00, 0x01, 3, 0x00, 0x02, 1, 0x10, 0x80, 3, 0x00, 0x02, 1, 0x40, 0x80, 1, 0x00, 0x07, 3, 0x00, 0x02, 9, 9, 0})
+	// A subscription with AutoResubscribe terminated with probation and
+	// retry-after (RFC 6665 §4.1.3); the Manager closes before the retry.
+	f.Add([]byte{0x00, 4, 0x80, 0x00, 3, 0x00, 0x02, 2, 0x41, 0x28, 8, 0xff, 0x00, 9, 9, 0})
 	// A call from the UA, answered; a subscription inside its dialog
 	// (RFC 6665 §4.5.2), its NOTIFY before its 2xx; an unsubscription with
 	// a cancelled context, the final NOTIFY then answered 481; hang-up.
