@@ -279,6 +279,15 @@ func (n *Notifier) finalLocked(it *notifyItem, err error) {
 		n.expiry.Stop()
 		n.expiry = nil
 	}
+	if !errors.Is(err, ErrTerminated) {
+		// Expired or unsubscribed: the subscription is gone (RFC 6665
+		// §4.2.1.4), so NOTIFYs still waiting would report it active
+		// after its end. The final one carries the latest state. (One the
+		// application ends with Terminate keeps its queue: a REFER's
+		// transferor wants every status, §2.4.5 of RFC 3515.)
+		clear(n.queue)
+		n.queue = n.queue[:0]
+	}
 	it.state, it.final, it.urgent, it.err = StateTerminated, true, true, err
 	// The final NOTIFY is never refused for a full queue.
 	n.queue = append(n.queue, it)

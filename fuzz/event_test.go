@@ -355,15 +355,6 @@ func (r *rig) expiresLocked(m *sip.Message) {
 	}
 	r.notifies[string(via(m))] = true
 	end, ok := r.granted[string(m.CallID())+" "+string(m.FromTag())+" "+string(m.ToTag())+" "+string(m.Get(sip.HeaderEvent))]
-	if ok && !r.clock.Now().Before(end) {
-		// Known bug, reported: a NOTIFY still queued (behind one in flight,
-		// or held back by MinNotifyInterval) when the subscription expires
-		// or the subscriber unsubscribes goes out after that, active or
-		// pending, ahead of the terminated one (RFC 6665 §4.2.1.4: the
-		// subscription is removed at expiry; an unsubscription is answered
-		// with the terminated NOTIFY). Let through until it is fixed.
-		return
-	}
 	if at := r.clock.Now().Add(time.Duration(ss.Expires) * time.Second); ok && at.After(end.Add(time.Second)) {
 		r.t.Fatalf("the UA sent a NOTIFY whose expires (%d s) goes past the end it granted (%s):\n%s", ss.Expires, end.Format("15:04:05"), m.Bytes())
 	}

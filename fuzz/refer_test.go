@@ -578,15 +578,6 @@ func (s *xferScene) step(op, a, b byte) {
 		}
 		in := s.incoming[len(s.incoming)-1-int(a)%len(s.incoming)]
 		s.mu.Unlock()
-		if b&7 >= 4 && b&7 <= 6 && in.Subscription() == nil && !in.NoSubscription {
-			// Known bug, reported: Notify on a REFER not yet accepted or
-			// deferred fails (ErrNoSubscription) but marks the status
-			// final, so the 202 of a later Accept or Defer has no NOTIFY
-			// after it (RFC 6665 §4.2.1.2) and the subscription's last
-			// NOTIFY no sipfrag (RFC 3515 §2.4.5). Until it is fixed the
-			// UA reports only on REFERs it has answered.
-			return
-		}
 		switch b & 7 {
 		case 0:
 			in.Accept()

@@ -316,3 +316,73 @@ func TestCloseEndsTransfer(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+// A REFER with Refer-Sub: false left undecided is deferred (202, no
+// subscription, RFC 4488); accepting it later still contacts the target
+// (RFC 3515 §2.4.2: "the UA MUST contact the resource").
+func TestDeferredNoSubscriptionAccepted(t *testing.T) {
+	s := newStage(t)
+	undecided := make(chan *Incoming, 1)
+	alice := s.add("Alice", 5060, Config{})
+	bob := s.add("Bob", 5070, Config{OnRefer: func(in *Incoming) { undecided <- in }, DecideWithin: 500 * time.Millisecond})
+	carol := s.add("Carol", 5080, Config{})
+	ab, _ := s.call(alice, bob)
+	tr, _ := alice.agent.Refer(ab.Dialog(), &ReferOptions{ReferTo: "<" + carol.uri() + ">", NoSubscription: true})
+	s.clock.Advance(500 * time.Millisecond)
+	if res := tr.Result(); !res.NoSubscription || res.ReferCode != 202 {
+		t.Fatalf("after the deferral: %+v", res)
+	}
+	in := <-undecided
+	if err := in.Notify(180, ""); !errors.Is(err, ErrNoSubscription) {
+		t.Fatalf("Notify without subscription: %v", err)
+	}
+	if err := in.Accept(); err != nil {
+		t.Fatalf("Accept: %v", err)
+	}
+	select {
+	case <-carol.calls:
+	default:
+		t.Fatal("the target was not called")
+	}
+}
+
+// Notify before the REFER is answered fails and records nothing: the
+// Accept that follows still sends its first NOTIFY (RFC 6665 §4.2.1.2).
+func TestNotifyBeforeAccept(t *testing.T) {
+	s := newStage(t)
+	undecided := make(chan *Incoming, 1)
+	alice := s.add("Alice", 5060, Config{})
+	bob := s.add("Bob", 5070, Config{NoAutoCall: true, OnRefer: func(in *Incoming) { undecided <- in }})
+	ab, _ := s.call(alice, bob)
+	var progress progressLog
+	alice.agent.Refer(ab.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>", OnProgress: progress.add})
+	in := <-undecided
+	if err := in.Notify(200, ""); !errors.Is(err, ErrNoSubscription) {
+		t.Fatalf("Notify before Accept: %v", err)
+	}
+	in.Accept()
+	in.Notify(200, "")
+	if got := progress.String(); got != "accepted 202, notified 100 active, notified 200 terminated, done 200" {
+		t.Fatalf("progress %s", got)
+	}
+}
+
+// RFC 3515 §2.4.1: the transferor sends exactly one Refer-To value; an
+// empty, malformed or double one is refused before anything is sent.
+func TestReferToSentChecked(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{})
+	ab, _ := s.call(alice, bob)
+	mark := s.wire.mark()
+	for _, v := range []string{"", "<sip:a@127.0.0.1>, <sip:b@127.0.0.1>", "<sip:a@127.0.0.1", "*"} {
+		if _, err := alice.agent.Refer(ab.Dialog(), &ReferOptions{ReferTo: v}); !errors.Is(err, ErrBadReferTo) {
+			t.Errorf("Refer-To %q: %v", v, err)
+		}
+		if _, err := alice.agent.ReferOutside(bob.uri(), &ReferOptions{ReferTo: v}); !errors.Is(err, ErrBadReferTo) {
+			t.Errorf("Refer-To %q outside: %v", v, err)
+		}
+	}
+	if lines, _ := s.wire.since(mark); len(lines) != 0 {
+		t.Errorf("sent %q", lines)
+	}
+}

@@ -139,7 +139,8 @@ func (in *Incoming) Accept() error {
 	in.stopTimerLocked()
 	in.mu.Unlock()
 	if wasDeferred {
-		if err := in.notify(event.StateActive, 100, "Trying"); err != nil {
+		// Refer-Sub: false leaves no subscription to grant: go on to call.
+		if err := in.notify(event.StateActive, 100, "Trying"); err != nil && !errors.Is(err, ErrNoSubscription) {
 			return err
 		}
 	} else if err := in.respond(event.StateActive); err != nil {
@@ -228,7 +229,11 @@ func (in *Incoming) respond(state event.State) error {
 	}
 	n, err := a.ev.NewNotifier(d, &event.NotifierOptions{Package: "refer", ID: in.ID, Expires: a.cfg.Expires})
 	if err != nil {
-		in.r.Respond(503, "Too Many Subscriptions", nil)
+		reason := "" // the event Manager is closed, or the dialog gone
+		if errors.Is(err, event.ErrTooMany) {
+			reason = "Too Many Subscriptions"
+		}
+		in.r.Respond(503, reason, nil)
 		return err
 	}
 	in.mu.Lock()
@@ -273,18 +278,21 @@ func (in *Incoming) notify(st event.State, code int, reason string) error {
 	}
 	in.mu.Lock()
 	n := in.notifier
-	if in.final {
+	switch {
+	case in.final:
 		in.mu.Unlock()
 		return ErrDecided
+	case n == nil:
+		// Not accepted yet, or Refer-Sub: false: nothing to tell, and
+		// nothing recorded (a later Accept still owes its first NOTIFY).
+		in.mu.Unlock()
+		return ErrNoSubscription
 	}
 	in.lastCode, in.lastWhy = code, reason
 	if st == event.StateTerminated {
 		in.final = true
 	}
 	in.mu.Unlock()
-	if n == nil {
-		return ErrNoSubscription
-	}
 	body := in.agent.cfg.Sipfrag(code, reason)
 	if st == event.StateTerminated {
 		return n.Terminate(event.ReasonNoResource, 0, sipfrag.ContentType, body)

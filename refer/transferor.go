@@ -124,6 +124,9 @@ type Transfer struct {
 // number as id (§2.4.6) and lives in d as a usage of its own (RFC 5057):
 // a BYE of the call does not end it, nor does it end the call.
 func (a *Agent) Refer(d *dialog.Dialog, o *ReferOptions) (*Transfer, error) {
+	if err := checkReferTo(o.ReferTo); err != nil {
+		return nil, err
+	}
 	t := a.newTransfer(o)
 	req, dst, seq, err := d.NewRequestSeq("REFER", a.referOptions(o, nil))
 	if err != nil {
@@ -145,6 +148,9 @@ func (a *Agent) Refer(d *dialog.Dialog, o *ReferOptions) (*Transfer, error) {
 // §2.4.1; RFC 7647 §4: it creates a dialog, from its 2xx or from the first
 // NOTIFY). With o.TargetDialog it carries Target-Dialog (RFC 4538).
 func (a *Agent) ReferOutside(target string, o *ReferOptions) (*Transfer, error) {
+	if err := checkReferTo(o.ReferTo); err != nil {
+		return nil, err
+	}
 	t := a.newTransfer(o)
 	in, err := a.ua.NewInitial("REFER", target, &dialog.InitialOptions{RequestOptions: *a.referOptions(o, o.TargetDialog)})
 	if err != nil {
@@ -162,6 +168,17 @@ func (a *Agent) ReferOutside(target string, o *ReferOptions) (*Transfer, error) 
 		return nil, err
 	}
 	return t, nil
+}
+
+// checkReferTo refuses to send what a recipient must answer 400: RFC 3515
+// §2.4.1, "A REFER request MUST contain exactly one Refer-To header field
+// value", which must parse.
+func checkReferTo(v string) error {
+	var na sip.NameAddr
+	if err := na.Parse([]byte(v)); err != nil || na.Wildcard {
+		return &Error{Status: 400, Reason: "Malformed Refer-To", Err: errors.Join(ErrBadReferTo, err)}
+	}
+	return nil
 }
 
 func (a *Agent) newTransfer(o *ReferOptions) *Transfer {
