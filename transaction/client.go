@@ -92,7 +92,10 @@ func (tx *ClientTx) State() State {
 }
 
 // Request returns the request as the transport sent it, top Via included;
-// nil until the send returns. The bytes must not be modified.
+// nil until the send returns, and nil again once a final response has
+// arrived (the request is never sent again then, and a transaction waiting
+// out Timer K or M keeps no more than it needs). The bytes must not be
+// modified.
 func (tx *ClientTx) Request() []byte {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
@@ -253,6 +256,9 @@ func (tx *ClientTx) sent(wire []byte, used transport.Addr, err error) error {
 		}
 	case StateAccepted:
 		tx.timers[slotLifetime].arm(m.clock, tx, slotLifetime, 'M', 64*m.cfg.T1)
+	}
+	if tx.final {
+		tx.wire = nil
 	}
 	tx.mu.Unlock()
 	if ended {

@@ -93,6 +93,7 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 			tx.stopAll()
 			if !tx.sending {
 				tx.timers[slotLifetime].arm(m.clock, tx, slotLifetime, 'M', 64*m.cfg.T1)
+				tx.wire = nil
 			}
 			deliver = true
 		default:
@@ -111,6 +112,7 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 					m.log.Warn("transaction: cannot build ACK", "branch", tx.key, "err", err)
 				}
 				sendACK = tx.ack != nil
+				tx.wire = nil
 				ended = tx.enterCompletedInvite()
 			}
 			deliver = true

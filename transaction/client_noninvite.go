@@ -66,6 +66,7 @@ func (tx *ClientTx) receiveNonInvite(resp *sip.Message) bool {
 			tx.final = true
 			tx.stopAll()
 			if !tx.sending {
+				tx.wire = nil
 				ended = tx.enterCompletedNonInvite()
 			}
 		}

@@ -70,6 +70,7 @@ func leakRun(t *testing.T, proto transport.Protocol) {
 
 	heard := map[string][]string{} // by kind: what the client TUs heard
 	kindOf := map[*ClientTx]string{}
+	sentAs := map[*ClientTx][]byte{} // Request() is nil after the final response
 	var handler ClientHandlerFunc
 	handler = func(tx *ClientTx, r Response) {
 		if r.Msg == nil {
@@ -83,7 +84,7 @@ func leakRun(t *testing.T, proto transport.Protocol) {
 		case tx.Method() == "INVITE" && r.Status >= 200 && r.Status < 300:
 			// The UAC core ACKs a 2xx itself, with a new branch (RFC 3261
 			// §13.2.2.4); over the transport directly.
-			a, err := buildACK(tx.Request(), r.Msg.Get(sip.HeaderTo))
+			a, err := buildACK(sentAs[tx], r.Msg.Get(sip.HeaderTo))
 			if err != nil {
 				t.Error(err)
 				return
@@ -112,6 +113,7 @@ func leakRun(t *testing.T, proto transport.Protocol) {
 			t.Fatal(err)
 		}
 		kindOf[tx] = k
+		sentAs[tx] = tx.Request()
 		p.clock.Advance(300 * time.Millisecond)
 	}
 	for p.clock.Pending() > 0 {

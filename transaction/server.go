@@ -101,7 +101,8 @@ func (tx *ServerTx) Reply() transport.ReplyTo { return tx.reply }
 // Respond sends a response the TU built for the request (with
 // sip.AppendResponse) and drives the machine: provisional responses are
 // sent as they come; the first final response moves the transaction on
-// and is sent again as RFC 3261 §17.2 requires. Respond copies wire.
+// and is sent again as RFC 3261 §17.2 requires. Respond keeps a copy of
+// wire as long as the machine may send it again, and no longer.
 //
 // It returns ErrFinal for a response after the final one (except further
 // 2xx to an INVITE, which the TU retransmits itself, RFC 6026 §7.1),
@@ -113,18 +114,17 @@ func (tx *ServerTx) Respond(wire []byte) error {
 	if !ok {
 		return ErrBadMessage
 	}
-	b := append([]byte(nil), wire...)
 	var tag []byte
 	if tx.invite {
-		tag = responseTag(b)
+		tag = responseTag(wire)
 	}
 	tx.mu.Lock()
 	var ended bool
 	var err error
 	if tx.invite {
-		ended, err = tx.respondInvite(code, b, tag)
+		ended, err = tx.respondInvite(code, wire, tag)
 	} else {
-		ended, err = tx.respondNonInvite(code, b)
+		ended, err = tx.respondNonInvite(code, wire)
 	}
 	if err == nil && code >= 200 {
 		tx.answered()
@@ -134,7 +134,7 @@ func (tx *ServerTx) Respond(wire []byte) error {
 		return err
 	}
 	tx.endAfter(ended)
-	if err := tx.m.tp.SendResponse(tx.reply, b); err != nil {
+	if err := tx.m.tp.SendResponse(tx.reply, wire); err != nil {
 		// RFC 3261 §17.2.4: inform the TU (the caller) and terminate.
 		tx.mu.Lock()
 		ended := tx.terminate()

@@ -20,8 +20,8 @@ package transaction
 //	any        --transport error--> Terminated (to TU)
 
 // respondInvite applies a response from the TU; the caller sends b unless
-// err is set. It reports whether the transaction ended. Called with the
-// lock held.
+// err is set, and tx keeps a copy of b only while it may send it again.
+// It reports whether the transaction ended. Called with the lock held.
 func (tx *ServerTx) respondInvite(code int, b, tag []byte) (ended bool, err error) {
 	m := tx.m
 	switch tx.state {
@@ -31,19 +31,22 @@ func (tx *ServerTx) respondInvite(code int, b, tag []byte) (ended bool, err erro
 		if tag != nil {
 			tx.tag = tag
 		}
-		tx.resp = b
 		switch {
 		case code < 200:
 			// RFC 3261 §17.2.1: each provisional response MUST be passed
 			// to the transport; the state does not change.
+			tx.resp = append(tx.resp[:0:0], b...)
 		case code < 300:
 			// RFC 6026 §7.1: a 2xx moves Proceeding to Accepted, with
-			// Timer L = 64*T1; the TU core retransmits the 2xx itself.
+			// Timer L = 64*T1; the TU core retransmits the 2xx itself,
+			// so the transaction keeps no response for those 32 s.
+			tx.resp = nil
 			tx.state = StateAccepted
 			tx.timers[slotEnd].arm(m.clock, tx, slotEnd, 'L', 64*m.cfg.T1)
 		default:
 			// RFC 3261 §17.2.1: 300-699 moves to Completed; Timer G (T1)
 			// for unreliable transports only, Timer H (64*T1) for all.
+			tx.resp = append(tx.resp[:0:0], b...)
 			tx.state = StateCompleted
 			if !tx.reliable {
 				tx.interval = m.cfg.T1
@@ -56,7 +59,6 @@ func (tx *ServerTx) respondInvite(code int, b, tag []byte) (ended bool, err erro
 		if code >= 200 && code < 300 {
 			// RFC 6026 §7.1: in Accepted, 2xx responses from the TU (its
 			// retransmissions, or another 2xx) are passed to the transport.
-			tx.resp = b
 			return false, nil
 		}
 		return false, ErrFinal

@@ -14,24 +14,27 @@ package transaction
 //	Proceeding, Completed --transport error--> Terminated (to TU)
 
 // respondNonInvite applies a response from the TU; the caller sends b
-// unless err is set. It reports whether the transaction ended. Called with
-// the lock held.
+// unless err is set, and tx keeps a copy of b only while it may send it
+// again. It reports whether the transaction ended. Called with the lock
+// held.
 func (tx *ServerTx) respondNonInvite(code int, b []byte) (ended bool, err error) {
 	switch tx.state {
 	case StateTrying, StateProceeding:
-		tx.resp = b
 		if code < 200 {
 			// RFC 3261 §17.2.2: a provisional response moves Trying to
 			// Proceeding and MUST be passed to the transport.
 			tx.state = StateProceeding
+			tx.resp = append(tx.resp[:0:0], b...)
 			return false, nil
 		}
 		// RFC 3261 §17.2.2: a final response moves to Completed; Timer J
 		// is 64*T1 for unreliable transports and zero for reliable ones.
 		tx.state = StateCompleted
 		if tx.reliable {
+			tx.resp = nil
 			return tx.terminate(), nil
 		}
+		tx.resp = append(tx.resp[:0:0], b...)
 		tx.timers[slotEnd].arm(tx.m.clock, tx, slotEnd, 'J', 64*tx.m.cfg.T1)
 		return false, nil
 	case StateCompleted:
