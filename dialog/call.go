@@ -198,7 +198,9 @@ func (c *Call) end(err error) {
 	stx := c.stx
 	c.stx, c.tx = nil, nil
 	answer := c.onAnswer
-	c.onAnswer = nil
+	// The INVITE transaction can hold c for another 64*T1 (Timer M):
+	// let go of what the application's callbacks hold.
+	c.onAnswer, c.onProgress = nil, nil
 	c.mu.Unlock()
 	c.ua.mu.Lock()
 	if stx != nil {
@@ -432,7 +434,9 @@ func (c *Call) successResponse(resp *sip.Message) {
 	close(c.established)
 	c.mu.Lock()
 	answer := c.onAnswer
-	c.onAnswer = nil
+	// The INVITE transaction can hold c for another 64*T1 (Timer M):
+	// let go of what the application's callbacks hold.
+	c.onAnswer, c.onProgress = nil, nil
 	c.mu.Unlock()
 	c.ua.mu.Lock()
 	delete(c.ua.dialing, c)
