@@ -41,6 +41,9 @@
 #   SIPP_T      the transferor's transport: u1 (one socket, default) or un
 #               (one socket per call)
 #   SIPP_OPTS   more options for both SIPps
+#   UA_OPTS     more options for our UA, e.g. "-memprofile FILE" for what it
+#               holds when stopped (IDLE=2: the transactions of the last
+#               32 s) or "-cpuprofile FILE"
 #   TRACE_MSG   if set, both SIPps log every message (-trace_msg)
 #   KEEP        if set, the temporary directory (logs) is kept
 #
@@ -210,7 +213,8 @@ socket_drops() {
 start_ua() {
 	# Made before the UA starts, for the loop below to read.
 	: >"$tmp/ua.out"
-	"$tmp/demo" ua -listen 127.0.0.1:0 -duration "$((TIMEOUT + IDLE + RSS_WAIT + 60))s" \
+	# shellcheck disable=SC2086 # UA_OPTS is split into options
+	"$tmp/demo" ua -listen 127.0.0.1:0 -duration "$((TIMEOUT + IDLE + RSS_WAIT + 60))s" ${UA_OPTS:-} \
 		>"$tmp/ua.out" 2>"$tmp/ua.err" &
 	ua_pid=$!
 	ua_port=

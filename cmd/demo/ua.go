@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -133,6 +134,7 @@ Flags:
 // uaFlags are the settings of "demo ua".
 type uaFlags struct {
 	cpuProfile string
+	memProfile string
 	listen     netip.AddrPort
 	proto      transport.Protocol
 	user       string
@@ -177,6 +179,7 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	fs.BoolVar(&f.verbose, "v", false, "write a request event for every final response sent (slows a load test)")
 	fs.BoolVar(&f.logDebug, "debug", false, "log at debug level: messages dropped or absorbed by the stack")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof), for load tests")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to `file` when the run ends, before the UA closes: what it holds then (go tool pprof), for load tests")
 	fs.IntVar(&f.answerCode, "answer-code", 200, "final response to incoming INVITEs: 200 answers with SDP, 300-699 rejects")
 	fs.BoolVar(&f.ring, "ring", false, "send 180 Ringing before the final response to an INVITE")
 	fs.StringVar(&f.call, "call", "", "place calls to this `URI`, e.g. sip:alice@127.0.0.1:5060 (IP address hosts only; add ;transport=tcp for TCP)")
@@ -262,6 +265,20 @@ func runUA(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	return runUAContext(ctx, args, os.Stdout, os.Stderr)
+}
+
+// writeHeapProfile writes the live heap, after a collection, to file.
+func writeHeapProfile(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // cpuProfileFlag returns the -cpuprofile value of args, "" if none or if
@@ -372,6 +389,11 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	app.hangUpHeld(hardStop)
 
+	if f.memProfile != "" {
+		if err := writeHeapProfile(f.memProfile); err != nil {
+			logger.Error("ua: heap profile", "err", err)
+		}
+	}
 	s := app.close()
 	events.write(s)
 	if s.CallsFailed > 0 || s.HangupsFailed > 0 {
