@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 
@@ -188,7 +189,7 @@ func (d *Dialog) RemoveUsage(u Usage) {
 	found := false
 	for i, x := range d.usages {
 		if x == u {
-			d.usages = append(d.usages[:i], d.usages[i+1:]...)
+			d.usages = slices.Delete(d.usages, i, i+1) // zeroes the tail: no stale usage kept alive
 			found = true
 			break
 		}

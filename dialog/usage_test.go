@@ -39,6 +39,15 @@ func TestByeEndsOnlyInviteUsage(t *testing.T) {
 	if d.State() != StateConfirmed || bob.Dialogs() != 1 || d.Usages() != 1 || sub.calls != 0 {
 		t.Fatalf("after BYE: dialog %v, %d dialogs, %d usages, usage told %d times", d.State(), bob.Dialogs(), d.Usages(), sub.calls)
 	}
+	// The ended call is not kept reachable from the dialog: a dialog can
+	// outlive it, held by the other usage or by a transaction.
+	d.mu.Lock()
+	for _, u := range d.usages[len(d.usages):cap(d.usages)] {
+		if u != nil {
+			t.Errorf("the dialog still holds removed usage %T", u)
+		}
+	}
+	d.mu.Unlock()
 	d.RemoveUsage(sub)
 	if d.State() != StateTerminated || bob.Dialogs() != 0 {
 		t.Fatalf("after the last usage: dialog %v, %d dialogs", d.State(), bob.Dialogs())

@@ -2,6 +2,7 @@ package event
 
 import (
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,7 +297,7 @@ func (m *Manager) removeSubLocked(s *Subscription, d *dialog.Dialog) {
 	if ds := m.dialogs[d]; ds != nil {
 		for i, x := range ds.subs {
 			if x == s {
-				ds.subs = append(ds.subs[:i], ds.subs[i+1:]...)
+				ds.subs = slices.Delete(ds.subs, i, i+1)
 				break
 			}
 		}
@@ -317,7 +318,7 @@ func (m *Manager) removeNotifier(n *Notifier, d *dialog.Dialog) {
 	if ds := m.dialogs[d]; ds != nil {
 		for i, x := range ds.notifiers {
 			if x == n {
-				ds.notifiers = append(ds.notifiers[:i], ds.notifiers[i+1:]...)
+				ds.notifiers = slices.Delete(ds.notifiers, i, i+1)
 				break
 			}
 		}
