@@ -163,7 +163,7 @@ type Layer struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 	closed atomic.Bool
-	warns  warnLimiter
+	warns  warnLimiters
 	stats  counters
 
 	mu      sync.Mutex
