@@ -1,7 +1,9 @@
 package transaction
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +16,8 @@ import (
 // once and makes no transaction; answering one makes room again.
 func TestMaxUnanswered(t *testing.T) {
 	e := newEnv(t)
-	e.m = NewManager(Config{Clock: e.clock, MaxUnanswered: 2}, e.tp, e.rec)
+	var logged bytes.Buffer
+	e.m = NewManager(Config{Clock: e.clock, MaxUnanswered: 2, Logger: slog.New(slog.NewTextHandler(&logged, nil))}, e.tp, e.rec)
 	e.deliver(serverOptions("z9hG4bKlim1"), transport.UDP)
 	e.deliver(serverOptions("z9hG4bKlim2"), transport.UDP)
 	e.deliver(serverOptions("z9hG4bKlim3"), transport.UDP)
@@ -49,6 +52,18 @@ func TestMaxUnanswered(t *testing.T) {
 	e.deliver(serverOptions("z9hG4bKlim5"), transport.UDP)
 	if sent := e.tp.take(); len(sent) != 1 || !strings.HasPrefix(sent[0].Wire, "SIP/2.0 503 ") {
 		t.Fatalf("full again: sent %v", sent)
+	}
+	// Each refusal is counted; the log gets one line per 10 s of them.
+	if n := e.m.Overloaded(); n != 2 {
+		t.Errorf("overloaded %d, want 2", n)
+	}
+	if n := strings.Count(logged.String(), "MaxUnanswered reached"); n != 1 {
+		t.Errorf("%d warnings logged, want 1:\n%s", n, logged.String())
+	}
+	e.at(10 * time.Second)
+	e.deliver(serverOptions("z9hG4bKlim6"), transport.UDP)
+	if n := strings.Count(logged.String(), "suppressed=1"); n != 1 {
+		t.Errorf("10 s later: want a warning counting the one suppressed:\n%s", logged.String())
 	}
 }
 

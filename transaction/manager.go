@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/sipxfer/sipxfer/internal/ratelog"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
 )
@@ -89,8 +90,9 @@ type Manager struct {
 	nclient int
 	nserver int
 
-	unanswered atomic.Int64 // server transactions awaiting a final response
-	overloads  atomic.Uint64
+	unanswered   atomic.Int64 // server transactions awaiting a final response
+	overloads    atomic.Uint64
+	overloadWarn ratelog.Limiter // one warning per 10 s of a flood
 }
 
 var _ transport.Handler = (*Manager)(nil)
@@ -428,6 +430,9 @@ func (m *Manager) overloaded(in *transport.Inbound) {
 	resp = sip.AppendHeaderUint(resp, sip.HeaderRetryAfter, 1+rand.Uint64N(5)) // 1-5 s, spread
 	resp = sip.AppendNoBody(resp)
 	m.overloads.Add(1)
+	if ok, skipped := m.overloadWarn.Allow(m.clock.Now()); ok {
+		m.log.Warn("transaction: request refused: MaxUnanswered reached", "remote", in.Remote.String(), "suppressed", skipped)
+	}
 	if err := m.tp.SendResponse(in.Reply, resp); err != nil {
 		m.warn("cannot answer 503", in, err)
 	}
