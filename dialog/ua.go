@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sipxfer/sipxfer/internal/ratelog"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
 	"github.com/sipxfer/sipxfer/transport"
@@ -104,9 +105,8 @@ type UA struct {
 	ended      map[string]time.Time
 	endedOrder []string
 
-	refused      atomic.Uint64 // requests refused for a limit
-	lastWarn     time.Time     // of a refusal, logged at most every 10 s
-	warnsSkipped int
+	refused    atomic.Uint64 // requests refused for a limit
+	refuseWarn ratelog.Limiter
 }
 
 // recentlyEndedCap bounds the memory of ended INVITE dialogs.
@@ -575,15 +575,7 @@ func (ua *UA) Refused() uint64 { return ua.refused.Load() }
 // clock with the number not logged since: a flood must not flood the log.
 func (ua *UA) refuse(msg string, from transport.Addr) {
 	ua.refused.Add(1)
-	now := ua.clock.Now()
-	ua.mu.Lock()
-	if !ua.lastWarn.IsZero() && now.Sub(ua.lastWarn) < 10*time.Second {
-		ua.warnsSkipped++
-		ua.mu.Unlock()
-		return
+	if ok, skipped := ua.refuseWarn.Allow(ua.clock.Now()); ok {
+		ua.log.Warn(msg, "from", from.String(), "suppressed", skipped)
 	}
-	skipped := ua.warnsSkipped
-	ua.lastWarn, ua.warnsSkipped = now, 0
-	ua.mu.Unlock()
-	ua.log.Warn(msg, "from", from.String(), "suppressed", skipped)
 }
