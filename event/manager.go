@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sipxfer/sipxfer/dialog"
+	"github.com/sipxfer/sipxfer/internal/ratelog"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
 )
@@ -69,6 +71,9 @@ type Manager struct {
 	subs      map[*Subscription]struct{}
 	notifiers map[*Notifier]struct{}
 	retries   map[*Subscription]transport.Timer // automatic re-subscriptions
+
+	refused    atomic.Uint64 // subscriptions refused for a limit
+	refuseWarn ratelog.Limiter
 }
 
 // dialogSet is what one dialog carries of this package's usages.
@@ -231,15 +236,34 @@ func (m *Manager) reserveLocked(d *dialog.Dialog) error {
 		return ErrClosed
 	}
 	if len(m.subs)+len(m.notifiers) >= m.cfg.MaxSubscriptions {
+		m.refuse("event: subscription refused: MaxSubscriptions reached")
 		return ErrTooMany
 	}
 	if d != nil {
 		if ds := m.dialogs[d]; ds != nil && ds.count() >= m.cfg.MaxPerDialog {
+			m.refuse("event: subscription refused: MaxPerDialog reached")
 			return ErrTooMany
 		}
 	}
 	return nil
 }
+
+// refuse counts a subscription not made for a limit and logs it, at most
+// once every 10 s of the clock (then with the number not logged since), so
+// that a flood of SUBSCRIBEs or REFERs cannot flood the log. The one line
+// in 10 s may be written with m.mu held.
+func (m *Manager) refuse(msg string) {
+	m.refused.Add(1)
+	if ok, skipped := m.refuseWarn.Allow(m.clock.Now()); ok {
+		m.log.Warn(msg, "suppressed", skipped)
+	}
+}
+
+// Refused returns how many subscriptions were not made because
+// Config.MaxSubscriptions or Config.MaxPerDialog was reached: SUBSCRIBEs
+// and REFERs refused (503 or 403), NOTIFYs of a fork refused (503), and
+// local calls that failed with ErrTooMany.
+func (m *Manager) Refused() uint64 { return m.refused.Load() }
 
 func (m *Manager) setLocked(d *dialog.Dialog) *dialogSet {
 	ds := m.dialogs[d]

@@ -415,6 +415,10 @@ func TestLimits(t *testing.T) {
 	if _, err := bob.m.NewNotifier(log.last().Dialog(), &NotifierOptions{Package: "test", ID: "9"}); !errors.Is(err, ErrTooMany) {
 		t.Errorf("NewNotifier over the limit: %v", err)
 	}
+	// The 403, the 503 and the local refusal are counted.
+	if n := bob.m.Refused(); n != 3 {
+		t.Errorf("Refused() = %d, want 3", n)
+	}
 }
 
 // Manager.Close ends everything locally and leaves no timer; UA.Close ends
