@@ -397,7 +397,8 @@ gc_live=$(echo "$last_gc" | sed -n 's/.*->\([0-9]*\) MB,.*/\1/p')
 checks="calls_received=$CALLS calls_received_established=$CALLS calls_received_failed=0
 	refers_received=$CALLS refers_accepted=$CALLS refers_declined=0 refers_refused=0
 	referred_calls=$CALLS referred_calls_established=$CALLS referred_calls_failed=0
-	send_errors=0 parse_errors=0 invalid=0 rejected=0 dialogs=0"
+	send_errors=0 parse_errors=0 invalid=0 rejected=0 dialogs=0
+	overloaded=0 dialogs_refused=0 subscriptions_refused=0"
 [ "$IDLE" -ge 34 ] && checks="$checks transactions_client=0 transactions_server=0"
 ua_failed=0
 for kv in $checks; do

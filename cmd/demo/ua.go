@@ -117,7 +117,8 @@ Standard output carries one JSON object per line:
         per final response sent, retransmissions included, with -v
   {"event":"stats",...}  at exit: transport counters, final responses sent
         ("answered", retransmissions included), dialogs and transactions
-        left, the calls placed, established, failed and received, the
+        left, requests refused for a limit ("overloaded": MaxUnanswered;
+        "dialogs_refused", "subscriptions_refused"), the calls placed, established, failed and received, the
         transfers started, ok, failed and cancelled, and the REFERs
         received, accepted, declined and refused, and calls they placed
 Logs go to standard error.
@@ -933,6 +934,9 @@ func (a *uaApp) close() statsEvent {
 	a.watchers.Wait() // Close has ended every held call
 	s := newStatsEvent(a.ua.Transport().Stats(), a.tracer.answered.Load(), client, server)
 	s.Dialogs = dialogs
+	s.Overloaded = a.ua.Transactions().Overloaded()
+	s.DialogsRefused = a.ua.Refused()
+	s.SubscriptionsRefused = a.ev.Refused()
 	s.CallsPlaced = a.placed.Load()
 	s.CallsEstablished = a.established.Load()
 	s.CallsFailed = a.failed.Load()
@@ -1196,6 +1200,11 @@ type statsEvent struct {
 	TransactionsClient int    `json:"transactions_client"`
 	TransactionsServer int    `json:"transactions_server"`
 	Dialogs            int    `json:"dialogs"`
+	// Requests refused for a limit: MaxUnanswered (503), MaxDialogs (503),
+	// MaxSubscriptions or MaxPerDialog (503 or 403).
+	Overloaded           uint64 `json:"overloaded"`
+	DialogsRefused       uint64 `json:"dialogs_refused"`
+	SubscriptionsRefused uint64 `json:"subscriptions_refused"`
 
 	CallsPlaced              uint64 `json:"calls_placed"`
 	CallsEstablished         uint64 `json:"calls_established"`
