@@ -10,7 +10,7 @@ import (
 
 // unlimited parses what AppendTo wrote: writing compact names in long form
 // can push a message that was within the default limits past them.
-var unlimited = sip.Parser{MaxMessageSize: -1, MaxHeaders: -1, MaxLineLength: -1}
+var unlimited = sip.Parser{MaxMessageSize: -1, MaxHeaders: -1, MaxLineLength: -1, MaxURILength: -1}
 
 // FuzzParse parses into a reused Message, as a transport does, and reads
 // every typed header of what parsed. Nothing may panic, and:

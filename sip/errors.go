@@ -15,13 +15,16 @@ var (
 	// server answers 505 (RFC 3261 §8.2.2.x, §21.5.7).
 	ErrVersion = errors.New("sip: unsupported SIP version")
 	// ErrTooLarge: the message exceeds Parser.MaxMessageSize; a server
-	// answers 513 (RFC 3261 §21.4.12) or closes a stream.
+	// answers 513 (RFC 3261 §21.5.7) or closes a stream.
 	ErrTooLarge = errors.New("sip: message too large")
 	// ErrTooManyHeaders: more header fields than Parser.MaxHeaders.
 	ErrTooManyHeaders = errors.New("sip: too many header fields")
 	// ErrLineTooLong: a header line (folded lines included) exceeds
 	// Parser.MaxLineLength.
 	ErrLineTooLong = errors.New("sip: header line too long")
+	// ErrURITooLong: a Request-URI longer than Parser.MaxURILength; the
+	// transport answers 414 (RFC 3261 §21.4.12).
+	ErrURITooLong = errors.New("sip: Request-URI too long")
 	// ErrIncomplete: the buffer ends before the message does. On a stream
 	// read more; on a datagram it is fatal.
 	ErrIncomplete = errors.New("sip: incomplete message")
@@ -65,6 +68,8 @@ func (e *ParseError) StatusCode() int {
 		return 505
 	case ErrTooLarge:
 		return 513
+	case ErrURITooLong:
+		return 414
 	}
 	return 400
 }
@@ -77,6 +82,8 @@ func (e *ParseError) ReasonPhrase() string {
 		return "Version Not Supported"
 	case 513:
 		return "Message Too Large"
+	case 414:
+		return "Request-URI Too Long"
 	}
 	return "Bad Request (" + e.Reason + ")"
 }

@@ -11,6 +11,7 @@ const (
 	DefaultMaxMessageSize = 65535
 	DefaultMaxHeaders     = 128
 	DefaultMaxLineLength  = 8192
+	DefaultMaxURILength   = 2048
 )
 
 // Parser holds the limits that bound parsing untrusted input. The zero value
@@ -19,6 +20,7 @@ type Parser struct {
 	MaxMessageSize int // bytes of the whole message; over it: ErrTooLarge
 	MaxHeaders     int // header fields; over it: ErrTooManyHeaders
 	MaxLineLength  int // bytes of one header field, folds included; over it: ErrLineTooLong
+	MaxURILength   int // bytes of a request's Request-URI; over it: ErrURITooLong
 }
 
 const maxInt = int(^uint(0) >> 1)
@@ -71,6 +73,7 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 	maxSize := limit(p.MaxMessageSize, DefaultMaxMessageSize)
 	maxHeaders := limit(p.MaxHeaders, DefaultMaxHeaders)
 	maxLine := limit(p.MaxLineLength, DefaultMaxLineLength)
+	maxURI := limit(p.MaxURILength, DefaultMaxURILength)
 
 	m.reset()
 	m.fragment = mode == modeFragment
@@ -112,6 +115,9 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 		}
 		if err := m.parseStartLine(line, i); err != nil {
 			return err
+		}
+		if m.IsRequest() && len(m.RequestURI().Raw) > maxURI {
+			return newError(ErrURITooLong, i, "Request-URI too long")
 		}
 		i = end + 1
 	}

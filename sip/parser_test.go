@@ -119,6 +119,23 @@ func TestLimits(t *testing.T) {
 	if err := (&Parser{}).Parse(&m, []byte(long)); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
+	// RFC 3261 §21.4.12: a Request-URI longer than the limit is 414; the
+	// same URI in a header field is only bounded by the line length.
+	uri := "sip:" + strings.Repeat("a", DefaultMaxURILength-len("sip:@b")) + "@b"
+	if err := Parse(&m, []byte("OPTIONS "+uri+" SIP/2.0\r\n\r\n")); err != nil {
+		t.Errorf("Request-URI of %d bytes: %v", len(uri), err)
+	}
+	err := Parse(&m, []byte("OPTIONS "+uri+"x SIP/2.0\r\nContact: <"+uri+"x>\r\n\r\n"))
+	var pe *ParseError
+	if !errors.As(err, &pe) || !errors.Is(err, ErrURITooLong) || pe.StatusCode() != 414 || pe.ReasonPhrase() != "Request-URI Too Long" {
+		t.Errorf("Request-URI of %d bytes: %v", len(uri)+1, err)
+	}
+	if err := (&Parser{MaxURILength: -1}).Parse(&m, []byte("OPTIONS "+uri+"x SIP/2.0\r\n\r\n")); err != nil {
+		t.Errorf("no URI limit: %v", err)
+	}
+	if err := Parse(&m, []byte("SIP/2.0 200 OK\r\nContact: <"+uri+"x>\r\n\r\n")); err != nil {
+		t.Errorf("response with a long Contact: %v", err)
+	}
 	// A Content-Length that cannot fit MaxMessageSize is too large (513)
 	// at once, on a stream too; a larger limit lets a large body wait.
 	big := crlf("MESSAGE sip:a@b SIP/2.0\nContent-Length: 2000000\n\nhi")

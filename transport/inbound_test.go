@@ -60,6 +60,10 @@ func TestBadRequestsAnswered(t *testing.T) {
 		{"header line too long",
 			"OPTIONS sip:bob@192.0.2.2 SIP/2.0\n" + goodHeaders + "Subject: " + strings.Repeat("x", 9000) + "\nContent-Length: 0\n\n",
 			"SIP/2.0 400 Bad Request (header line too long)"},
+		// RFC 3261 §21.4.12: over sip.DefaultMaxURILength.
+		{"Request-URI too long",
+			"OPTIONS sip:" + strings.Repeat("b", 3000) + "@192.0.2.2 SIP/2.0\n" + goodHeaders + "Content-Length: 0\n\n",
+			"SIP/2.0 414 Request-URI Too Long"},
 		// RFC 3261 §18.3: the datagram ends before the body does.
 		{"Content-Length beyond the datagram",
 			"OPTIONS sip:bob@192.0.2.2 SIP/2.0\n" + goodHeaders + "Content-Length: 50\n\nshort",
