@@ -17,6 +17,7 @@
 # Everything stays on 127.0.0.1; every process started here is killed by
 # PID and the temporary directory removed on exit, failure included.
 set -euo pipefail
+. "$(dirname "$0")/lib.bash"
 cd "$(dirname "$0")/../.."
 
 CALLS=${CALLS:-200}
@@ -39,11 +40,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-fail() {
-	echo "sipp_call: $*" >&2
-	exit 1
-}
-
 # Options every SIPp run shares: loopback only (SIP, media and the control
 # socket), bounded, statistics and errors in files.
 sipp_common=(-i 127.0.0.1 -bind_local -ci 127.0.0.1 -mi 127.0.0.1
@@ -51,19 +47,6 @@ sipp_common=(-i 127.0.0.1 -bind_local -ci 127.0.0.1 -mi 127.0.0.1
 	-trace_stat -stf "$tmp/stat.csv" -fd 1
 	-trace_screen -screen_file "$tmp/screen.log"
 	-trace_err -error_file "$tmp/errors.log")
-
-# json_field NAME: the numeric field NAME of our UA's stats line.
-json_field() {
-	grep '"event":"stats"' "$tmp/ua.out" | tail -n 1 | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
-}
-
-# csv_field NAME: column NAME of the last line of SIPp's statistics file.
-csv_field() {
-	awk -F';' -v name="$1" '
-		NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
-		{ last = $col }
-		END { if (!col) exit 1; print last }' "$tmp/stat.csv"
-}
 
 # start_ua ARGS...: runs our UA on a free port of 127.0.0.1 and sets ua_port
 # once it has printed its "listening" event (at most 10 s).
@@ -107,11 +90,6 @@ stop_ua() {
 	[ "$ua_rc" = 0 ] || fail "ua exited with status $ua_rc"
 }
 
-# udp_bound PORT: whether a UDP socket is bound to 127.0.0.1:PORT.
-udp_bound() {
-	grep -q "$(printf ' 0100007F:%04X ' "$1")" /proc/net/udp
-}
-
 # report NAME N: prints SIPp's counts and our UA's stats, and fails unless
 # SIPp saw N successful calls and none failed.
 report() {
@@ -119,9 +97,9 @@ report() {
 	grep -E '^ *(Successful call|Failed call)|-{10}>|<-{10}' "$tmp/screen.log" || true
 	[ -s "$tmp/stat.csv" ] || { tail -n 20 "$tmp/sipp.out" >&2; fail "$name: SIPp wrote no statistics (exit $rc)"; }
 	local ok failed retrans
-	ok=$(csv_field 'SuccessfulCall(C)')
-	failed=$(csv_field 'FailedCall(C)')
-	retrans=$(csv_field 'Retransmissions(C)')
+	ok=$(csv_field "$tmp/stat.csv" 'SuccessfulCall(C)')
+	failed=$(csv_field "$tmp/stat.csv" 'FailedCall(C)')
+	retrans=$(csv_field "$tmp/stat.csv" 'Retransmissions(C)')
 	echo "$name: SIPp: $ok successful, $failed failed, $retrans retransmissions, exit $rc, $elapsed s"
 	echo "$name: ua: $(grep '"event":"stats"' "$tmp/ua.out" || echo 'no stats')"
 	if [ "$rc" -ne 0 ] || [ "$failed" != 0 ] || [ "$ok" != "$n" ]; then

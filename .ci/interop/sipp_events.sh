@@ -19,6 +19,7 @@
 # Everything stays on 127.0.0.1; every process started here is killed by
 # PID and the temporary directory removed on exit, failure included.
 set -euo pipefail
+. "$(dirname "$0")/lib.bash"
 cd "$(dirname "$0")/../.."
 
 SUBS=${SUBS:-10}
@@ -39,11 +40,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-fail() {
-	echo "sipp_events: FAIL $*" >&2
-	exit 1
-}
-
 # Options every SIPp run shares: loopback only (SIP, media and the control
 # socket), bounded, statistics and errors in files. -nd: no default
 # behaviour, such as a BYE for a call that failed, which means nothing to
@@ -54,22 +50,9 @@ sipp_common=(-i 127.0.0.1 -bind_local -ci 127.0.0.1 -mi 127.0.0.1 -nd
 	-trace_screen -screen_file "$tmp/screen.log"
 	-trace_err -error_file "$tmp/errors.log")
 
-# json_field NAME: the numeric field NAME of our agent's stats line.
-json_field() {
-	grep '"event":"stats"' "$tmp/agent.out" | tail -n 1 | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
-}
-
 # count_events PATTERN: lines of our agent's output matching PATTERN.
 count_events() {
 	grep -c -- "$1" "$tmp/agent.out" || true
-}
-
-# csv_field NAME: column NAME of the last line of SIPp's statistics file.
-csv_field() {
-	awk -F';' -v name="$1" '
-		NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
-		{ last = $col }
-		END { if (!col) exit 1; print last }' "$tmp/stat.csv"
 }
 
 # start_agent ARGS...: runs "demo events" on a free port of 127.0.0.1 and
@@ -107,16 +90,6 @@ wait_agent() {
 	agent_pid=
 }
 
-# bound PROTO PORT: whether a socket of PROTO (udp, or tcp listening) is
-# bound to 127.0.0.1:PORT.
-bound() {
-	if [ "$1" = udp ]; then
-		grep -q "$(printf ' 0100007F:%04X ' "$2")" /proc/net/udp
-	else
-		grep -q "$(printf ' 0100007F:%04X 00000000:0000 0A ' "$2")" /proc/net/tcp
-	fi
-}
-
 # run_sipp NAME N ARGS...: runs SIPp in the foreground for N calls and
 # fails unless all N succeeded.
 run_sipp() {
@@ -132,9 +105,9 @@ run_sipp() {
 sipp_report() {
 	local name=$1 n=$2 rc=$3 ok failed
 	[ -s "$tmp/stat.csv" ] || { tail -n 20 "$tmp/sipp.out" >&2; fail "$name: SIPp wrote no statistics (exit $rc)"; }
-	ok=$(csv_field 'SuccessfulCall(C)')
-	failed=$(csv_field 'FailedCall(C)')
-	echo "$name: SIPp: $ok successful, $failed failed, $(csv_field 'Retransmissions(C)') retransmissions, exit $rc"
+	ok=$(csv_field "$tmp/stat.csv" 'SuccessfulCall(C)')
+	failed=$(csv_field "$tmp/stat.csv" 'FailedCall(C)')
+	echo "$name: SIPp: $ok successful, $failed failed, $(csv_field "$tmp/stat.csv" 'Retransmissions(C)') retransmissions, exit $rc"
 	if [ "$rc" -ne 0 ] || [ "$failed" != 0 ] || [ "$ok" != "$n" ]; then
 		[ -s "$tmp/errors.log" ] && { head -c 3000 "$tmp/errors.log"; echo; } >&2
 		tail -n 20 "$tmp/agent.err" >&2
@@ -149,7 +122,7 @@ expect_fields() {
 	shift
 	for kv in "$@" subscriptions_left=0 dialogs=0 send_errors=0 parse_errors=0 invalid=0 rejected=0; do
 		field=${kv%%=*} want=${kv#*=}
-		got=$(json_field "$field")
+		got=$(json_field "$field" "$tmp/agent.out")
 		[ "$got" = "$want" ] || { tail -n 20 "$tmp/agent.err" >&2; fail "$name: agent $field is ${got:-missing}, want $want"; }
 	done
 }

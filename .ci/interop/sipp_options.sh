@@ -17,6 +17,7 @@
 # Everything stays on 127.0.0.1; every process started here is killed by
 # PID and the temporary directory removed on exit, failure included.
 set -euo pipefail
+. "$(dirname "$0")/lib.bash"
 cd "$(dirname "$0")/../.."
 
 CALLS=${CALLS:-2000}
@@ -40,24 +41,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-
-fail() {
-	echo "sipp_options: $*" >&2
-	exit 1
-}
-
-# json_field NAME FILE: the numeric field NAME of the last stats line.
-json_field() {
-	grep '"event":"stats"' "$2" | tail -n 1 | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
-}
-
-# csv_field NAME: column NAME of the last line of SIPp's statistics file.
-csv_field() {
-	awk -F';' -v name="$1" '
-		NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
-		{ last = $col }
-		END { if (!col) exit 1; print last }' "$tmp/stat.csv"
-}
 
 # children_cpu: sets cpu to the user+system seconds of the children this
 # shell has waited for (second line of the builtin times, which must run in
@@ -164,11 +147,11 @@ pass() {
 	grep -E '^ *(Successful call|Failed call)|OPTIONS -|200 <-' "$tmp/screen.log" || true
 	local total ok failed retrans sipp_rate answered
 	[ -s "$tmp/stat.csv" ] || { tail -n 20 "$tmp/sipp.out" >&2; fail "$name: SIPp wrote no statistics (exit $rc)"; }
-	total=$(csv_field TotalCallCreated)
-	ok=$(csv_field 'SuccessfulCall(C)')
-	failed=$(csv_field 'FailedCall(C)')
-	retrans=$(csv_field 'Retransmissions(C)')
-	sipp_rate=$(csv_field 'CallRate(C)')
+	total=$(csv_field "$tmp/stat.csv" TotalCallCreated)
+	ok=$(csv_field "$tmp/stat.csv" 'SuccessfulCall(C)')
+	failed=$(csv_field "$tmp/stat.csv" 'FailedCall(C)')
+	retrans=$(csv_field "$tmp/stat.csv" 'Retransmissions(C)')
+	sipp_rate=$(csv_field "$tmp/stat.csv" 'CallRate(C)')
 	answered=$(json_field answered "$tmp/ua.out")
 	awk -v n="$ok" -v s="$start" -v e="$end" -v r="$sipp_rate" -v c="$total" -v f="$failed" -v x="$retrans" 'BEGIN {
 		printf "calls %d, successful %d, failed %d, retransmissions %d, elapsed %.2f s, achieved %.0f calls/s (SIPp CallRate(C) %s)\n",

@@ -31,6 +31,7 @@
 # Everything stays on 127.0.0.1; every process started here is killed by
 # PID and the temporary directory removed on exit, failure included.
 set -euo pipefail
+. "$(dirname "$0")/lib.bash"
 cd "$(dirname "$0")/../.."
 
 CALLS=${CALLS:-5}
@@ -54,11 +55,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-fail() {
-	echo "sipp_refer: $*" >&2
-	exit 1
-}
-
 # sipp_opts NAME: the options every SIPp run shares: loopback only (SIP,
 # media and the control socket), bounded, statistics, screen, errors and
 # logs in files named after NAME.
@@ -69,34 +65,6 @@ sipp_opts() {
 		-trace_screen -screen_file "$tmp/$1.screen" \
 		-trace_err -error_file "$tmp/$1.errors" \
 		-trace_logs -log_file "$tmp/$1.log"
-}
-
-# json_field NAME: the numeric field NAME of our UA's stats line.
-json_field() {
-	grep '"event":"stats"' "$tmp/ua.out" | tail -n 1 | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
-}
-
-# csv_field FILE NAME: column NAME of the last line of a SIPp statistics file.
-csv_field() {
-	awk -F';' -v name="$2" '
-		NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
-		{ last = $col }
-		END { if (!col) exit 1; print last }' "$1"
-}
-
-# udp_bound PORT: whether a UDP socket is bound to 127.0.0.1:PORT.
-udp_bound() {
-	grep -q "$(printf ' 0100007F:%04X ' "$1")" /proc/net/udp
-}
-
-# free_port: sets port to a random UDP port of 127.0.0.1, below the
-# ephemeral range, that nothing is bound to.
-free_port() {
-	for _ in $(seq 20); do
-		port=$((20000 + RANDOM % 10000))
-		udp_bound "$port" || return 0
-	done
-	fail "no free UDP port found"
 }
 
 # start_ua ARGS...: runs our UA on a free port of 127.0.0.1 and sets ua_port

@@ -1,0 +1,52 @@
+# Helpers shared by the interop scripts; sourced, never run (.ci/run runs
+# the *.sh files only). A script sets tmp before calling the helpers that
+# read its files.
+
+# self is the script's name without .sh, for messages.
+self=${0##*/}
+self=${self%.sh}
+
+# fail prints why the script fails and exits 1 (cleanup runs on EXIT).
+fail() {
+	echo "$self: $*" >&2
+	exit 1
+}
+
+# json_field NAME [FILE]: the number NAME of the last stats event "demo ua"
+# or "demo events" printed to FILE (default $tmp/ua.out).
+json_field() {
+	grep '"event":"stats"' "${2:-$tmp/ua.out}" | tail -n 1 | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
+
+# csv_field FILE NAME: column NAME of the last line of a SIPp statistics
+# file (-trace_stat); fails if there is no such column.
+csv_field() {
+	awk -F';' -v name="$2" '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
+		{ last = $col }
+		END { if (!col) exit 1; print last }' "$1"
+}
+
+# udp_bound PORT: whether a UDP socket is bound to 127.0.0.1:PORT.
+udp_bound() {
+	grep -q "$(printf ' 0100007F:%04X ' "$1")" /proc/net/udp
+}
+
+# tcp_listening PORT: whether a TCP socket listens on 127.0.0.1:PORT.
+tcp_listening() {
+	grep -q "$(printf ' 0100007F:%04X 00000000:0000 0A ' "$1")" /proc/net/tcp
+}
+
+# bound PROTO PORT: udp_bound PORT for udp, tcp_listening PORT for tcp.
+bound() {
+	if [ "$1" = udp ]; then udp_bound "$2"; else tcp_listening "$2"; fi
+}
+
+# free_port sets port to a UDP port of 127.0.0.1 nothing is bound to.
+free_port() {
+	for _ in $(seq 20); do
+		port=$((20000 + RANDOM % 10000))
+		udp_bound "$port" || return 0
+	done
+	fail "no free UDP port found"
+}
