@@ -350,7 +350,7 @@ func ParseReferTo(req *sip.Message, p *Policy) (Target, error) {
 			break
 		}
 		for {
-			end := elementEnd(v)
+			end := sip.ListElementEnd(v)
 			if n++; len(trimWS(v[:end])) > 0 {
 				values++
 			}
@@ -595,32 +595,6 @@ func appendEscaped[T sip.Text](dst []byte, s T) []byte {
 		s = s[n:]
 	}
 	return dst
-}
-
-// elementEnd returns the index of the comma ending the first value of a
-// Refer-To field, or len(b). A comma in a quoted string (display name or
-// parameter) or inside <> separates nothing.
-func elementEnd(b []byte) int {
-	inQuote, inAngle := false, false
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case inQuote:
-			if c == '\\' {
-				i++
-			} else if c == '"' {
-				inQuote = false
-			}
-		case c == '"':
-			inQuote = true
-		case c == '<':
-			inAngle = true
-		case c == '>':
-			inAngle = false
-		case c == ',' && !inAngle:
-			return i
-		}
-	}
-	return len(b)
 }
 
 // escapedIs reports whether the URI text b is s once unescaped, ignoring

@@ -173,7 +173,7 @@ func (v *Values) Next() ([]byte, bool) {
 			break
 		}
 	}
-	i := listElementEnd(rest)
+	i := ListElementEnd(rest)
 	if i < len(rest) {
 		v.off += i + 1
 	} else {
@@ -182,10 +182,12 @@ func (v *Values) Next() ([]byte, bool) {
 	return trimWS(rest[:i]), true
 }
 
-// listElementEnd returns the index of the comma that ends the first element
-// of a list value, or len(b). Commas inside quoted strings (with their
-// backslash escapes) and inside angle brackets do not count.
-func listElementEnd(b []byte) int {
+// ListElementEnd returns the index of the comma that ends the first element
+// of a comma-separated header value (RFC 3261 §7.3.1), or len(b). Commas
+// inside quoted strings (with their backslash escapes) and inside angle
+// brackets do not count. Values splits list headers with it; use it to
+// count the elements of a field that must hold one (Refer-To).
+func ListElementEnd(b []byte) int {
 	comma := bytes.IndexByte(b, ',')
 	if comma < 0 {
 		return len(b)

@@ -28,7 +28,7 @@ func (m *Message) checkTokenList(h HeaderName) error {
 			continue
 		}
 		for rest := f.Value; ; {
-			end := listElementEnd(rest)
+			end := ListElementEnd(rest)
 			if !isTokenString(trimWS(rest[:end])) {
 				return m.fieldError(h, f.Value, newError(ErrBadHeader, 0, "bad token"))
 			}
