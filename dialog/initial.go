@@ -2,6 +2,7 @@ package dialog
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 
@@ -58,7 +59,21 @@ func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, er
 	if err := u.Parse([]byte(target)); err != nil {
 		return nil, errors.Join(ErrNoAddress, err)
 	}
-	dst, err := ua.resolve(target, false)
+	next := target
+	proxy := ua.cfg.OutboundProxy
+	if proxy != "" {
+		// RFC 3261 §8.1.2: a preloaded route set; the request goes to its
+		// first URI. Only a loose router keeps the Request-URI the target.
+		var p sip.URI
+		if err := p.Parse([]byte(proxy)); err != nil {
+			return nil, errors.Join(ErrNoAddress, fmt.Errorf("dialog: OutboundProxy %q: %w", proxy, err))
+		}
+		if !p.HasParam("lr") {
+			return nil, fmt.Errorf("%w: OutboundProxy %q is not a loose router (no lr parameter)", ErrNoAddress, proxy)
+		}
+		next = proxy
+	}
+	dst, err := ua.resolve(next, false)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +112,9 @@ func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, er
 	}
 	b := make([]byte, 0, 512+len(o.Body))
 	b = sip.AppendRequestLine(b, method, target)
+	if proxy != "" {
+		b = sip.AppendHeader(b, sip.HeaderRoute, "<"+proxy+">")
+	}
 	b = sip.AppendHeaderUint(b, sip.HeaderMaxForwards, 70)
 	b = appendTagged(b, sip.HeaderFrom, in.localURI, in.localTag)
 	b = sip.AppendHeader(b, sip.HeaderTo, in.remote)

@@ -54,6 +54,13 @@ type Config struct {
 	// UDP, or the protocol of the UA's only listener kind when it has no UDP
 	// listener. There is no DNS (RFC 3263) here.
 	Resolve func(uri *sip.URI) (transport.Addr, error)
+	// OutboundProxy, when set, is the SIP URI of a loose-routing proxy
+	// (with the lr parameter, RFC 3261 §16.12) that every request outside
+	// a dialog goes through: it carries the preloaded route set
+	// "Route: <OutboundProxy>" and is sent to the proxy's address (RFC
+	// 3261 §8.1.2). Requests inside a dialog follow the dialog's route
+	// set, which holds the proxy if it record-routed (§12.2.1.1).
+	OutboundProxy string
 	// OnInvite is called for each incoming INVITE outside a dialog, with
 	// the new Call and the request (valid only during the call). It must
 	// not block: it answers with c.Ring, c.Answer or c.Reject, now or

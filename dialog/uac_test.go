@@ -187,6 +187,45 @@ func TestRouteSet(t *testing.T) {
 	}
 }
 
+// Config.OutboundProxy: a request outside a dialog goes to the proxy with
+// the preloaded route set and the target as Request-URI (RFC 3261 §8.1.2);
+// once the proxy has record-routed, the dialog's requests go through it
+// (§12.2.1.1); a proxy without lr is refused.
+func TestOutboundProxy(t *testing.T) {
+	w := newWorld(t)
+	alice := w.ua("alice", 5060, Config{OutboundProxy: "sip:127.0.0.1:5091;lr"})
+	proxy := w.peer(5091)
+	callee := w.peer(5080)
+	c, err := alice.Dial("sip:bob@127.0.0.1:5080", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := proxy.expect("INVITE")
+	callee.none()
+	if got := inv.msg.RequestURI().String(); got != "sip:bob@127.0.0.1:5080" {
+		t.Errorf("INVITE Request-URI %s", got)
+	}
+	if got := string(inv.msg.Get(sip.HeaderRoute)); got != "<sip:127.0.0.1:5091;lr>" {
+		t.Errorf("INVITE Route %q", got)
+	}
+	// The proxy answers for the callee, record-routing itself.
+	proxy.respond(inv, 200, "x", "Record-Route: <sip:127.0.0.1:5091;lr>")
+	ack := proxy.expect("ACK")
+	if got, want := ack.msg.RequestURI().String(), "sip:peer@127.0.0.1:5091"; got != want {
+		t.Errorf("ACK Request-URI %s, want the 2xx's Contact %s", got, want)
+	}
+	if got := string(ack.msg.Get(sip.HeaderRoute)); got != "<sip:127.0.0.1:5091;lr>" {
+		t.Errorf("ACK Route %q", got)
+	}
+	go c.Bye(bg())
+	proxy.respond(proxy.wait(), 200, "")
+	strict := w.ua("carol", 5070, Config{OutboundProxy: "sip:127.0.0.1:5091"})
+	if _, err := strict.Dial("sip:bob@127.0.0.1:5080", nil); !errors.Is(err, ErrNoAddress) {
+		t.Errorf("OutboundProxy without lr: %v, want ErrNoAddress", err)
+	}
+	proxy.none()
+}
+
 // The UAS keeps the Record-Route of the request in order (§12.1.1) and
 // copies it into its 2xx.
 func TestRouteSetUAS(t *testing.T) {
