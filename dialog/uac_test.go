@@ -218,7 +218,13 @@ func TestOutboundProxy(t *testing.T) {
 		t.Errorf("ACK Route %q", got)
 	}
 	go c.Bye(bg())
-	proxy.respond(proxy.wait(), 200, "")
+	bye := proxy.wait()
+	if got := string(bye.msg.Get(sip.HeaderRoute)); got != "<sip:127.0.0.1:5091;lr>" {
+		t.Errorf("BYE Route %q", got)
+	}
+	proxy.respond(bye, 200, "")
+	<-c.Done()
+
 	strict := w.ua("carol", 5070, Config{OutboundProxy: "sip:127.0.0.1:5091"})
 	if _, err := strict.Dial("sip:bob@127.0.0.1:5080", nil); !errors.Is(err, ErrNoAddress) {
 		t.Errorf("OutboundProxy without lr: %v, want ErrNoAddress", err)
