@@ -136,6 +136,7 @@ Flags:
 type uaFlags struct {
 	cpuProfile string
 	memProfile string
+	proxy      string
 	listen     netip.AddrPort
 	proto      transport.Protocol
 	user       string
@@ -193,6 +194,7 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	fs.StringVar(&f.transferTo, "transfer-to", "", "with -call: transfer each call to this `URI` (REFER, RFC 3515), e.g. sip:carol@127.0.0.1:5063, then hang up")
 	fs.BoolVar(&f.attended, "attended", false, "with -transfer-to: call the target first and REFER with a Replaces of that call (attended transfer, RFC 5589 §7)")
 	fs.BoolVar(&f.noReferSub, "norefersub", false, "with -transfer-to: send Refer-Sub: false, asking for no NOTIFYs (RFC 4488)")
+	fs.StringVar(&f.proxy, "proxy", "", "send every request outside a dialog through this loose-routing proxy `URI`, e.g. sip:127.0.0.1:5060;lr (a preloaded Route, RFC 3261 §8.1.2)")
 	fs.BoolVar(&f.outOfDialog, "out-of-dialog", false, "with -transfer-to: send the REFER outside the call's dialog, naming it with Target-Dialog (RFC 4538)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -216,6 +218,15 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	if f.call != "" {
 		if err := checkTarget("-call", f.call); err != nil {
 			return nil, err
+		}
+	}
+	if f.proxy != "" {
+		if err := checkTarget("-proxy", f.proxy); err != nil {
+			return nil, err
+		}
+		var u sip.URI
+		if u.Parse([]byte(f.proxy)); !u.HasParam("lr") {
+			return nil, fmt.Errorf("ua: -proxy %q: want a loose router, with the lr parameter", f.proxy)
 		}
 	}
 	switch *referSub {
@@ -337,7 +348,7 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	enc.SetEscapeHTML(false) // URIs keep their <>, for scripts to grep
 	events := &eventWriter{enc: enc}
 
-	cfg := dialog.Config{Logger: logger}
+	cfg := dialog.Config{Logger: logger, OutboundProxy: f.proxy}
 	if f.proto == transport.TLS {
 		if cfg.Transport.TLS, err = transport.SelfSignedTLS(); err != nil {
 			return err

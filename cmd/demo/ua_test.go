@@ -878,11 +878,12 @@ func TestParseUAFlags(t *testing.T) {
 		t.Errorf("set: %+v", f)
 	}
 	f, err = parseUAFlags([]string{"-accept-refer=false", "-refer-sub", "ignore", "-rfc7647", "-call", "sip:bob@127.0.0.1:5070",
-		"-transfer-to", "sip:carol@127.0.0.1:5063", "-attended", "-norefersub", "-out-of-dialog"}, io.Discard)
+		"-transfer-to", "sip:carol@127.0.0.1:5063", "-attended", "-norefersub", "-out-of-dialog", "-proxy", "sip:127.0.0.1:5060;lr"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.acceptRefer || !f.referSubIgn || !f.rfc7647 || f.transferTo != "sip:carol@127.0.0.1:5063" || !f.attended || !f.noReferSub || !f.outOfDialog {
+	if f.acceptRefer || !f.referSubIgn || !f.rfc7647 || f.transferTo != "sip:carol@127.0.0.1:5063" || !f.attended || !f.noReferSub || !f.outOfDialog ||
+		f.proxy != "sip:127.0.0.1:5060;lr" {
 		t.Errorf("transfer flags: %+v", f)
 	}
 	for _, args := range [][]string{
@@ -906,6 +907,8 @@ func TestParseUAFlags(t *testing.T) {
 		{"-attended"},
 		{"-norefersub"},
 		{"-out-of-dialog"},
+		{"-proxy", "sip:127.0.0.1:5060"}, // a strict router
+		{"-proxy", "sip:proxy.example.com;lr"},
 	} {
 		if _, err := parseUAFlags(args, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
@@ -920,7 +923,7 @@ func TestUAHelp(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 	for _, name := range []string{"listen", "transport", "user", "duration", "v", "debug", "answer-code", "ring", "call", "max-calls", "call-rate", "hold",
-		"accept-refer", "refer-sub", "rfc7647", "transfer-to", "attended", "norefersub", "out-of-dialog"} {
+		"accept-refer", "refer-sub", "rfc7647", "transfer-to", "attended", "norefersub", "out-of-dialog", "proxy", "memprofile", "cpuprofile"} {
 		if !regexp.MustCompile(`\n  -` + name + `[ \t\n]`).MatchString(out.String()) {
 			t.Errorf("-h does not list -%s", name)
 		}
