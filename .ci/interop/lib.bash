@@ -50,3 +50,40 @@ free_port() {
 	done
 	fail "no free UDP port found"
 }
+
+# start_demo WHO ARGS...: runs "$tmp/demo" ua as WHO (its -user) on a free
+# port of 127.0.0.1 with ARGS, output in $tmp/WHO.out and $tmp/WHO.err,
+# and sets WHO_pid and WHO_port once it has printed its listening event
+# (at most 10 s). The caller kills WHO_pid.
+start_demo() {
+	local who=$1 pid port i
+	shift
+	: >"$tmp/$who.out" # made first: the loop below reads it
+	"$tmp/demo" ua -listen 127.0.0.1:0 -user "$who" "$@" >"$tmp/$who.out" 2>"$tmp/$who.err" &
+	pid=$!
+	printf -v "${who}_pid" %s "$pid"
+	for ((i = 0; i < 100; i++)); do
+		port=$(sed -n 's/.*"event":"listening".*"addr":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$tmp/$who.out")
+		if [ -n "$port" ]; then
+			printf -v "${who}_port" %s "$port"
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || { cat "$tmp/$who.err" >&2; fail "$who exited before listening"; }
+		sleep 0.1
+	done
+	fail "$who did not listen within 10 s"
+}
+
+# wait_exit PID SECONDS: waits for PID, a child, to exit by itself; returns
+# its status, or fails the script after SECONDS.
+wait_exit() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$1" 2>/dev/null && fail "process $1 did not exit within $2 s"
+	local rc=0
+	wait "$1" || rc=$?
+	return "$rc"
+}
