@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sipxfer/sipxfer/internal/siptest"
 	"github.com/sipxfer/sipxfer/sip"
 )
 
@@ -20,11 +21,11 @@ func TestForkedInvite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv := forks.expect("INVITE")
-	invSeq, _ := inv.msg.CSeq()
+	inv := forks.Expect("INVITE")
+	invSeq, _ := inv.Msg.CSeq()
 
-	forks.respond(inv, 180, "fork-a")
-	forks.respond(inv, 183, "fork-b")
+	forks.Respond(inv, 180, "fork-a")
+	forks.Respond(inv, 183, "fork-b")
 	if n := len(c.EarlyDialogs()); n != 2 || c.State() != CallEarly {
 		t.Fatalf("%d early dialogs in state %v, want 2 in early", n, c.State())
 	}
@@ -32,13 +33,13 @@ func TestForkedInvite(t *testing.T) {
 		t.Fatalf("UA holds %d dialogs, want 2", alice.Dialogs())
 	}
 
-	forks.respond(inv, 200, "fork-b")
-	ack := forks.expect("ACK")
-	ackSeq, _ := ack.msg.CSeq()
-	if string(ack.msg.ToTag()) != "fork-b" || ackSeq.Seq != invSeq.Seq || ackSeq.Method != sip.MethodAck {
-		t.Fatalf("ACK %q CSeq %d %s, want tag fork-b CSeq %d ACK", ack.msg.ToTag(), ackSeq.Seq, ackSeq.MethodName, invSeq.Seq)
+	forks.Respond(inv, 200, "fork-b")
+	ack := forks.Expect("ACK")
+	ackSeq, _ := ack.Msg.CSeq()
+	if string(ack.Msg.ToTag()) != "fork-b" || ackSeq.Seq != invSeq.Seq || ackSeq.Method != sip.MethodAck {
+		t.Fatalf("ACK %q CSeq %d %s, want tag fork-b CSeq %d ACK", ack.Msg.ToTag(), ackSeq.Seq, ackSeq.MethodName, invSeq.Seq)
 	}
-	if got := ack.msg.RequestURI().String(); got != "sip:peer@127.0.0.1:5080" {
+	if got := ack.Msg.RequestURI().String(); got != "sip:peer@127.0.0.1:5080" {
 		t.Errorf("ACK Request-URI %s, want the 2xx Contact", got)
 	}
 	if c.State() != CallEstablished || c.Dialog().ID().RemoteTag != "fork-b" {
@@ -49,24 +50,24 @@ func TestForkedInvite(t *testing.T) {
 	}
 
 	// The 2xx retransmitted: the same ACK again, byte for byte.
-	forks.respond(inv, 200, "fork-b")
-	again := forks.expect("ACK")
-	if string(again.msg.Bytes()) != string(ack.msg.Bytes()) {
-		t.Errorf("ACK retransmission differs:\n%s\n%s", again.msg.Bytes(), ack.msg.Bytes())
+	forks.Respond(inv, 200, "fork-b")
+	again := forks.Expect("ACK")
+	if string(again.Msg.Bytes()) != string(ack.Msg.Bytes()) {
+		t.Errorf("ACK retransmission differs:\n%s\n%s", again.Msg.Bytes(), ack.Msg.Bytes())
 	}
 
 	// A 2xx from fork a: ACK, then BYE on that dialog only.
-	forks.respond(inv, 200, "fork-a")
-	ackA := forks.expect("ACK")
-	bye := forks.expect("BYE")
-	if string(ackA.msg.ToTag()) != "fork-a" || string(bye.msg.ToTag()) != "fork-a" {
-		t.Fatalf("ACK to %q, BYE to %q, want fork-a", ackA.msg.ToTag(), bye.msg.ToTag())
+	forks.Respond(inv, 200, "fork-a")
+	ackA := forks.Expect("ACK")
+	bye := forks.Expect("BYE")
+	if string(ackA.Msg.ToTag()) != "fork-a" || string(bye.Msg.ToTag()) != "fork-a" {
+		t.Fatalf("ACK to %q, BYE to %q, want fork-a", ackA.Msg.ToTag(), bye.Msg.ToTag())
 	}
-	forks.respond(bye, 200, "")
+	forks.Respond(bye, 200, "")
 	if c.State() != CallEstablished || alice.Dialogs() != 1 {
 		t.Fatalf("call %v with %d dialogs, want established on 1", c.State(), alice.Dialogs())
 	}
-	forks.none()
+	forks.None()
 }
 
 // The caller cancels after a 180; the callee answers 487 (RFC 3261 §9).
@@ -118,18 +119,18 @@ func TestCancelRacesOK(t *testing.T) {
 	alice := w.ua("alice", 5060, Config{})
 	callee := w.peer(5080)
 	c, _ := alice.Dial("sip:bob@127.0.0.1:5080", nil)
-	inv := callee.expect("INVITE")
+	inv := callee.Expect("INVITE")
 	if err := c.Cancel(); err != nil {
 		t.Fatal(err)
 	}
-	callee.none() // RFC 3261 §9.1: no CANCEL before a provisional response
-	callee.respond(inv, 180, "x")
-	cancel := callee.expect("CANCEL")
-	callee.respond(inv, 200, "x") // crosses the CANCEL
-	callee.expect("ACK")
-	bye := callee.expect("BYE")
-	callee.respond(cancel, 200, "x")
-	callee.respond(bye, 200, "")
+	callee.None() // RFC 3261 §9.1: no CANCEL before a provisional response
+	callee.Respond(inv, 180, "x")
+	cancel := callee.Expect("CANCEL")
+	callee.Respond(inv, 200, "x") // crosses the CANCEL
+	callee.Expect("ACK")
+	bye := callee.Expect("BYE")
+	callee.Respond(cancel, 200, "x")
+	callee.Respond(bye, 200, "")
 	mustEnd(t, c, ErrCancelled)
 	if alice.Dialogs() != 0 {
 		t.Errorf("%d dialogs left", alice.Dialogs())
@@ -158,23 +159,23 @@ func TestRouteSet(t *testing.T) {
 			callee := w.peer(5080)
 			proxy := w.peer(5091) // the first hop: every in-dialog request goes there
 			c, _ := alice.Dial("sip:bob@127.0.0.1:5080", nil)
-			inv := callee.expect("INVITE")
-			callee.respond(inv, 200, "x", tc.recordRte)
+			inv := callee.Expect("INVITE")
+			callee.Respond(inv, 200, "x", tc.recordRte)
 			for _, method := range []string{"ACK", "BYE"} {
 				if method == "BYE" {
 					go c.Bye(bg())
 				}
-				var g got
+				var g siptest.Got
 				if method == "BYE" {
-					g = proxy.wait()
+					g = proxy.Wait()
 				} else {
-					g = proxy.expect("ACK")
+					g = proxy.Expect("ACK")
 				}
-				if got := g.msg.RequestURI().String(); got != tc.wantRURI {
+				if got := g.Msg.RequestURI().String(); got != tc.wantRURI {
 					t.Errorf("%s Request-URI %s, want %s", method, got, tc.wantRURI)
 				}
 				var routes []string
-				vs := g.msg.Values(sip.HeaderRoute)
+				vs := g.Msg.Values(sip.HeaderRoute)
 				for v, ok := vs.Next(); ok; v, ok = vs.Next() {
 					routes = append(routes, string(v))
 				}
@@ -182,7 +183,7 @@ func TestRouteSet(t *testing.T) {
 					t.Errorf("%s Route %q, want %q", method, routes, tc.wantRoutes)
 				}
 			}
-			callee.none()
+			callee.None()
 		})
 	}
 }
@@ -200,36 +201,36 @@ func TestOutboundProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv := proxy.expect("INVITE")
-	callee.none()
-	if got := inv.msg.RequestURI().String(); got != "sip:bob@127.0.0.1:5080" {
+	inv := proxy.Expect("INVITE")
+	callee.None()
+	if got := inv.Msg.RequestURI().String(); got != "sip:bob@127.0.0.1:5080" {
 		t.Errorf("INVITE Request-URI %s", got)
 	}
-	if got := string(inv.msg.Get(sip.HeaderRoute)); got != "<sip:127.0.0.1:5091;lr>" {
+	if got := string(inv.Msg.Get(sip.HeaderRoute)); got != "<sip:127.0.0.1:5091;lr>" {
 		t.Errorf("INVITE Route %q", got)
 	}
 	// The proxy answers for the callee, record-routing itself.
-	proxy.respond(inv, 200, "x", "Record-Route: <sip:127.0.0.1:5091;lr>")
-	ack := proxy.expect("ACK")
-	if got, want := ack.msg.RequestURI().String(), "sip:peer@127.0.0.1:5091"; got != want {
+	proxy.Respond(inv, 200, "x", "Record-Route: <sip:127.0.0.1:5091;lr>")
+	ack := proxy.Expect("ACK")
+	if got, want := ack.Msg.RequestURI().String(), "sip:peer@127.0.0.1:5091"; got != want {
 		t.Errorf("ACK Request-URI %s, want the 2xx's Contact %s", got, want)
 	}
-	if got := string(ack.msg.Get(sip.HeaderRoute)); got != "<sip:127.0.0.1:5091;lr>" {
+	if got := string(ack.Msg.Get(sip.HeaderRoute)); got != "<sip:127.0.0.1:5091;lr>" {
 		t.Errorf("ACK Route %q", got)
 	}
 	go c.Bye(bg())
-	bye := proxy.wait()
-	if got := string(bye.msg.Get(sip.HeaderRoute)); got != "<sip:127.0.0.1:5091;lr>" {
+	bye := proxy.Wait()
+	if got := string(bye.Msg.Get(sip.HeaderRoute)); got != "<sip:127.0.0.1:5091;lr>" {
 		t.Errorf("BYE Route %q", got)
 	}
-	proxy.respond(bye, 200, "")
+	proxy.Respond(bye, 200, "")
 	<-c.Done()
 
 	strict := w.ua("carol", 5070, Config{OutboundProxy: "sip:127.0.0.1:5091"})
 	if _, err := strict.Dial("sip:bob@127.0.0.1:5080", nil); !errors.Is(err, ErrNoAddress) {
 		t.Errorf("OutboundProxy without lr: %v, want ErrNoAddress", err)
 	}
-	proxy.none()
+	proxy.None()
 }
 
 // The UAS keeps the Record-Route of the request in order (§12.1.1) and
@@ -240,20 +241,20 @@ func TestRouteSetUAS(t *testing.T) {
 	w.ua("bob", 5070, Config{OnInvite: func(c *Call, req *sip.Message) { bobCall = c; autoAnswer(c, req) }})
 	caller := w.peer(5080)
 	proxy := w.peer(5091)
-	caller.send(memAddr(5070), caller.invite(memAddr(5070), "rr-1", "t1", 1,
+	caller.Send(memAddr(5070), caller.invite(memAddr(5070), "rr-1", "t1", 1,
 		"Record-Route: <sip:127.0.0.1:5091;lr>", "Record-Route: <sip:127.0.0.1:5092;lr>"))
-	caller.expectStatus(180)
-	ok := caller.expectStatus(200)
-	if n := ok.msg.Count(sip.HeaderRecordRoute); n != 2 || !strings.Contains(string(ok.msg.Bytes()), "Record-Route: <sip:127.0.0.1:5091;lr>\r\nRecord-Route: <sip:127.0.0.1:5092;lr>\r\n") {
-		t.Fatalf("2xx does not copy the Record-Route in order:\n%s", ok.msg.Bytes())
+	caller.ExpectStatus(180)
+	ok := caller.ExpectStatus(200)
+	if n := ok.Msg.Count(sip.HeaderRecordRoute); n != 2 || !strings.Contains(string(ok.Msg.Bytes()), "Record-Route: <sip:127.0.0.1:5091;lr>\r\nRecord-Route: <sip:127.0.0.1:5092;lr>\r\n") {
+		t.Fatalf("2xx does not copy the Record-Route in order:\n%s", ok.Msg.Bytes())
 	}
 	if got := bobCall.Dialog().RouteSet(); fmt.Sprint(got) != "[<sip:127.0.0.1:5091;lr> <sip:127.0.0.1:5092;lr>]" {
 		t.Errorf("route set %q", got)
 	}
-	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "rr-1", "t1", string(ok.msg.ToTag()), 1))
+	caller.Send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "rr-1", "t1", string(ok.Msg.ToTag()), 1))
 	go bobCall.Bye(bg())
-	bye := proxy.wait()
-	if string(bye.msg.MethodName()) != "BYE" || bye.msg.RequestURI().String() != "sip:peer@127.0.0.1:5080" {
-		t.Fatalf("got %s, want BYE to the caller's Contact via the first route", firstLine(bye.msg))
+	bye := proxy.Wait()
+	if string(bye.Msg.MethodName()) != "BYE" || bye.Msg.RequestURI().String() != "sip:peer@127.0.0.1:5080" {
+		t.Fatalf("got %s, want BYE to the caller's Contact via the first route", siptest.FirstLine(bye.Msg))
 	}
 }

@@ -6,20 +6,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipxfer/sipxfer/internal/siptest"
 	"github.com/sipxfer/sipxfer/sip"
 )
 
 // bobAnswering starts Bob, who answers every call, and a scripted caller
 // whose INVITE he has answered; it returns the 200 the caller got.
-func bobAnswering(t *testing.T, w *world, cfg Config) (*UA, *peer, func() *Call, got) {
+func bobAnswering(t *testing.T, w *world, cfg Config) (*UA, *peer, func() *Call, siptest.Got) {
 	t.Helper()
 	var bobCall *Call
 	cfg.OnInvite = func(c *Call, req *sip.Message) { bobCall = c; autoAnswer(c, req) }
 	bob := w.ua("bob", 5070, cfg)
 	caller := w.peer(5080)
-	caller.send(memAddr(5070), caller.invite(memAddr(5070), "call-1", "caller", 10))
-	caller.expectStatus(180)
-	ok := caller.expectStatus(200)
+	caller.Send(memAddr(5070), caller.invite(memAddr(5070), "call-1", "caller", 10))
+	caller.ExpectStatus(180)
+	ok := caller.ExpectStatus(200)
 	return bob, caller, func() *Call { return bobCall }, ok
 }
 
@@ -32,10 +33,10 @@ func TestLostACK(t *testing.T) {
 	for elapsed := time.Duration(0); elapsed < 40*time.Second; elapsed += 100 * time.Millisecond {
 		w.clock.Advance(100 * time.Millisecond)
 		select {
-		case g := <-caller.in:
-			if g.msg.IsRequest() {
-				if string(g.msg.MethodName()) != "BYE" {
-					t.Fatalf("unexpected %s", firstLine(g.msg))
+		case g := <-caller.In():
+			if g.Msg.IsRequest() {
+				if string(g.Msg.MethodName()) != "BYE" {
+					t.Fatalf("unexpected %s", siptest.FirstLine(g.Msg))
 				}
 				if d := elapsed + 100*time.Millisecond; d != 32*time.Second {
 					t.Errorf("BYE after %v, want 64*T1 = 32s", d)
@@ -47,8 +48,8 @@ func TestLostACK(t *testing.T) {
 				}
 				return
 			}
-			if g.msg.StatusCode() != 200 || string(g.msg.Bytes()) != string(ok.msg.Bytes()) {
-				t.Fatalf("retransmission differs: %s", firstLine(g.msg))
+			if g.Msg.StatusCode() != 200 || string(g.Msg.Bytes()) != string(ok.Msg.Bytes()) {
+				t.Fatalf("retransmission differs: %s", siptest.FirstLine(g.Msg))
 			}
 			at = append(at, elapsed+100*time.Millisecond)
 		default:
@@ -70,15 +71,15 @@ func TestACKStopsRetransmission(t *testing.T) {
 	w := newWorld(t)
 	_, caller, bobCall, ok := bobAnswering(t, w, Config{})
 	w.clock.Advance(500 * time.Millisecond)
-	caller.expectStatus(200)
-	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "call-1", "caller", string(ok.msg.ToTag()), 10))
+	caller.ExpectStatus(200)
+	caller.Send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "call-1", "caller", string(ok.Msg.ToTag()), 10))
 	select {
 	case <-bobCall().Established():
 	default:
 		t.Fatal("ACK did not establish the call")
 	}
 	w.clock.Advance(time.Minute)
-	caller.none()
+	caller.None()
 	if bobCall().State() != CallEstablished {
 		t.Fatalf("call %v", bobCall().State())
 	}
@@ -88,8 +89,8 @@ func TestACKStopsRetransmission(t *testing.T) {
 func established(t *testing.T, w *world, cfg Config) (*UA, *peer, *Call, string) {
 	t.Helper()
 	bob, caller, bobCall, ok := bobAnswering(t, w, cfg)
-	tag := string(ok.msg.ToTag())
-	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "call-1", "caller", tag, 10))
+	tag := string(ok.Msg.ToTag())
+	caller.Send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "call-1", "caller", tag, 10))
 	return bob, caller, bobCall(), tag
 }
 
@@ -103,18 +104,18 @@ func TestGlare(t *testing.T) {
 		_, err := c.ReInvite(bg(), "application/sdp", []byte(sdp+"a=sendonly\r\n"))
 		res <- err
 	}()
-	ours := caller.wait()
-	if string(ours.msg.MethodName()) != "INVITE" {
-		t.Fatalf("got %s", firstLine(ours.msg))
+	ours := caller.Wait()
+	if string(ours.Msg.MethodName()) != "INVITE" {
+		t.Fatalf("got %s", siptest.FirstLine(ours.Msg))
 	}
-	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 11))
-	caller.expectStatus(491)
-	caller.respond(ours, 491, "")
+	caller.Send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 11))
+	caller.ExpectStatus(491)
+	caller.Respond(ours, 491, "")
 	// The transaction's ACK for the 491 (§17.1.1.3). The 491 may come back
 	// before the goroutine's send of the INVITE has returned, in which case
 	// the ACK leaves from that goroutine: wait for it.
-	if ack := caller.wait(); string(ack.msg.MethodName()) != "ACK" {
-		t.Fatalf("got %s, want ACK", firstLine(ack.msg))
+	if ack := caller.Wait(); string(ack.Msg.MethodName()) != "ACK" {
+		t.Fatalf("got %s, want ACK", siptest.FirstLine(ack.Msg))
 	}
 	var se *StatusError
 	if err := <-res; !errors.As(err, &se) || se.Code != 491 {
@@ -125,8 +126,8 @@ func TestGlare(t *testing.T) {
 	}
 	// Both INVITEs are over: a new re-INVITE may go.
 	go c.ReInvite(bg(), "application/sdp", []byte(sdp))
-	if g := caller.wait(); string(g.msg.MethodName()) != "INVITE" {
-		t.Fatalf("got %s", firstLine(g.msg))
+	if g := caller.Wait(); string(g.Msg.MethodName()) != "INVITE" {
+		t.Fatalf("got %s", siptest.FirstLine(g.Msg))
 	}
 }
 
@@ -136,24 +137,24 @@ func TestReInviteWhilePending(t *testing.T) {
 	w := newWorld(t)
 	var caller *peer
 	var tag string
-	var inner got
+	var inner siptest.Got
 	_, caller, _, tag = established(t, w, Config{OnReInvite: func(c *Call, req *sip.Message) (int, []byte) {
 		cseq, _ := req.CSeq()
 		if cseq.Seq == 11 {
 			// The peer's next INVITE arrives while this one is unanswered.
-			caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 12))
-			inner = caller.next()
+			caller.Send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 12))
+			inner = caller.Next()
 		}
 		return 200, nil
 	}})
-	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 11))
-	if inner.msg == nil || inner.msg.StatusCode() != 500 {
-		t.Fatalf("second INVITE got %v, want 500", inner.msg)
+	caller.Send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 11))
+	if inner.Msg == nil || inner.Msg.StatusCode() != 500 {
+		t.Fatalf("second INVITE got %v, want 500", inner.Msg)
 	}
-	if secs, ok, _ := inner.msg.RetryAfter(); !ok || secs > 10 {
+	if secs, ok, _ := inner.Msg.RetryAfter(); !ok || secs > 10 {
 		t.Fatalf("500 Retry-After %d %v, want 0-10", secs, ok)
 	}
-	caller.expectStatus(200) // the first one is answered
+	caller.ExpectStatus(200) // the first one is answered
 }
 
 // A re-INVITE while our 2xx to the previous INVITE still awaits its ACK:
@@ -162,17 +163,17 @@ func TestReInviteWhilePending(t *testing.T) {
 func TestReInviteAfterLostACK(t *testing.T) {
 	w := newWorld(t)
 	_, caller, bobCall, ok := bobAnswering(t, w, Config{})
-	tag := string(ok.msg.ToTag())
-	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 11))
-	caller.expectStatus(200)
+	tag := string(ok.Msg.ToTag())
+	caller.Send(memAddr(5070), caller.inDialog(memAddr(5070), "INVITE", "call-1", "caller", tag, 11))
+	caller.ExpectStatus(200)
 	select {
 	case <-bobCall().Established():
 	default:
 		t.Fatal("the call is not taken as established")
 	}
-	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "call-1", "caller", tag, 11))
+	caller.Send(memAddr(5070), caller.inDialog(memAddr(5070), "ACK", "call-1", "caller", tag, 11))
 	w.clock.Advance(time.Minute)
-	caller.none() // neither 2xx is retransmitted any more
+	caller.None() // neither 2xx is retransmitted any more
 }
 
 // A re-INVITE puts the call on hold: the application sees the offer and
@@ -221,13 +222,13 @@ func TestNoDialog481(t *testing.T) {
 	w := newWorld(t)
 	w.ua("bob", 5070, Config{})
 	p := w.peer(5080)
-	p.send(memAddr(5070), p.inDialog(memAddr(5070), "BYE", "nope", "a", "b", 1))
-	p.expectStatus(481)
-	p.send(memAddr(5070), p.inDialog(memAddr(5070), "INFO", "nope", "a", "b", 1))
-	p.expectStatus(481)
+	p.Send(memAddr(5070), p.inDialog(memAddr(5070), "BYE", "nope", "a", "b", 1))
+	p.ExpectStatus(481)
+	p.Send(memAddr(5070), p.inDialog(memAddr(5070), "INFO", "nope", "a", "b", 1))
+	p.ExpectStatus(481)
 	// An ACK matching nothing is dropped, never answered.
-	p.send(memAddr(5070), p.inDialog(memAddr(5070), "ACK", "nope", "a", "b", 1))
-	p.none()
+	p.Send(memAddr(5070), p.inDialog(memAddr(5070), "ACK", "nope", "a", "b", 1))
+	p.None()
 }
 
 // A CSeq lower than the remote sequence number is out of order: 500 with
@@ -235,11 +236,11 @@ func TestNoDialog481(t *testing.T) {
 func TestOutOfOrderCSeq(t *testing.T) {
 	w := newWorld(t)
 	_, caller, c, tag := established(t, w, Config{})
-	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INFO", "call-1", "caller", tag, 12))
-	caller.expectStatus(405) // no INFO handler; the CSeq counts
-	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "INFO", "call-1", "caller", tag, 11))
-	g := caller.expectStatus(500)
-	if _, ok, _ := g.msg.RetryAfter(); !ok {
+	caller.Send(memAddr(5070), caller.inDialog(memAddr(5070), "INFO", "call-1", "caller", tag, 12))
+	caller.ExpectStatus(405) // no INFO handler; the CSeq counts
+	caller.Send(memAddr(5070), caller.inDialog(memAddr(5070), "INFO", "call-1", "caller", tag, 11))
+	g := caller.ExpectStatus(500)
+	if _, ok, _ := g.Msg.RetryAfter(); !ok {
 		t.Error("500 without Retry-After")
 	}
 	if seq, _ := c.Dialog().RemoteSeq(); seq != 12 {
@@ -254,15 +255,15 @@ func TestRequire420(t *testing.T) {
 	w.ua("bob", 5070, Config{Extensions: []string{"replaces"}})
 	p := w.peer(5080)
 	opts := strings.Replace(p.invite(memAddr(5070), "o-1", "a", 1), "INVITE", "OPTIONS", 2)
-	p.send(memAddr(5070), strings.Replace(opts, "Content-Length", "Require: replaces, 100rel\r\nContent-Length", 1))
-	g := p.expectStatus(420)
-	if got := string(g.msg.GetName("Unsupported")); got != "100rel" {
+	p.Send(memAddr(5070), strings.Replace(opts, "Content-Length", "Require: replaces, 100rel\r\nContent-Length", 1))
+	g := p.ExpectStatus(420)
+	if got := string(g.Msg.GetName("Unsupported")); got != "100rel" {
 		t.Fatalf("Unsupported %q, want 100rel", got)
 	}
-	p.send(memAddr(5070), strings.Replace(opts, "Content-Length", "Require: replaces\r\nContent-Length", 1))
-	g = p.expectStatus(200)
-	if !strings.Contains(string(g.msg.Get(sip.HeaderAllow)), "INVITE") {
-		t.Errorf("OPTIONS 200 without Allow: %s", g.msg.Bytes())
+	p.Send(memAddr(5070), strings.Replace(opts, "Content-Length", "Require: replaces\r\nContent-Length", 1))
+	g = p.ExpectStatus(200)
+	if !strings.Contains(string(g.Msg.Get(sip.HeaderAllow)), "INVITE") {
+		t.Errorf("OPTIONS 200 without Allow: %s", g.Msg.Bytes())
 	}
 }
 
@@ -270,9 +271,9 @@ func TestRequire420(t *testing.T) {
 func TestMaxDialogs(t *testing.T) {
 	w := newWorld(t)
 	bob, caller, _, _ := established(t, w, Config{MaxDialogs: 1})
-	caller.send(memAddr(5070), caller.invite(memAddr(5070), "call-2", "caller2", 1))
-	g := caller.expectStatus(503)
-	if _, ok, _ := g.msg.RetryAfter(); !ok {
+	caller.Send(memAddr(5070), caller.invite(memAddr(5070), "call-2", "caller2", 1))
+	g := caller.ExpectStatus(503)
+	if _, ok, _ := g.Msg.RetryAfter(); !ok {
 		t.Error("503 without Retry-After")
 	}
 	if n := bob.Refused(); n != 1 {
@@ -288,10 +289,10 @@ func TestInviteWithoutContact(t *testing.T) {
 	inv := p.invite(memAddr(5070), "nc-1", "a", 1)
 	i := strings.Index(inv, "Contact:")
 	j := i + strings.Index(inv[i:], "\r\n") + 2
-	p.send(memAddr(5070), inv[:i]+inv[j:])
-	g := p.expectStatus(400)
-	if string(g.msg.Reason()) != "Missing Contact" {
-		t.Errorf("reason %q", g.msg.Reason())
+	p.Send(memAddr(5070), inv[:i]+inv[j:])
+	g := p.ExpectStatus(400)
+	if string(g.Msg.Reason()) != "Missing Contact" {
+		t.Errorf("reason %q", g.Msg.Reason())
 	}
 }
 
@@ -303,9 +304,9 @@ func TestAllowOnce(t *testing.T) {
 	bob.Handle("OPTIONS", HandlerFunc(func(r *Request) { r.Respond(405, "", nil) }))
 	bob.Handle("MESSAGE", HandlerFunc(func(r *Request) { r.Respond(200, "", nil) }))
 	p := w.peer(5080)
-	p.send(memAddr(5070), strings.Replace(p.invite(memAddr(5070), "o-2", "a", 1), "INVITE", "OPTIONS", 2))
-	g := p.expectStatus(405)
-	if got := string(g.msg.Get(sip.HeaderAllow)); got != "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE" {
+	p.Send(memAddr(5070), strings.Replace(p.invite(memAddr(5070), "o-2", "a", 1), "INVITE", "OPTIONS", 2))
+	g := p.ExpectStatus(405)
+	if got := string(g.Msg.Get(sip.HeaderAllow)); got != "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE" {
 		t.Fatalf("Allow: %q", got)
 	}
 }
@@ -316,7 +317,7 @@ func TestDoneAfterDialogGone(t *testing.T) {
 	w := newWorld(t)
 	_, caller, c, tag := established(t, w, Config{})
 	d := c.Dialog()
-	caller.send(memAddr(5070), caller.inDialog(memAddr(5070), "BYE", "call-1", "caller", tag, 11))
+	caller.Send(memAddr(5070), caller.inDialog(memAddr(5070), "BYE", "call-1", "caller", tag, 11))
 	<-c.Done()
 	if d.State() != StateTerminated || d.UA().Dialogs() != 0 {
 		t.Fatalf("dialog %v, %d dialogs, after Done", d.State(), d.UA().Dialogs())
