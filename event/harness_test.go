@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sipxfer/sipxfer/dialog"
+	"github.com/sipxfer/sipxfer/internal/siptest"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
 )
@@ -169,119 +170,17 @@ func testPackage(l *notifierLog) Package {
 
 func bg() context.Context { return context.Background() }
 
-// got is a message a peer received.
-type got struct {
-	msg   *sip.Message
-	reply transport.ReplyTo
-}
-
-// peer is a scripted SIP element: a bare transport layer whose test code
-// reads what arrives and writes what it sends, byte for byte.
+// peer is a scripted SIP element (siptest.Peer) with the requests of
+// these tests.
 type peer struct {
-	t    testing.TB
-	l    *transport.Layer
-	addr transport.Addr
-	in   chan got
+	*siptest.Peer
+	t testing.TB
 }
 
+// peer starts a peer on 127.0.0.1:port of the world's network.
 func (w *world) peer(port uint16) *peer {
 	w.t.Helper()
-	p := &peer{t: w.t, in: make(chan got, 256)}
-	p.l = transport.New(transport.Config{Clock: w.clock}, transport.HandlerFunc(func(in *transport.Inbound) {
-		p.in <- got{msg: in.Msg.Clone(), reply: in.Reply}
-	}))
-	a, err := p.l.ListenMem(w.net, memAddr(port))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	p.addr = a
-	w.t.Cleanup(func() { p.l.Close() })
-	return p
-}
-
-// next returns the next message the peer received; it fails the test if
-// none is waiting (delivery on the in-memory network is synchronous).
-func (p *peer) next() got {
-	p.t.Helper()
-	select {
-	case g := <-p.in:
-		return g
-	default:
-		p.t.Fatal("peer: nothing received")
-		return got{}
-	}
-}
-
-// wait waits (in real time, bounded) for the next message: for requests
-// sent by a goroutine of the test.
-func (p *peer) wait() got {
-	p.t.Helper()
-	select {
-	case g := <-p.in:
-		return g
-	case <-time.After(5 * time.Second):
-		p.t.Fatal("peer: nothing received within 5 s")
-		return got{}
-	}
-}
-
-// none asserts that nothing more arrived.
-func (p *peer) none() {
-	p.t.Helper()
-	select {
-	case g := <-p.in:
-		p.t.Fatalf("peer: unexpected %s", firstLine(g.msg))
-	default:
-	}
-}
-
-// expect: the next message must be a request of method.
-func (p *peer) expect(method string) got {
-	p.t.Helper()
-	g := p.next()
-	if !g.msg.IsRequest() || string(g.msg.MethodName()) != method {
-		p.t.Fatalf("peer: got %s, want %s", firstLine(g.msg), method)
-	}
-	return g
-}
-
-// expectStatus: the next message must be a response with code.
-func (p *peer) expectStatus(code int) got {
-	p.t.Helper()
-	g := p.next()
-	if g.msg.IsRequest() || g.msg.StatusCode() != code {
-		p.t.Fatalf("peer: got %s, want %d", firstLine(g.msg), code)
-	}
-	return g
-}
-
-func firstLine(m *sip.Message) string {
-	b := m.Bytes()
-	if i := strings.Index(string(b), "\r\n"); i >= 0 {
-		return string(b[:i])
-	}
-	return string(b)
-}
-
-// send sends a request without Via to dst.
-func (p *peer) send(dst transport.Addr, req string) {
-	p.t.Helper()
-	if _, _, err := p.l.SendRequest(dst, transport.NewBranch(nil), []byte(req)); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-// respond answers g with code, To tag tag and extra header lines.
-func (p *peer) respond(g got, code int, tag string, extra ...string) {
-	p.t.Helper()
-	b := sip.AppendResponse(nil, g.msg, code, "", tag)
-	for _, h := range extra {
-		b = append(b, h+"\r\n"...)
-	}
-	b = sip.AppendNoBody(b)
-	if err := p.l.SendResponse(g.reply, b); err != nil {
-		p.t.Fatal(err)
-	}
+	return &peer{Peer: siptest.NewPeer(w.t, w.clock, w.net, memAddr(port)), t: w.t}
 }
 
 // request is a request from the peer to the UA at dst: From carries
@@ -293,7 +192,7 @@ func (p *peer) request(dst transport.Addr, method, callID, fromTag, toTag string
 		to += ";tag=" + toTag
 	}
 	s := fmt.Sprintf("%s sip:ua@%s SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:peer@%s>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:peer@%s>\r\n",
-		method, dst.AddrPort, p.addr.AddrPort, fromTag, to, callID, seq, method, p.addr.AddrPort)
+		method, dst.AddrPort, p.Addr.AddrPort, fromTag, to, callID, seq, method, p.Addr.AddrPort)
 	for _, h := range extra {
 		s += h + "\r\n"
 	}
@@ -314,7 +213,7 @@ func (p *peer) notifyFor(sub *sip.Message, fromTag string, seq int, event, state
 	var u sip.URI
 	u.Parse(na.URI.Raw)
 	s := fmt.Sprintf("NOTIFY %s SIP/2.0\r\nMax-Forwards: 70\r\nFrom: %s;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d NOTIFY\r\nContact: <sip:peer@%s>\r\nEvent: %s\r\nSubscription-State: %s\r\n",
-		na.URI.Raw, withoutTag(sub.Get(sip.HeaderTo)), fromTag, sub.Get(sip.HeaderFrom), sub.CallID(), seq, p.addr.AddrPort, event, state)
+		na.URI.Raw, withoutTag(sub.Get(sip.HeaderTo)), fromTag, sub.Get(sip.HeaderFrom), sub.CallID(), seq, p.Addr.AddrPort, event, state)
 	if body != "" {
 		return s + fmt.Sprintf("Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	}

@@ -194,19 +194,19 @@ func TestImplicitNotifyBeforeReferOK(t *testing.T) {
 	o.ID = strconv.Itoa(int(in.Seq()))
 	s, _ := alice.m.ExpectInitial(in, o)
 	in.Send(s)
-	refer := p.expect("REFER")
-	p.send(alice.addr(), p.notifyFor(refer.msg, "b", 1, "refer;id="+o.ID, "active;expires=60", "SIP/2.0 100 Trying"))
-	p.expectStatus(200)
+	refer := p.Expect("REFER")
+	p.Send(alice.addr(), p.notifyFor(refer.Msg, "b", 1, "refer;id="+o.ID, "active;expires=60", "SIP/2.0 100 Trying"))
+	p.ExpectStatus(200)
 	if s.State() != StateActive || alice.ua.Dialogs() != 1 {
 		t.Fatalf("%v, %d dialogs", s.State(), alice.ua.Dialogs())
 	}
-	p.respond(refer, 202, "b")
+	p.Respond(refer, 202, "b")
 	if alice.ua.Dialogs() != 1 || s.State() != StateActive {
 		t.Fatalf("after 202: %d dialogs, %v", alice.ua.Dialogs(), s.State())
 	}
 	// A second fork's NOTIFY: refer has no forking, so 481 (RFC 6665 §5.4.9).
-	p.send(alice.addr(), p.notifyFor(refer.msg, "c", 1, "refer;id="+o.ID, "active;expires=60", ""))
-	p.expectStatus(481)
+	p.Send(alice.addr(), p.notifyFor(refer.Msg, "c", 1, "refer;id="+o.ID, "active;expires=60", ""))
+	p.ExpectStatus(481)
 	_ = w
 }
 
@@ -220,7 +220,7 @@ func TestImplicitReferRejected(t *testing.T) {
 	in, _ := alice.ua.NewInitial("REFER", "sip:bob@127.0.0.1:5070", nil)
 	s, _ := alice.m.ExpectInitial(in, &SubscribeOptions{Package: "refer", ID: "1"})
 	in.Send(s)
-	p.respond(p.expect("REFER"), 603, "x")
+	p.Respond(p.Expect("REFER"), 603, "x")
 	var se *StatusError
 	if !errors.As(s.Err(), &se) || se.Code != 603 || se.Method != "REFER" {
 		t.Fatalf("%v", s.Err())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sipxfer/sipxfer/dialog"
+	"github.com/sipxfer/sipxfer/internal/siptest"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
 	"github.com/sipxfer/sipxfer/transport"
@@ -26,11 +27,11 @@ func notifierWithPeer(t *testing.T, p Package, cfg Config) (*world, *node, *peer
 
 // subscribe has the peer subscribe to bob and returns the 2xx and the
 // first NOTIFY, not yet answered.
-func (p *peer) subscribe(bob *node, event string, extra ...string) (ok, notify got) {
+func (p *peer) subscribe(bob *node, event string, extra ...string) (ok, notify siptest.Got) {
 	p.t.Helper()
-	p.send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", "call-1", "sub", "", 1, "", append([]string{"Event: " + event}, extra...)...))
-	ok = p.expectStatus(200)
-	return ok, p.expect("NOTIFY")
+	p.Send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", "call-1", "sub", "", 1, "", append([]string{"Event: " + event}, extra...)...))
+	ok = p.ExpectStatus(200)
+	return ok, p.Expect("NOTIFY")
 }
 
 func seqOf(t testing.TB, m *sip.Message) uint32 {
@@ -54,16 +55,16 @@ func TestUnknownPackage489(t *testing.T) {
 		if ev != "" {
 			extra = append(extra, ev)
 		}
-		p.send(a, p.request(a, "SUBSCRIBE", "c"+strconv.Itoa(i), "f", "", 1, "", extra...))
-		g := p.expectStatus(489)
-		if ae := string(g.msg.Get(sip.HeaderAllowEvents)); ae != "test" {
+		p.Send(a, p.request(a, "SUBSCRIBE", "c"+strconv.Itoa(i), "f", "", 1, "", extra...))
+		g := p.ExpectStatus(489)
+		if ae := string(g.Msg.Get(sip.HeaderAllowEvents)); ae != "test" {
 			t.Errorf("%q: Allow-Events %q", ev, ae)
 		}
 	}
-	p.send(a, p.request(a, "OPTIONS", "c-o", "f", "", 1, ""))
-	g := p.expectStatus(200)
-	if !g.msg.HasToken(sip.HeaderAllowEvents, "test") || g.msg.HasToken(sip.HeaderAllowEvents, "refer") {
-		t.Errorf("OPTIONS Allow-Events %q", g.msg.Get(sip.HeaderAllowEvents))
+	p.Send(a, p.request(a, "OPTIONS", "c-o", "f", "", 1, ""))
+	g := p.ExpectStatus(200)
+	if !g.Msg.HasToken(sip.HeaderAllowEvents, "test") || g.Msg.HasToken(sip.HeaderAllowEvents, "refer") {
+		t.Errorf("OPTIONS Allow-Events %q", g.Msg.Get(sip.HeaderAllowEvents))
 	}
 	if bob.ua.Dialogs() != 0 || len(log.ns) != 0 {
 		t.Error("a refused SUBSCRIBE left state")
@@ -91,33 +92,33 @@ func Test423MinExpires(t *testing.T) {
 		{"0", 200, "0"},       // a fetch
 		{"86400", 200, "7200"},
 	} {
-		p.send(a, p.request(a, "SUBSCRIBE", "c"+strconv.Itoa(i), "f", "", 1, "", "Event: test", "Expires: "+c.expires))
-		g := p.expectStatus(c.code)
+		p.Send(a, p.request(a, "SUBSCRIBE", "c"+strconv.Itoa(i), "f", "", 1, "", "Event: test", "Expires: "+c.expires))
+		g := p.ExpectStatus(c.code)
 		if c.code == 423 {
-			if me := string(g.msg.Get(sip.HeaderMinExpires)); me != "5400" {
+			if me := string(g.Msg.Get(sip.HeaderMinExpires)); me != "5400" {
 				t.Errorf("%s: Min-Expires %q", c.expires, me)
 			}
 			continue
 		}
-		if e := string(g.msg.Get(sip.HeaderExpires)); e != c.granted {
+		if e := string(g.Msg.Get(sip.HeaderExpires)); e != c.granted {
 			t.Errorf("%s: granted %q, want %s", c.expires, e, c.granted)
 		}
-		nt := p.expect("NOTIFY")
-		ss, _ := nt.msg.SubscriptionState()
+		nt := p.Expect("NOTIFY")
+		ss, _ := nt.Msg.SubscriptionState()
 		if c.granted == "0" {
 			if !ss.Is("terminated") || string(ss.Reason) != "timeout" {
-				t.Errorf("fetch NOTIFY %q", nt.msg.Get(sip.HeaderSubscriptionState))
+				t.Errorf("fetch NOTIFY %q", nt.Msg.Get(sip.HeaderSubscriptionState))
 			}
 		} else if strconv.Itoa(int(ss.Expires)) != c.granted {
 			t.Errorf("%s: NOTIFY expires %d", c.expires, ss.Expires)
 		}
-		p.respond(nt, 200, "")
+		p.Respond(nt, 200, "")
 	}
 	// A refresh asking for too little gets 423 too (§4.2.1.4).
 	n := log.last()
 	d := n.Dialog().ID()
-	p.send(a, p.request(a, "SUBSCRIBE", d.CallID, d.RemoteTag, d.LocalTag, 2, "", "Event: test", "Expires: 60"))
-	p.expectStatus(423)
+	p.Send(a, p.request(a, "SUBSCRIBE", d.CallID, d.RemoteTag, d.LocalTag, 2, "", "Event: test", "Expires: 60"))
+	p.ExpectStatus(423)
 	if n.State() != StateActive {
 		t.Error("a refused refresh ended the subscription")
 	}
@@ -145,16 +146,16 @@ func TestNo202(t *testing.T) {
 	pkg := Package{Name: "test", OnSubscribe: func(*Notifier, *SubscribeRequest) Answer { return Answer{Code: 202} }}
 	_, bob, p := notifierWithPeer(t, pkg, Config{})
 	ok, nt := p.subscribe(bob, "test")
-	if e := string(ok.msg.Get(sip.HeaderExpires)); e != "3600" {
+	if e := string(ok.Msg.Get(sip.HeaderExpires)); e != "3600" {
 		t.Errorf("Expires %q", e)
 	}
-	if ok.msg.Get(sip.HeaderContact) == nil {
+	if ok.Msg.Get(sip.HeaderContact) == nil {
 		t.Error("2xx creating the dialog without Contact")
 	}
-	if ss := string(nt.msg.Get(sip.HeaderSubscriptionState)); ss != "active;expires=3600" {
+	if ss := string(nt.Msg.Get(sip.HeaderSubscriptionState)); ss != "active;expires=3600" {
 		t.Errorf("Subscription-State %q", ss)
 	}
-	if ev := string(nt.msg.Get(sip.HeaderEvent)); ev != "test" {
+	if ev := string(nt.Msg.Get(sip.HeaderEvent)); ev != "test" {
 		t.Errorf("NOTIFY Event %q", ev)
 	}
 }
@@ -167,13 +168,13 @@ func TestAccept(t *testing.T) {
 	pkg.Accept = []string{"text/plain", "application/x-test"}
 	_, bob, p := notifierWithPeer(t, pkg, Config{})
 	a := bob.addr()
-	p.send(a, p.request(a, "SUBSCRIBE", "c1", "f", "", 1, "", "Event: test", "Accept: application/xml"))
-	g := p.expectStatus(406)
-	if acc := string(g.msg.Get(sip.HeaderAccept)); acc != "text/plain, application/x-test" {
+	p.Send(a, p.request(a, "SUBSCRIBE", "c1", "f", "", 1, "", "Event: test", "Accept: application/xml"))
+	g := p.ExpectStatus(406)
+	if acc := string(g.Msg.Get(sip.HeaderAccept)); acc != "text/plain, application/x-test" {
 		t.Errorf("406 Accept %q", acc)
 	}
 	_, nt := p.subscribe(bob, "test", "Accept: application/xml, text/*")
-	p.respond(nt, 200, "")
+	p.Respond(nt, 200, "")
 	n := log.last()
 	if err := n.Notify(StateActive, "application/x-test", []byte("x")); !errors.Is(err, ErrNotAcceptable) {
 		t.Errorf("unaccepted type: %v", err)
@@ -181,11 +182,11 @@ func TestAccept(t *testing.T) {
 	if err := n.Notify(StateActive, "Text/Plain;charset=utf-8", []byte("x")); err != nil {
 		t.Errorf("accepted type: %v", err)
 	}
-	p.respond(p.expect("NOTIFY"), 200, "")
+	p.Respond(p.Expect("NOTIFY"), 200, "")
 	// Without Accept, the package's first type only (§3.1.3).
-	p.send(a, p.request(a, "SUBSCRIBE", "c3", "f", "", 1, "", "Event: test"))
-	p.expectStatus(200)
-	p.respond(p.expect("NOTIFY"), 200, "")
+	p.Send(a, p.request(a, "SUBSCRIBE", "c3", "f", "", 1, "", "Event: test"))
+	p.ExpectStatus(200)
+	p.Respond(p.Expect("NOTIFY"), 200, "")
 	if err := log.last().Notify(StateActive, "application/x-test", []byte("x")); !errors.Is(err, ErrNotAcceptable) {
 		t.Errorf("default type: %v", err)
 	}
@@ -203,29 +204,29 @@ func TestNotifySerialisation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p.none() // nothing before the first NOTIFY is answered
+	p.None() // nothing before the first NOTIFY is answered
 	if n.Pending() != 2 {
 		t.Errorf("%d pending", n.Pending())
 	}
-	p.respond(first, 200, "")
-	second := p.expect("NOTIFY")
-	p.none()
-	if string(second.msg.Body()) != "s1" || seqOf(t, second.msg) != seqOf(t, first.msg)+1 {
-		t.Fatalf("second NOTIFY %q CSeq %d", second.msg.Body(), seqOf(t, second.msg))
+	p.Respond(first, 200, "")
+	second := p.Expect("NOTIFY")
+	p.None()
+	if string(second.Msg.Body()) != "s1" || seqOf(t, second.Msg) != seqOf(t, first.Msg)+1 {
+		t.Fatalf("second NOTIFY %q CSeq %d", second.Msg.Body(), seqOf(t, second.Msg))
 	}
 	// A provisional response does not complete the transaction.
-	p.respond(second, 100, "")
-	p.none()
-	p.respond(second, 200, "")
-	third := p.expect("NOTIFY")
-	if string(third.msg.Body()) != "s2" || seqOf(t, third.msg) != seqOf(t, second.msg)+1 {
-		t.Fatalf("third NOTIFY %q", third.msg.Body())
+	p.Respond(second, 100, "")
+	p.None()
+	p.Respond(second, 200, "")
+	third := p.Expect("NOTIFY")
+	if string(third.Msg.Body()) != "s2" || seqOf(t, third.Msg) != seqOf(t, second.Msg)+1 {
+		t.Fatalf("third NOTIFY %q", third.Msg.Body())
 	}
 	// A failure that does not end the subscription lets the next one go.
 	n.Notify(StatePending, "text/plain", []byte("s3"))
-	p.respond(third, 500, "")
-	fourth := p.expect("NOTIFY")
-	if ss := string(fourth.msg.Get(sip.HeaderSubscriptionState)); !strings.HasPrefix(ss, "pending;expires=") || n.State() != StatePending {
+	p.Respond(third, 500, "")
+	fourth := p.Expect("NOTIFY")
+	if ss := string(fourth.Msg.Get(sip.HeaderSubscriptionState)); !strings.HasPrefix(ss, "pending;expires=") || n.State() != StatePending {
 		t.Errorf("fourth: %q, %v", ss, n.State())
 	}
 }
@@ -251,20 +252,20 @@ func TestNotifyQueue(t *testing.T) {
 			t.Errorf("Notify after Terminate: %v", err)
 		}
 		var bodies []string
-		p.respond(first, 200, "")
+		p.Respond(first, 200, "")
 		for {
-			g := p.next()
-			bodies = append(bodies, string(g.msg.Body()))
-			p.respond(g, 200, "")
-			if ss, _ := g.msg.SubscriptionState(); ss.Is("terminated") {
+			g := p.Next()
+			bodies = append(bodies, string(g.Msg.Body()))
+			p.Respond(g, 200, "")
+			if ss, _ := g.Msg.SubscriptionState(); ss.Is("terminated") {
 				// RFC 6665 §4.2.2: a reason, and no expires.
-				if v := string(g.msg.Get(sip.HeaderSubscriptionState)); v != "terminated;reason=noresource" {
+				if v := string(g.Msg.Get(sip.HeaderSubscriptionState)); v != "terminated;reason=noresource" {
 					t.Errorf("final Subscription-State %q", v)
 				}
 				break
 			}
 		}
-		p.none()
+		p.None()
 		got := strings.Join(bodies, ",")
 		if coalesce {
 			if errs[0] != nil || errs[1] != nil || errs[2] != nil || got != "s3,end" {
@@ -287,22 +288,22 @@ func TestNotifyRateLimit(t *testing.T) {
 	pkg.MinNotifyInterval = 5 * time.Second
 	w, bob, p := notifierWithPeer(t, pkg, Config{})
 	_, first := p.subscribe(bob, "test")
-	p.respond(first, 200, "")
+	p.Respond(first, 200, "")
 	n := log.last()
 	n.Notify(StateActive, "text/plain", []byte("s1"))
-	p.none()
+	p.None()
 	w.clock.Advance(5*time.Second - time.Millisecond)
-	p.none()
+	p.None()
 	w.clock.Advance(time.Millisecond)
-	p.respond(p.expect("NOTIFY"), 200, "")
+	p.Respond(p.Expect("NOTIFY"), 200, "")
 	// A refresh is answered at once, whatever the interval.
 	d := n.Dialog().ID()
-	p.send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", d.CallID, d.RemoteTag, d.LocalTag, 2, "", "Event: test"))
-	p.expectStatus(200)
-	p.respond(p.expect("NOTIFY"), 200, "")
+	p.Send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", d.CallID, d.RemoteTag, d.LocalTag, 2, "", "Event: test"))
+	p.ExpectStatus(200)
+	p.Respond(p.Expect("NOTIFY"), 200, "")
 	n.SetMinInterval(0)
 	n.Notify(StateActive, "text/plain", []byte("s2"))
-	p.expect("NOTIFY")
+	p.Expect("NOTIFY")
 }
 
 // RFC 6665 §4.2.2: a NOTIFY answered 404 (or 408, or not at all: Timer F)
@@ -319,11 +320,11 @@ func TestNotifyFailure(t *testing.T) {
 		n := log.last()
 		if c.code == 0 {
 			w.clock.Advance(32 * time.Second)
-			for len(p.in) > 0 {
-				p.next() // retransmissions
+			for len(p.In()) > 0 {
+				p.Next() // retransmissions
 			}
 		} else {
-			p.respond(first, c.code, "")
+			p.Respond(first, c.code, "")
 		}
 		if !c.ends {
 			if n.State() != StateActive {
@@ -397,19 +398,19 @@ func TestLimits(t *testing.T) {
 	pkg.MultiplePerDialog = true
 	_, bob, p := notifierWithPeer(t, pkg, Config{MaxSubscriptions: 2, MaxPerDialog: 1})
 	_, nt := p.subscribe(bob, "test;id=1")
-	if ev := string(nt.msg.Get(sip.HeaderEvent)); ev != "test;id=1" {
+	if ev := string(nt.Msg.Get(sip.HeaderEvent)); ev != "test;id=1" {
 		t.Errorf("NOTIFY Event %q: RFC 6665 §4.5.2 wants the id", ev)
 	}
-	p.respond(nt, 200, "")
+	p.Respond(nt, 200, "")
 	d := log.last().Dialog().ID()
-	p.send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", d.CallID, d.RemoteTag, d.LocalTag, 2, "", "Event: test;id=2"))
-	p.expectStatus(403)
-	p.send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", "other", "f2", "", 1, "", "Event: test"))
-	p.expectStatus(200)
-	p.respond(p.expect("NOTIFY"), 200, "")
-	p.send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", "third", "f3", "", 1, "", "Event: test"))
-	g := p.expectStatus(503)
-	if g.msg.Get(sip.HeaderRetryAfter) == nil {
+	p.Send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", d.CallID, d.RemoteTag, d.LocalTag, 2, "", "Event: test;id=2"))
+	p.ExpectStatus(403)
+	p.Send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", "other", "f2", "", 1, "", "Event: test"))
+	p.ExpectStatus(200)
+	p.Respond(p.Expect("NOTIFY"), 200, "")
+	p.Send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", "third", "f3", "", 1, "", "Event: test"))
+	g := p.ExpectStatus(503)
+	if g.Msg.Get(sip.HeaderRetryAfter) == nil {
 		t.Error("503 without Retry-After")
 	}
 	if _, err := bob.m.NewNotifier(log.last().Dialog(), &NotifierOptions{Package: "test", ID: "9"}); !errors.Is(err, ErrTooMany) {
@@ -457,20 +458,20 @@ func TestCancelIgnored(t *testing.T) {
 	a := bob.addr()
 	branch := []byte("z9hG4bK-cancel-subscribe")
 	sub := p.request(a, "SUBSCRIBE", "c1", "f", "", 1, "", "Event: test")
-	if _, _, err := p.l.SendRequest(a, branch, []byte(sub)); err != nil {
+	if _, _, err := p.Layer.SendRequest(a, branch, []byte(sub)); err != nil {
 		t.Fatal(err)
 	}
-	p.expectStatus(200)
-	p.respond(p.expect("NOTIFY"), 200, "")
-	cancel := "CANCEL sip:ua@" + a.AddrPort.String() + " SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:peer@" + p.addr.AddrPort.String() + ">;tag=f\r\nTo: <sip:ua@" + a.AddrPort.String() + ">\r\nCall-ID: c1\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
-	if _, _, err := p.l.SendRequest(a, branch, []byte(cancel)); err != nil {
+	p.ExpectStatus(200)
+	p.Respond(p.Expect("NOTIFY"), 200, "")
+	cancel := "CANCEL sip:ua@" + a.AddrPort.String() + " SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:peer@" + p.Addr.AddrPort.String() + ">;tag=f\r\nTo: <sip:ua@" + a.AddrPort.String() + ">\r\nCall-ID: c1\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
+	if _, _, err := p.Layer.SendRequest(a, branch, []byte(cancel)); err != nil {
 		t.Fatal(err)
 	}
-	g := p.next()
-	if cs, _ := g.msg.CSeq(); g.msg.IsRequest() || string(cs.MethodName) != "CANCEL" || g.msg.StatusCode() != 200 {
-		t.Fatalf("CANCEL answered %s", firstLine(g.msg))
+	g := p.Next()
+	if cs, _ := g.Msg.CSeq(); g.Msg.IsRequest() || string(cs.MethodName) != "CANCEL" || g.Msg.StatusCode() != 200 {
+		t.Fatalf("CANCEL answered %s", siptest.FirstLine(g.Msg))
 	}
-	p.none()
+	p.None()
 	if n := log.last(); n.State() != StateActive || bob.ua.Dialogs() != 1 {
 		t.Errorf("after CANCEL: %v, %d dialogs", n.State(), bob.ua.Dialogs())
 	}
@@ -490,8 +491,8 @@ func TestNotifyTransportError(t *testing.T) {
 	a := bob.addr()
 	req := p.request(a, "SUBSCRIBE", "c1", "f", "", 1, "", "Event: test")
 	req = strings.Replace(req, "Contact: <sip:peer@127.0.0.1:5060>", "Contact: <sip:peer@127.0.0.1:5999;transport=tcp>", 1)
-	p.send(a, req)
-	p.expectStatus(200)
+	p.Send(a, req)
+	p.ExpectStatus(200)
 	n := log.last()
 	select {
 	case <-n.Done():
@@ -513,14 +514,14 @@ func TestRefreshResponseContact(t *testing.T) {
 	pkg := Package{Name: "test", OnSubscribe: func(*Notifier, *SubscribeRequest) Answer { return Answer{} }}
 	_, bob, p := notifierWithPeer(t, pkg, Config{})
 	ok, nt := p.subscribe(bob, "test")
-	p.respond(nt, 200, "")
-	tag := string(ok.msg.ToTag())
+	p.Respond(nt, 200, "")
+	tag := string(ok.Msg.ToTag())
 	for i, expires := range []string{"600", "0"} {
-		p.send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", "call-1", "sub", tag, 2+i, "", "Event: test", "Expires: "+expires))
-		g := p.expectStatus(200)
-		if g.msg.Get(sip.HeaderContact) == nil {
-			t.Errorf("2xx to the SUBSCRIBE with Expires %s has no Contact:\n%s", expires, g.msg.Bytes())
+		p.Send(bob.addr(), p.request(bob.addr(), "SUBSCRIBE", "call-1", "sub", tag, 2+i, "", "Event: test", "Expires: "+expires))
+		g := p.ExpectStatus(200)
+		if g.Msg.Get(sip.HeaderContact) == nil {
+			t.Errorf("2xx to the SUBSCRIBE with Expires %s has no Contact:\n%s", expires, g.Msg.Bytes())
 		}
-		p.respond(p.expect("NOTIFY"), 200, "")
+		p.Respond(p.Expect("NOTIFY"), 200, "")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sipxfer/sipxfer/dialog"
+	"github.com/sipxfer/sipxfer/internal/siptest"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
 )
@@ -135,17 +136,17 @@ func TestSubscriberExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := p.expect("SUBSCRIBE")
-	p.respond(sub, 200, "n1", "Expires: 60")
-	p.send(alice.addr(), p.notifyFor(sub.msg, "n1", 1, "test", "active;expires=60", ""))
-	p.expectStatus(200)
+	sub := p.Expect("SUBSCRIBE")
+	p.Respond(sub, 200, "n1", "Expires: 60")
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "n1", 1, "test", "active;expires=60", ""))
+	p.ExpectStatus(200)
 	w.clock.Advance(60*time.Second + 32*time.Second - time.Millisecond)
 	if s.State() != StateActive {
 		t.Fatalf("ended early: %v", s.Err())
 	}
 	w.clock.Advance(time.Millisecond)
 	mustTerminate(t, s, ErrExpired)
-	p.none()
+	p.None()
 }
 
 // RFC 6665 §4.1.2.4: the subscriber MUST be prepared for a NOTIFY before
@@ -161,18 +162,18 @@ func TestNotifyBeforeOK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := p.expect("SUBSCRIBE")
-	if ev := string(sub.msg.Get(sip.HeaderEvent)); ev != "test" {
+	sub := p.Expect("SUBSCRIBE")
+	if ev := string(sub.Msg.Get(sip.HeaderEvent)); ev != "test" {
 		t.Errorf("Event %q", ev)
 	}
-	if e := string(sub.msg.Get(sip.HeaderExpires)); e != "3600" {
+	if e := string(sub.Msg.Get(sip.HeaderExpires)); e != "3600" {
 		t.Errorf("Expires %q, want the package default", e)
 	}
-	if a := string(sub.msg.Get(sip.HeaderAccept)); a != "text/plain" {
+	if a := string(sub.Msg.Get(sip.HeaderAccept)); a != "text/plain" {
 		t.Errorf("Accept %q", a)
 	}
-	p.send(alice.addr(), p.notifyFor(sub.msg, "n1", 7, "test", "active;expires=300", "early"))
-	p.expectStatus(200)
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "n1", 7, "test", "active;expires=300", "early"))
+	p.ExpectStatus(200)
 	if s.State() != StateActive || s.Dialog() == nil || alice.ua.Dialogs() != 1 {
 		t.Fatalf("after NOTIFY: %v, dialog %v, %d dialogs", s.State(), s.Dialog(), alice.ua.Dialogs())
 	}
@@ -180,7 +181,7 @@ func TestNotifyBeforeOK(t *testing.T) {
 		t.Errorf("remote target %q (from the NOTIFY's Contact)", got)
 	}
 	// RFC 6665 §8.3.1: a 202 is a 200.
-	p.respond(sub, 202, "n1", "Expires: 300", "Contact: <sip:other@127.0.0.1:5070>")
+	p.Respond(sub, 202, "n1", "Expires: 300", "Contact: <sip:other@127.0.0.1:5070>")
 	if alice.ua.Dialogs() != 1 || s.State() != StateActive {
 		t.Fatalf("after 2xx: %d dialogs, %v", alice.ua.Dialogs(), s.State())
 	}
@@ -189,8 +190,8 @@ func TestNotifyBeforeOK(t *testing.T) {
 	}
 	// A NOTIFY in the dialog with a higher CSeq is the next one.
 	id := s.Dialog().ID()
-	p.send(alice.addr(), p.request(alice.addr(), "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 8, "later", "Event: test", "Subscription-State: pending;expires=200"))
-	p.expectStatus(200)
+	p.Send(alice.addr(), p.request(alice.addr(), "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 8, "later", "Event: test", "Subscription-State: pending;expires=200"))
+	p.ExpectStatus(200)
 	if s.State() != StatePending || !s.Expires().Equal(w.clock.Now().Add(200*time.Second)) {
 		t.Errorf("state %v, expiry %v", s.State(), s.Expires())
 	}
@@ -213,8 +214,8 @@ func TestTimerN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := p.expect("SUBSCRIBE")
-	p.respond(sub, 200, "n1", "Expires: 3600", "Contact: <sip:peer@127.0.0.1:5070>")
+	sub := p.Expect("SUBSCRIBE")
+	p.Respond(sub, 200, "n1", "Expires: 3600", "Contact: <sip:peer@127.0.0.1:5070>")
 	if s.State() != StateNotifyWait || alice.ua.Dialogs() != 1 {
 		t.Fatalf("after 2xx: %v, %d dialogs (the 2xx creates the dialog)", s.State(), alice.ua.Dialogs())
 	}
@@ -227,12 +228,12 @@ func TestTimerN(t *testing.T) {
 	if alice.ua.Dialogs() != 0 {
 		t.Error("dialog left after Timer N")
 	}
-	p.send(alice.addr(), p.notifyFor(sub.msg, "n1", 1, "test", "active;expires=60", ""))
-	p.expectStatus(481)
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "n1", 1, "test", "active;expires=60", ""))
+	p.ExpectStatus(481)
 	if len(rec.terms) != 1 || len(rec.notes) != 0 {
 		t.Errorf("callbacks: %d terminations, %d notifications", len(rec.terms), len(rec.notes))
 	}
-	p.l.Close()
+	p.Layer.Close()
 	noLeaks(t, w, before, alice)
 }
 
@@ -249,12 +250,12 @@ func TestForks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := p.expect("SUBSCRIBE")
-	p.respond(sub, 200, "A", "Expires: 3600", "Contact: <sip:peer@127.0.0.1:5070>")
-	p.send(alice.addr(), p.notifyFor(sub.msg, "A", 1, "test", "active;expires=3600", "a"))
-	p.expectStatus(200)
-	p.send(alice.addr(), p.notifyFor(sub.msg, "B", 1, "test", "pending;expires=1800", "b"))
-	p.expectStatus(200)
+	sub := p.Expect("SUBSCRIBE")
+	p.Respond(sub, 200, "A", "Expires: 3600", "Contact: <sip:peer@127.0.0.1:5070>")
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "A", 1, "test", "active;expires=3600", "a"))
+	p.ExpectStatus(200)
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "B", 1, "test", "pending;expires=1800", "b"))
+	p.ExpectStatus(200)
 	if len(rec.forks) != 1 || alice.ua.Dialogs() != 2 {
 		t.Fatalf("%d forks, %d dialogs", len(rec.forks), alice.ua.Dialogs())
 	}
@@ -269,8 +270,8 @@ func TestForks(t *testing.T) {
 		t.Error("the fork's NOTIFY reported on the first subscription")
 	}
 	rec.keep = false
-	p.send(alice.addr(), p.notifyFor(sub.msg, "C", 1, "test", "active", ""))
-	p.expectStatus(481)
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "C", 1, "test", "active", ""))
+	p.ExpectStatus(481)
 	if alice.ua.Dialogs() != 2 || len(rec.forks) != 2 {
 		t.Errorf("refused fork: %d dialogs, %d forks", alice.ua.Dialogs(), len(rec.forks))
 	}
@@ -282,12 +283,12 @@ func TestForks(t *testing.T) {
 	if len(alice.m.attempts) != 0 {
 		t.Error("forks still accepted after Timer N")
 	}
-	p.send(alice.addr(), p.notifyFor(sub.msg, "D", 1, "test", "active", ""))
-	p.expectStatus(481)
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "D", 1, "test", "active", ""))
+	p.ExpectStatus(481)
 	// Each fork ends on its own.
 	id := f.Dialog().ID()
-	p.send(alice.addr(), p.request(alice.addr(), "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 2, "", "Event: test", "Subscription-State: terminated;reason=noresource;expires=3600"))
-	p.expectStatus(200)
+	p.Send(alice.addr(), p.request(alice.addr(), "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 2, "", "Event: test", "Subscription-State: terminated;reason=noresource;expires=3600"))
+	p.ExpectStatus(200)
 	tm := mustTerminate(t, f, ErrTerminated)
 	if tm.Reason != ReasonNoResource || tm.Retry.Allowed {
 		t.Errorf("fork termination %+v", tm)
@@ -306,16 +307,16 @@ func TestNoForking(t *testing.T) {
 	p := w.peer(5070)
 	rec := &recorder{keep: true}
 	s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", rec.options("test"))
-	sub := p.expect("SUBSCRIBE")
-	p.send(alice.addr(), p.notifyFor(sub.msg, "A", 1, "test", "active;expires=60", ""))
-	p.expectStatus(200)
+	sub := p.Expect("SUBSCRIBE")
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "A", 1, "test", "active;expires=60", ""))
+	p.ExpectStatus(200)
 	if len(alice.m.attempts) != 0 {
 		t.Error("the SUBSCRIBE's Initial is still open after the first dialog")
 	}
-	p.send(alice.addr(), p.notifyFor(sub.msg, "B", 1, "test", "active;expires=60", ""))
-	p.expectStatus(481)
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "B", 1, "test", "active;expires=60", ""))
+	p.ExpectStatus(481)
 	// The 2xx of the other fork is ignored (§5.4.9).
-	p.respond(sub, 200, "B", "Expires: 60")
+	p.Respond(sub, 200, "B", "Expires: 60")
 	if len(rec.forks) != 0 || alice.ua.Dialogs() != 1 || s.Dialog().ID().RemoteTag != "A" {
 		t.Errorf("%d forks, %d dialogs", len(rec.forks), alice.ua.Dialogs())
 	}
@@ -343,10 +344,10 @@ func TestNotifyErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p.send(a, c.req)
-			g := p.expectStatus(c.code)
+			p.Send(a, c.req)
+			g := p.ExpectStatus(c.code)
 			if c.code == 489 {
-				if ae := string(g.msg.Get(sip.HeaderAllowEvents)); ae != "" {
+				if ae := string(g.Msg.Get(sip.HeaderAllowEvents)); ae != "" {
 					t.Errorf("alice is no notifier, yet Allow-Events %q", ae)
 				}
 			}
@@ -362,23 +363,23 @@ func TestNotifyErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := p.expect("SUBSCRIBE")
-	if ev := string(sub.msg.Get(sip.HeaderEvent)); ev != "test;id=1" {
+	sub := p.Expect("SUBSCRIBE")
+	if ev := string(sub.Msg.Get(sip.HeaderEvent)); ev != "test;id=1" {
 		t.Fatalf("Event %q", ev)
 	}
-	p.send(a, p.notifyFor(sub.msg, "n", 1, "test;id=1", "active;expires=60", ""))
-	p.expectStatus(200)
+	p.Send(a, p.notifyFor(sub.Msg, "n", 1, "test;id=1", "active;expires=60", ""))
+	p.ExpectStatus(200)
 	id := s.Dialog().ID()
 	for i, ev := range []string{"test", "test;id=2", "test;id=01", "Test;id=1"} {
-		p.send(a, p.request(a, "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 2+i, "", "Event: "+ev, "Subscription-State: active"))
+		p.Send(a, p.request(a, "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 2+i, "", "Event: "+ev, "Subscription-State: active"))
 		if ev == "Test;id=1" {
-			p.expectStatus(489)
+			p.ExpectStatus(489)
 			continue
 		}
-		p.expectStatus(481)
+		p.ExpectStatus(481)
 	}
-	p.send(a, p.request(a, "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 9, "", "Event: test;param=x;id=1", "Subscription-State: active"))
-	p.expectStatus(200)
+	p.Send(a, p.request(a, "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 9, "", "Event: test;param=x;id=1", "Subscription-State: active"))
+	p.ExpectStatus(200)
 	if s.State() != StateActive {
 		t.Errorf("subscription %v", s.State())
 	}
@@ -408,20 +409,20 @@ func TestEventIDMatching(t *testing.T) {
 		if _, err := in.Send(s); err != nil {
 			t.Fatal(err)
 		}
-		refer := p.expect("REFER")
-		p.send(alice.addr(), p.notifyFor(refer.msg, "n", 1, "refer", "active;expires=60", ""))
+		refer := p.Expect("REFER")
+		p.Send(alice.addr(), p.notifyFor(refer.Msg, "n", 1, "refer", "active;expires=60", ""))
 		if loose {
-			p.expectStatus(200)
+			p.ExpectStatus(200)
 			if s.State() != StateActive {
 				t.Errorf("loose: %v", s.State())
 			}
 		} else {
-			p.expectStatus(481)
-			p.send(alice.addr(), p.notifyFor(refer.msg, "n", 2, "refer;id=17", "active;expires=60", ""))
-			p.expectStatus(200)
+			p.ExpectStatus(481)
+			p.Send(alice.addr(), p.notifyFor(refer.Msg, "n", 2, "refer;id=17", "active;expires=60", ""))
+			p.ExpectStatus(200)
 		}
 		s.Close()
-		p.respond(refer, 200, "n")
+		p.Respond(refer, 200, "n")
 	}
 }
 
@@ -552,16 +553,16 @@ func TestRefreshFailure(t *testing.T) {
 		alice.m.Register(Package{Name: "test"})
 		p := w.peer(5070)
 		s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", &SubscribeOptions{Package: "test", Expires: 100 * time.Second})
-		sub := p.expect("SUBSCRIBE")
-		p.respond(sub, 200, "n", "Expires: 100")
-		p.send(alice.addr(), p.notifyFor(sub.msg, "n", 1, "test", "active;expires=100", ""))
-		p.expectStatus(200)
+		sub := p.Expect("SUBSCRIBE")
+		p.Respond(sub, 200, "n", "Expires: 100")
+		p.Send(alice.addr(), p.notifyFor(sub.Msg, "n", 1, "test", "active;expires=100", ""))
+		p.ExpectStatus(200)
 		w.clock.Advance(68 * time.Second)
-		ref := p.expect("SUBSCRIBE")
-		if e := string(ref.msg.Get(sip.HeaderExpires)); e != "100" {
+		ref := p.Expect("SUBSCRIBE")
+		if e := string(ref.Msg.Get(sip.HeaderExpires)); e != "100" {
 			t.Errorf("refresh Expires %q", e)
 		}
-		p.respond(ref, c.code, "")
+		p.Respond(ref, c.code, "")
 		if c.ends {
 			var se *StatusError
 			if !errors.As(s.Err(), &se) || se.Code != c.code {
@@ -575,8 +576,8 @@ func TestRefreshFailure(t *testing.T) {
 		// Timer N does not run after a failed refresh; one more try goes
 		// halfway to expiry.
 		w.clock.Advance(16 * time.Second)
-		ref = p.expect("SUBSCRIBE")
-		p.respond(ref, c.code, "")
+		ref = p.Expect("SUBSCRIBE")
+		p.Respond(ref, c.code, "")
 		w.clock.Advance(16*time.Second + 32*time.Second)
 		mustTerminate(t, s, ErrExpired)
 	}
@@ -590,18 +591,18 @@ func TestRefresh423(t *testing.T) {
 	alice.m.Register(Package{Name: "test"})
 	p := w.peer(5070)
 	s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", &SubscribeOptions{Package: "test", Expires: 100 * time.Second})
-	sub := p.expect("SUBSCRIBE")
-	p.respond(sub, 200, "n", "Expires: 100")
-	p.send(alice.addr(), p.notifyFor(sub.msg, "n", 1, "test", "active;expires=100", ""))
-	p.expectStatus(200)
+	sub := p.Expect("SUBSCRIBE")
+	p.Respond(sub, 200, "n", "Expires: 100")
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "n", 1, "test", "active;expires=100", ""))
+	p.ExpectStatus(200)
 	w.clock.Advance(68 * time.Second)
-	ref := p.expect("SUBSCRIBE")
-	p.respond(ref, 423, "", "Min-Expires: 300")
-	ref = p.expect("SUBSCRIBE")
-	if e := string(ref.msg.Get(sip.HeaderExpires)); e != "300" {
+	ref := p.Expect("SUBSCRIBE")
+	p.Respond(ref, 423, "", "Min-Expires: 300")
+	ref = p.Expect("SUBSCRIBE")
+	if e := string(ref.Msg.Get(sip.HeaderExpires)); e != "300" {
 		t.Fatalf("retry Expires %q", e)
 	}
-	p.respond(ref, 200, "", "Expires: 300")
+	p.Respond(ref, 200, "", "Expires: 300")
 	if !s.Expires().Equal(w.clock.Now().Add(300 * time.Second)) {
 		t.Errorf("expiry %v", s.Expires())
 	}
@@ -616,12 +617,12 @@ func TestRefreshTimerN(t *testing.T) {
 		alice.m.Register(Package{Name: "test"})
 		p := w.peer(5070)
 		s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", &SubscribeOptions{Package: "test", Expires: 1000 * time.Second})
-		sub := p.expect("SUBSCRIBE")
-		p.respond(sub, 200, "n", "Expires: 1000")
-		p.send(alice.addr(), p.notifyFor(sub.msg, "n", 1, "test", "active;expires=1000", ""))
-		p.expectStatus(200)
+		sub := p.Expect("SUBSCRIBE")
+		p.Respond(sub, 200, "n", "Expires: 1000")
+		p.Send(alice.addr(), p.notifyFor(sub.Msg, "n", 1, "test", "active;expires=1000", ""))
+		p.ExpectStatus(200)
 		w.clock.Advance(968 * time.Second)
-		p.respond(p.expect("SUBSCRIBE"), code, "", "Expires: 1000")
+		p.Respond(p.Expect("SUBSCRIBE"), code, "", "Expires: 1000")
 		w.clock.Advance(32 * time.Second)
 		if code == 200 {
 			mustTerminate(t, s, ErrNoNotify)
@@ -660,18 +661,18 @@ func TestUnsubscribeBeforeDialog(t *testing.T) {
 	alice.m.Register(Package{Name: "test"})
 	p := w.peer(5070)
 	s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", &SubscribeOptions{Package: "test"})
-	sub := p.expect("SUBSCRIBE")
+	sub := p.Expect("SUBSCRIBE")
 	if err := s.Unsubscribe(bg()); err != nil {
 		t.Fatal(err)
 	}
 	mustTerminate(t, s, ErrUnsubscribed)
-	p.send(alice.addr(), p.notifyFor(sub.msg, "n", 1, "test", "active", ""))
-	p.expectStatus(481)
-	p.respond(sub, 200, "n", "Expires: 60")
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "n", 1, "test", "active", ""))
+	p.ExpectStatus(481)
+	p.Respond(sub, 200, "n", "Expires: 60")
 	if alice.ua.Dialogs() != 0 {
 		t.Error("a late 2xx created a dialog")
 	}
-	p.none()
+	p.None()
 	_ = w
 }
 
@@ -682,21 +683,21 @@ func TestUnsubscribeNoFinalNotify(t *testing.T) {
 	alice.m.Register(Package{Name: "test"})
 	p := w.peer(5070)
 	s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", &SubscribeOptions{Package: "test"})
-	sub := p.expect("SUBSCRIBE")
-	p.respond(sub, 200, "n", "Expires: 60")
-	p.send(alice.addr(), p.notifyFor(sub.msg, "n", 1, "test", "active;expires=60", ""))
-	p.expectStatus(200)
+	sub := p.Expect("SUBSCRIBE")
+	p.Respond(sub, 200, "n", "Expires: 60")
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "n", 1, "test", "active;expires=60", ""))
+	p.ExpectStatus(200)
 	ret := make(chan error, 1)
 	go func() { ret <- s.Unsubscribe(bg()) }()
-	un := p.wait()
-	if e := string(un.msg.Get(sip.HeaderExpires)); e != "0" || !strings.Contains(firstLine(un.msg), "SUBSCRIBE") {
-		t.Fatalf("unsubscribe: %s Expires %q", firstLine(un.msg), e)
+	un := p.Wait()
+	if e := string(un.Msg.Get(sip.HeaderExpires)); e != "0" || !strings.Contains(siptest.FirstLine(un.Msg), "SUBSCRIBE") {
+		t.Fatalf("unsubscribe: %s Expires %q", siptest.FirstLine(un.Msg), e)
 	}
-	p.respond(un, 200, "", "Expires: 0")
+	p.Respond(un, 200, "", "Expires: 0")
 	// A NOTIFY crossing the unsubscribe does not revive it.
 	id := s.Dialog().ID()
-	p.send(alice.addr(), p.request(alice.addr(), "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 2, "", "Event: test", "Subscription-State: active;expires=50"))
-	p.expectStatus(200)
+	p.Send(alice.addr(), p.request(alice.addr(), "NOTIFY", id.CallID, id.RemoteTag, id.LocalTag, 2, "", "Event: test", "Subscription-State: active;expires=50"))
+	p.ExpectStatus(200)
 	w.clock.Advance(32 * time.Second)
 	if err := <-ret; err != nil {
 		t.Fatal(err)
@@ -714,19 +715,19 @@ func TestContext(t *testing.T) {
 	alice.m.Register(Package{Name: "test"})
 	p := w.peer(5070)
 	s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", &SubscribeOptions{Package: "test"})
-	sub := p.expect("SUBSCRIBE")
+	sub := p.Expect("SUBSCRIBE")
 	ctx, cancel := context.WithCancel(bg())
 	cancel()
 	if err := s.Wait(ctx); !errors.Is(err, context.Canceled) || s.State() != StateNotifyWait {
 		t.Fatalf("Wait: %v, %v", err, s.State())
 	}
-	p.respond(sub, 200, "n", "Expires: 60")
-	p.send(alice.addr(), p.notifyFor(sub.msg, "n", 1, "test", "active;expires=60", ""))
-	p.expectStatus(200)
+	p.Respond(sub, 200, "n", "Expires: 60")
+	p.Send(alice.addr(), p.notifyFor(sub.Msg, "n", 1, "test", "active;expires=60", ""))
+	p.ExpectStatus(200)
 	if err := s.Unsubscribe(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Unsubscribe: %v", err)
 	}
-	p.expect("SUBSCRIBE") // sent, then given up on
+	p.Expect("SUBSCRIBE") // sent, then given up on
 	mustTerminate(t, s, context.Canceled)
 	if alice.ua.Dialogs() != 0 {
 		t.Error("dialog left")
@@ -775,12 +776,12 @@ func TestRefresh204BeforeNotify(t *testing.T) {
 	alice.m.Register(Package{Name: "test"})
 	p := w.peer(5070)
 	s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", &SubscribeOptions{Package: "test", Expires: 100 * time.Second, NoRefresh: true})
-	sub := p.expect("SUBSCRIBE")
-	p.respond(sub, 200, "n") // no Expires, no NOTIFY
+	sub := p.Expect("SUBSCRIBE")
+	p.Respond(sub, 200, "n") // no Expires, no NOTIFY
 	done := make(chan error, 1)
 	go func() { done <- s.Refresh(context.Background()) }()
-	ref := p.wait()
-	p.respond(ref, 204, "")
+	ref := p.Wait()
+	p.Respond(ref, 204, "")
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

@@ -215,8 +215,8 @@ func TestNoReuseOfGRUUDialog(t *testing.T) {
 	alice.m.Register(Package{Name: "test"})
 	p := w.peer(5070)
 	s, _ := alice.m.Subscribe("sip:bob@127.0.0.1:5070", &SubscribeOptions{Package: "test"})
-	sub := p.expect("SUBSCRIBE")
-	p.respond(sub, 200, "n", "Expires: 60", "Contact: <sip:bob@127.0.0.1:5070;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>")
+	sub := p.Expect("SUBSCRIBE")
+	p.Respond(sub, 200, "n", "Expires: 60", "Contact: <sip:bob@127.0.0.1:5070;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>")
 	d := s.Dialog()
 	if d == nil {
 		t.Fatal("no dialog")
@@ -227,5 +227,5 @@ func TestNoReuseOfGRUUDialog(t *testing.T) {
 	if _, err := alice.m.Expect(d, &SubscribeOptions{Package: "test", ID: "3"}); !errors.Is(err, ErrGRUU) {
 		t.Errorf("Expect: %v", err)
 	}
-	p.none()
+	p.None()
 }
