@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,13 +9,9 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// evTestTimeout bounds every wait of these tests.
-const evTestTimeout = 20 * time.Second
 
 // evLine is any event of "demo events": the union of their fields.
 type evLine struct {
@@ -68,64 +62,17 @@ func (r *evRun) kinds() []string {
 	return out
 }
 
-// evLog is a log buffer safe for concurrent use.
-type evLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *evLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *evLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // evProc is one "demo events" run in this process, its events read from a
 // pipe as it writes them.
 type evProc struct {
-	t      *testing.T
-	addr   string // 127.0.0.1:port it listens on
-	cancel context.CancelFunc
-	lines  chan []byte   // closed when the run has returned
-	done   chan struct{} // closed when the run has returned, err set
-	err    error
-	log    *evLog
-	run    evRun // events read so far
+	*proc
+	run evRun // events read so far
 }
 
 // startEvents starts "demo events args..." and returns once it listens.
 func startEvents(t *testing.T, args ...string) *evProc {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	p := &evProc{t: t, cancel: cancel, lines: make(chan []byte, 1024), done: make(chan struct{}), log: &evLog{}}
-	go func() {
-		p.err = runEventsContext(ctx, args, pw, p.log)
-		pw.Close()
-		close(p.done)
-	}()
-	go func() {
-		defer close(p.lines)
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			p.lines <- bytes.Clone(sc.Bytes())
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		pr.Close() // a run nobody reads any more must not block writing
-		select {
-		case <-p.done:
-		case <-time.After(evTestTimeout):
-			t.Errorf("events %q did not exit", args)
-		}
-	})
+	p := &evProc{proc: startProc(t, "events", runEventsContext, args)}
 	l := p.next()
 	if l.Event != "listening" || l.Addr == "" {
 		t.Fatalf("first event %+v, want listening\n%s", l, p.log.String())
@@ -138,17 +85,7 @@ func startEvents(t *testing.T, args ...string) *evProc {
 // the run has ended.
 func (p *evProc) next() evLine {
 	p.t.Helper()
-	select {
-	case b, ok := <-p.lines:
-		if !ok {
-			<-p.done
-			p.t.Fatalf("events exited early: %v\n%s", p.err, p.log.String())
-		}
-		return p.add(b)
-	case <-time.After(evTestTimeout):
-		p.t.Fatalf("no event within %v\n%s", evTestTimeout, p.log.String())
-		return evLine{}
-	}
+	return p.add(p.proc.next())
 }
 
 func (p *evProc) add(b []byte) evLine {
@@ -180,26 +117,12 @@ func (p *evProc) waitFor(kind string) evLine {
 // run's error.
 func (p *evProc) wait() (*evRun, error) {
 	p.t.Helper()
-	deadline := time.After(evTestTimeout)
-	for {
-		select {
-		case b, ok := <-p.lines:
-			if !ok {
-				<-p.done
-				if p.run.stats.Event != "stats" {
-					p.t.Fatalf("no stats event (err %v)\n%s", p.err, p.log.String())
-				}
-				return &p.run, p.err
-			}
-			p.add(b)
-		case <-deadline:
-			p.t.Fatalf("events did not exit within %v\n%s", evTestTimeout, p.log.String())
-		}
+	err := p.drain(func(b []byte) { p.t.Helper(); p.add(b) })
+	if p.run.stats.Event != "stats" {
+		p.t.Fatalf("no stats event (err %v)\n%s", err, p.log.String())
 	}
+	return &p.run, err
 }
-
-// stop tells the run to exit, as SIGTERM does.
-func (p *evProc) stop() { p.cancel() }
 
 func TestEventsFlags(t *testing.T) {
 	if _, err := parseEventsFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -607,49 +605,17 @@ func checkCalls(t *testing.T, who string, e *uaEvents, direction string, n int, 
 	return ids
 }
 
-// uaTestTimeout bounds every wait of these tests.
-const uaTestTimeout = 20 * time.Second
-
 // uaProc is one "demo ua" run in this process, its events read from a
 // pipe as it writes them.
 type uaProc struct {
-	t      *testing.T
-	addr   string // 127.0.0.1:port it listens on
-	cancel context.CancelFunc
-	lines  chan []byte   // closed when the run has returned
-	done   chan struct{} // closed when the run has returned, err set
-	err    error
-	log    *lockedBuffer
-	seen   uaEvents // events read by waitFor
+	*proc
+	seen uaEvents // events read by waitFor
 }
 
 // startUA starts "demo ua args..." and returns once it listens.
 func startUA(t *testing.T, args ...string) *uaProc {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	p := &uaProc{t: t, cancel: cancel, lines: make(chan []byte, 1024), done: make(chan struct{}), log: &lockedBuffer{}}
-	go func() {
-		p.err = runUAContext(ctx, args, pw, p.log)
-		pw.Close()
-		close(p.done)
-	}()
-	go func() {
-		defer close(p.lines)
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			p.lines <- bytes.Clone(sc.Bytes())
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		pr.Close() // a run nobody reads any more must not block writing
-		select {
-		case <-p.done:
-		case <-time.After(uaTestTimeout):
-			t.Errorf("ua %q did not exit", args)
-		}
-	})
+	p := &uaProc{proc: startProc(t, "ua", runUAContext, args)}
 	line := p.next()
 	var ev listeningEvent
 	if err := json.Unmarshal(line, &ev); err != nil || ev.Event != "listening" {
@@ -657,23 +623,6 @@ func startUA(t *testing.T, args ...string) *uaProc {
 	}
 	p.addr = ev.Addr
 	return p
-}
-
-// next returns the next event line, failing the test if none comes in
-// time or the run has ended.
-func (p *uaProc) next() []byte {
-	p.t.Helper()
-	select {
-	case line, ok := <-p.lines:
-		if !ok {
-			<-p.done
-			p.t.Fatalf("ua exited early: %v\n%s", p.err, p.log.String())
-		}
-		return line
-	case <-time.After(uaTestTimeout):
-		p.t.Fatalf("no event within %v\n%s", uaTestTimeout, p.log.String())
-		return nil
-	}
 }
 
 // waitFor reads events until n of kind have been seen.
@@ -703,29 +652,15 @@ func (p *uaProc) waitUntil(ok func(testEvent) bool) testEvent {
 	}
 }
 
-// stop tells the run to exit, as SIGTERM does.
-func (p *uaProc) stop() { p.cancel() }
-
 // wait reads the events until the run ends and returns them all (with
 // those waitFor read) and the run's error.
 func (p *uaProc) wait() (*uaEvents, error) {
 	p.t.Helper()
-	deadline := time.After(uaTestTimeout)
-	for {
-		select {
-		case line, ok := <-p.lines:
-			if !ok {
-				<-p.done
-				if p.seen.stats.Event != "stats" {
-					p.t.Fatalf("no stats event (err %v)\n%s", p.err, p.log.String())
-				}
-				return &p.seen, p.err
-			}
-			p.seen.add(p.t, line)
-		case <-deadline:
-			p.t.Fatalf("ua did not exit within %v\n%s", uaTestTimeout, p.log.String())
-		}
+	err := p.drain(func(line []byte) { p.t.Helper(); p.seen.add(p.t, line) })
+	if p.seen.stats.Event != "stats" {
+		p.t.Fatalf("no stats event (err %v)\n%s", err, p.log.String())
 	}
+	return &p.seen, err
 }
 
 // uaEvents are the events of a run.
@@ -839,24 +774,6 @@ func (e *uaEvents) all(kind string) []callEvent {
 }
 
 func (e *uaEvents) count(kind string) int { return len(e.all(kind)) }
-
-// lockedBuffer is a bytes.Buffer for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 func TestParseUAFlags(t *testing.T) {
 	f, err := parseUAFlags(nil, io.Discard)
