@@ -260,6 +260,7 @@ func TestRequire420(t *testing.T) {
 	if got := string(g.Msg.GetName("Unsupported")); got != "100rel" {
 		t.Fatalf("Unsupported %q, want 100rel", got)
 	}
+	opts = strings.Replace(p.invite(memAddr(5070), "o-2", "a", 1), "INVITE", "OPTIONS", 2)
 	p.Send(memAddr(5070), strings.Replace(opts, "Content-Length", "Require: replaces\r\nContent-Length", 1))
 	g = p.ExpectStatus(200)
 	if !strings.Contains(string(g.Msg.Get(sip.HeaderAllow)), "INVITE") {

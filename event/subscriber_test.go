@@ -336,10 +336,10 @@ func TestNotifyErrors(t *testing.T) {
 		code int
 	}{
 		{"no Event", p.request(a, "NOTIFY", "c1", "f1", "", 1, "", "Subscription-State: active"), 400},
-		{"no Subscription-State", p.request(a, "NOTIFY", "c1", "f1", "", 1, "", "Event: test"), 400},
-		{"unknown package", p.request(a, "NOTIFY", "c1", "f1", "", 1, "", "Event: nosuch", "Subscription-State: active"), 489},
-		{"case of package", p.request(a, "NOTIFY", "c1", "f1", "", 1, "", "Event: Test", "Subscription-State: active"), 489},
-		{"outside any dialog", p.request(a, "NOTIFY", "c1", "f1", "", 1, "", "Event: test", "Subscription-State: active"), 481},
+		{"no Subscription-State", p.request(a, "NOTIFY", "c2", "f1", "", 1, "", "Event: test"), 400},
+		{"unknown package", p.request(a, "NOTIFY", "c3", "f1", "", 1, "", "Event: nosuch", "Subscription-State: active"), 489},
+		{"case of package", p.request(a, "NOTIFY", "c4", "f1", "", 1, "", "Event: Test", "Subscription-State: active"), 489},
+		{"outside any dialog", p.request(a, "NOTIFY", "c5", "f1", "", 1, "", "Event: test", "Subscription-State: active"), 481},
 		{"unknown To tag", p.request(a, "NOTIFY", "c1", "f1", "t1", 1, "", "Event: test", "Subscription-State: active"), 481},
 	}
 	for _, c := range cases {

@@ -401,8 +401,8 @@ func (e *env) checkEmpty() {
 	}
 	e.m.mu.Lock()
 	defer e.m.mu.Unlock()
-	if len(e.m.clients)+len(e.m.servers)+len(e.m.legacy) != 0 {
-		e.t.Errorf("tables not empty: %d %d %d", len(e.m.clients), len(e.m.servers), len(e.m.legacy))
+	if len(e.m.clients)+len(e.m.servers)+len(e.m.legacy)+len(e.m.merged) != 0 {
+		e.t.Errorf("tables not empty: %d %d %d %d", len(e.m.clients), len(e.m.servers), len(e.m.legacy), len(e.m.merged))
 	}
 }
 

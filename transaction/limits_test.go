@@ -15,6 +15,11 @@ import (
 // Over MaxUnanswered, a new request is answered 503 with Retry-After at
 // once and makes no transaction; answering one makes room again.
 func TestMaxUnanswered(t *testing.T) {
+	// A Call-ID per request: they are distinct requests, not merged copies
+	// (RFC 3261 §8.2.2.2).
+	serverOptions := func(branch string) string {
+		return strings.Replace(serverOptions(branch), "Call-ID: a84b4c76e66710", "Call-ID: "+branch, 1)
+	}
 	e := newEnv(t)
 	var logged bytes.Buffer
 	e.m = NewManager(Config{Clock: e.clock, MaxUnanswered: 2, Logger: slog.New(slog.NewTextHandler(&logged, nil))}, e.tp, e.rec)

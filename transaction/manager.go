@@ -17,6 +17,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -87,6 +88,7 @@ type Manager struct {
 	clients map[string]*ClientTx // by branch; see key.go
 	servers map[string]*ServerTx // by branch and sent-by
 	legacy  map[string]*ServerTx // RFC 2543 requests, by Call-ID
+	merged  map[string]*ServerTx // requests without To tag, by mergeKey
 	nclient int
 	nserver int
 
@@ -115,6 +117,7 @@ func NewManager(cfg Config, tp Transport, tu TU) *Manager {
 		log:     cfg.Logger,
 		clients: make(map[string]*ClientTx),
 		servers: make(map[string]*ServerTx),
+		merged:  make(map[string]*ServerTx),
 		legacy:  make(map[string]*ServerTx),
 	}
 }
@@ -254,7 +257,29 @@ func (m *Manager) handleRequest(in *transport.Inbound) {
 				m.overloaded(in)
 				return
 			}
+			// RFC 3261 §8.2.2.2: a request without To tag whose From tag,
+			// Call-ID and CSeq are those of an ongoing transaction it does
+			// not match reached us twice, forked on different paths:
+			// answer the copy 482 through a transaction of its own. A UAS
+			// core rule, applied here for the TU, since only the Manager
+			// knows the ongoing transactions.
+			var mkey string
+			if rfc3261 && len(msg.ToTag()) == 0 {
+				mkey = mergeKey(msg)
+			}
+			if other := m.merged[mkey]; other != nil && !other.ended.Load() {
+				tx = m.newServerTx(in, key, rfc3261)
+				m.mu.Unlock()
+				m.log.Debug("transaction: merged request answered 482", "method", tx.name, "remote", in.Remote.String())
+				resp := sip.AppendResponse(make([]byte, 0, 64+len(msg.Bytes())), msg, 482, "Loop Detected", newTag())
+				tx.Respond(sip.AppendNoBody(resp))
+				return
+			}
 			tx = m.newServerTx(in, key, rfc3261)
+			if mkey != "" {
+				tx.mergeKey = mkey
+				m.merged[mkey] = tx
+			}
 			m.mu.Unlock()
 			tx.start(msg)
 			return
@@ -392,6 +417,25 @@ func (m *Manager) findServer(msg *sip.Message, key []byte, rfc3261 bool, mode ma
 	return nil
 }
 
+// mergeKey identifies a request for merged-request detection (RFC 3261
+// §8.2.2.2): Call-ID, From tag, CSeq number and method; "" if its CSeq
+// does not parse.
+func mergeKey(msg *sip.Message) string {
+	cseq, err := msg.CSeq()
+	if err != nil {
+		return ""
+	}
+	b := make([]byte, 0, 96)
+	b = append(b, msg.CallID()...)
+	b = append(b, 0)
+	b = append(b, msg.FromTag()...)
+	b = append(b, 0)
+	b = strconv.AppendUint(b, uint64(cseq.Seq), 10)
+	b = append(b, ' ')
+	b = append(b, cseq.MethodName...)
+	return string(b)
+}
+
 // newServerTx creates a server transaction for the request in in and
 // enters it in its table. Called with m.mu held.
 func (m *Manager) newServerTx(in *transport.Inbound, key []byte, rfc3261 bool) *ServerTx {
@@ -455,6 +499,9 @@ func reliableInbound(in *transport.Inbound) bool {
 func (m *Manager) removeServer(tx *ServerTx) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if tx.mergeKey != "" && m.merged[tx.mergeKey] == tx {
+		delete(m.merged, tx.mergeKey)
+	}
 	table := m.servers
 	if tx.orig != nil {
 		table = m.legacy

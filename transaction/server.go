@@ -71,6 +71,7 @@ type ServerTx struct {
 	reliable bool
 	key      string
 	orig     *sip.Message // RFC 2543 transactions: the creating request, for matching
+	mergeKey string       // a request without To tag: its key in Manager.merged
 	next     *ServerTx    // next in the table chain; guarded by Manager.mu
 	ended    atomic.Bool  // Terminated, for lookups that hold only Manager.mu
 	awaiting bool         // counted in Manager.unanswered; guarded by mu

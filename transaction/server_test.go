@@ -432,9 +432,12 @@ func TestSentByMatters(t *testing.T) {
 	e := newEnv(t)
 	e.rec.onRequest = func(tx *ServerTx, req *sip.Message) { tx.Respond(buildResponse(req, 200)) }
 	req := serverOptions("z9hG4bKsame")
+	// Other CSeq numbers: with the same one, each would be a merged copy
+	// of the first (RFC 3261 §8.2.2.2, TestMergedRequest).
+	seq := func(s string, n string) string { return strings.Replace(s, "CSeq: 63104", "CSeq: "+n, 1) }
 	e.deliver(req, transport.UDP)
-	e.deliver(strings.Replace(req, "192.0.2.1:5060;", "192.0.2.99:5060;", 1), transport.UDP)
-	e.deliver(strings.Replace(req, "192.0.2.1:5060;", "192.0.2.1:5062;", 1), transport.UDP)
+	e.deliver(seq(strings.Replace(req, "192.0.2.1:5060;", "192.0.2.99:5060;", 1), "63105"), transport.UDP)
+	e.deliver(seq(strings.Replace(req, "192.0.2.1:5060;", "192.0.2.1:5062;", 1), "63106"), transport.UDP)
 	// Host and branch compare without regard to case.
 	e.deliver(strings.Replace(req, "z9hG4bKsame", "z9hG4bKSAME", 1), transport.UDP)
 	e.deliver(strings.Replace(strings.Replace(req, "OPTIONS sip", "INFO sip", 1), "63104 OPTIONS", "63104 INFO", 1), transport.UDP)
@@ -496,4 +499,71 @@ func TestNilTU(t *testing.T) {
 	if c, s := m.Transactions(); c+s != 0 || clock.Pending() != 0 {
 		t.Errorf("left %d %d", c, s)
 	}
+}
+
+// RFC 3261 §8.2.2.2: a request without To tag with the From tag, Call-ID
+// and CSeq of an ongoing transaction it does not match (another branch: a
+// fork that reached us twice) is answered 482 through a transaction of its
+// own, and the TU does not see it; once the first transaction has ended,
+// the same key is a new request again.
+func TestMergedRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name, first, copy string
+	}{
+		{"INVITE", serverInvite("z9hG4bKmerge1"), serverInvite("z9hG4bKmerge2")},
+		{"OPTIONS", serverOptions("z9hG4bKmerge3"), serverOptions("z9hG4bKmerge4")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.rec.onRequest = func(s *ServerTx, r *sip.Message) { s.Respond(buildResponse(r, 486)) }
+			e.deliver(tc.first, transport.UDP)
+			if got := e.rec.take(); len(got) != 1 {
+				t.Fatalf("first request: TU heard %d events", len(got))
+			}
+			e.tp.take() // its 486
+			e.deliver(tc.copy, transport.UDP)
+			if got := e.rec.take(); len(got) != 0 {
+				t.Errorf("the merged copy reached the TU: %v", eventStrings(got))
+			}
+			sends := e.tp.take()
+			if len(sends) != 1 || sends[0].line() != "SIP/2.0 482 Loop Detected" || !strings.Contains(sends[0].Wire, "branch=z9hG4bKmerge") {
+				t.Fatalf("sent %q, want one 482", whats(sends))
+			}
+			var resp sip.Message
+			if err := sip.Parse(&resp, []byte(sends[0].Wire)); err != nil {
+				t.Fatal(err)
+			}
+			if via, _ := resp.TopVia(); string(via.Branch) != branchOf(t, tc.copy) {
+				t.Errorf("482 answers branch %s, want the copy's", via.Branch)
+			}
+			if len(resp.ToTag()) == 0 {
+				t.Error("482 without To tag")
+			}
+			// The copy's retransmission gets the 482 again, from its own
+			// transaction (RFC 3261 §17.2).
+			e.deliver(tc.copy, transport.UDP)
+			if sends := e.tp.take(); len(sends) != 1 || sends[0].line() != "SIP/2.0 482 Loop Detected" {
+				t.Errorf("copy again: sent %q", whats(sends))
+			}
+			if _, s := e.m.Transactions(); s != 2 {
+				t.Errorf("%d server transactions, want 2", s)
+			}
+			e.clock.Advance(time.Hour) // INVITE: Timer H for both, no ACK came
+			e.rec.take()
+			e.checkEmpty()
+			e.deliver(tc.copy, transport.UDP)
+			if got := e.rec.take(); len(got) != 1 {
+				t.Errorf("after the first transaction ended: TU heard %d events, want the request", len(got))
+			}
+		})
+	}
+}
+
+func branchOf(t *testing.T, req string) string {
+	t.Helper()
+	via, err := parse(t, req).TopVia()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(via.Branch)
 }
