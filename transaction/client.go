@@ -255,7 +255,7 @@ func (tx *ClientTx) sent(wire []byte, used transport.Addr, err error) error {
 			ended = tx.enterCompletedNonInvite()
 		}
 	case StateAccepted:
-		tx.timers[slotLifetime].arm(m.clock, tx, slotLifetime, 'M', 64*m.cfg.T1)
+		tx.timers[slotLifetime].armLife(m.life, tx, slotLifetime, 'M')
 	}
 	if tx.final {
 		tx.wire = nil

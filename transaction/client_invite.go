@@ -92,7 +92,7 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 			tx.final = true
 			tx.stopAll()
 			if !tx.sending {
-				tx.timers[slotLifetime].arm(m.clock, tx, slotLifetime, 'M', 64*m.cfg.T1)
+				tx.timers[slotLifetime].armLife(m.life, tx, slotLifetime, 'M')
 				tx.wire = nil
 			}
 			deliver = true

@@ -92,6 +92,8 @@ type Manager struct {
 	nclient int
 	nserver int
 
+	life *lifeQueue // Timers J, L and M
+
 	unanswered   atomic.Int64 // server transactions awaiting a final response
 	overloads    atomic.Uint64
 	overloadWarn ratelog.Limiter // one warning per 10 s of a flood
@@ -119,6 +121,7 @@ func NewManager(cfg Config, tp Transport, tu TU) *Manager {
 		servers: make(map[string]*ServerTx),
 		merged:  make(map[string]*ServerTx),
 		legacy:  make(map[string]*ServerTx),
+		life:    &lifeQueue{clock: cfg.Clock, d: 64 * cfg.T1},
 	}
 }
 
@@ -167,6 +170,7 @@ func (m *Manager) Close() {
 			m.removeServer(tx)
 		}
 	}
+	m.life.close()
 }
 
 // HandleInbound routes a message from the transport: a response to its

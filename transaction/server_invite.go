@@ -42,7 +42,7 @@ func (tx *ServerTx) respondInvite(code int, b, tag []byte) (ended bool, err erro
 			// so the transaction keeps no response for those 32 s.
 			tx.resp = nil
 			tx.state = StateAccepted
-			tx.timers[slotEnd].arm(m.clock, tx, slotEnd, 'L', 64*m.cfg.T1)
+			tx.timers[slotEnd].armLife(m.life, tx, slotEnd, 'L')
 		default:
 			// RFC 3261 §17.2.1: 300-699 moves to Completed; Timer G (T1)
 			// for unreliable transports only, Timer H (64*T1) for all.

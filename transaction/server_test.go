@@ -263,6 +263,15 @@ func TestServerTransportError(t *testing.T) {
 		if len(got) != 2 || got[1].Kind != "error" || !errors.Is(got[1].Err, ErrTransport) {
 			t.Errorf("TU heard %v", got)
 		}
+		if _, s := e.m.Transactions(); s != 0 {
+			t.Errorf("%d server transactions left", s)
+		}
+		// Its stopped Timer J stays in the Manager's lifeQueue until its
+		// deadline, a no-op then (lifequeue.go).
+		e.at(32 * time.Second)
+		if got := e.rec.take(); len(got) != 0 {
+			t.Errorf("at Timer J's deadline the TU heard %v", got)
+		}
 		e.checkEmpty()
 	})
 	t.Run("bad response", func(t *testing.T) {

@@ -139,6 +139,15 @@ func (s *timerSlot) arm(c transport.Clock, o timerOwner, i int, id timerID, d ti
 	s.t = c.AfterFunc(d, func() { o.onTimer(i, gen) })
 }
 
+// armLife starts timer id (J, L or M: 64*T1) in slot i of o on the
+// Manager's lifeQueue, replacing whatever the slot held.
+func (s *timerSlot) armLife(q *lifeQueue, o timerOwner, i int, id timerID) {
+	s.stop()
+	s.id = id
+	s.t = q
+	q.push(o, i, s.gen)
+}
+
 // stop cancels the slot's timer, if any.
 func (s *timerSlot) stop() {
 	if s.t != nil {
