@@ -52,9 +52,12 @@ func (l *Layer) ListenUDP(addr netip.AddrPort) (Addr, error) {
 		return Addr{}, ErrClosed
 	}
 	l.udps = append(l.udps, u)
-	l.wg.Add(1)
+	readers := max(l.cfg.UDPReaders, 1)
+	l.wg.Add(readers)
 	l.mu.Unlock()
-	go u.readLoop()
+	for range readers {
+		go u.readLoop()
+	}
 	return u.addr, nil
 }
 
