@@ -88,13 +88,6 @@ type Config struct {
 	// repairs with retransmissions; the kernel may cap the value
 	// (net.core.rmem_max). Default 4 MiB; negative keeps the system's.
 	UDPBuffer int
-	// UDPReaders is how many goroutines read each UDP socket, each handling
-	// what it reads (parse, transactions, the handler) before reading
-	// again. Default 1, which handles a socket's datagrams in the order
-	// they arrived; more use more cores for one busy socket, as a proxy's
-	// UDP receiver processes do, and may handle two datagrams from one
-	// source out of order, which UDP never promised anyway.
-	UDPReaders int
 	// DialTimeout bounds opening a TCP connection and its TLS handshake.
 	// Default 5 s.
 	DialTimeout time.Duration

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -124,33 +123,4 @@ func TestCloseLeaksNothing(t *testing.T) {
 	if err := client.Send(memDst, nil); err != ErrClosed {
 		t.Errorf("Send after Close: %v", err)
 	}
-}
-
-// Config.UDPReaders: that many goroutines read one UDP socket, so as many
-// datagrams are handled at once; Close stops them all.
-func TestUDPReaders(t *testing.T) {
-	const readers = 4
-	var active atomic.Int32
-	all, release := make(chan struct{}), make(chan struct{})
-	server := New(Config{UDPReaders: readers, Logger: quietLogger}, HandlerFunc(func(*Inbound) {
-		if active.Add(1) == readers {
-			close(all)
-		}
-		<-release
-	}))
-	dst := listen(t, server, UDP, "127.0.0.1:0")
-	client := newLayer(t, Config{}, newRecorder())
-	listen(t, client, UDP, "127.0.0.1:0")
-	for i := range readers {
-		if _, _, err := client.SendRequest(dst, fmt.Appendf(nil, "z9hG4bKreaders%d", i), request("OPTIONS", "sip:bob@127.0.0.1")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	select {
-	case <-all:
-	case <-time.After(10 * time.Second):
-		t.Errorf("%d of %d requests handled at once", active.Load(), readers)
-	}
-	close(release)
-	server.Close() // waits for every reader
 }

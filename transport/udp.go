@@ -52,12 +52,9 @@ func (l *Layer) ListenUDP(addr netip.AddrPort) (Addr, error) {
 		return Addr{}, ErrClosed
 	}
 	l.udps = append(l.udps, u)
-	readers := max(l.cfg.UDPReaders, 1)
-	l.wg.Add(readers)
+	l.wg.Add(1)
 	l.mu.Unlock()
-	for range readers {
-		go u.readLoop()
-	}
+	go u.readLoop()
 	return u.addr, nil
 }
 

@@ -137,7 +137,6 @@ type uaFlags struct {
 	cpuProfile string
 	memProfile string
 	proxy      string
-	udpReaders int
 	listen     netip.AddrPort
 	proto      transport.Protocol
 	user       string
@@ -195,7 +194,6 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	fs.StringVar(&f.transferTo, "transfer-to", "", "with -call: transfer each call to this `URI` (REFER, RFC 3515), e.g. sip:carol@127.0.0.1:5063, then hang up")
 	fs.BoolVar(&f.attended, "attended", false, "with -transfer-to: call the target first and REFER with a Replaces of that call (attended transfer, RFC 5589 §7)")
 	fs.BoolVar(&f.noReferSub, "norefersub", false, "with -transfer-to: send Refer-Sub: false, asking for no NOTIFYs (RFC 4488)")
-	fs.IntVar(&f.udpReaders, "udp-readers", 1, "goroutines reading the UDP socket (transport.Config.UDPReaders); more than 1 uses more cores under load")
 	fs.StringVar(&f.proxy, "proxy", "", "send every request outside a dialog through this loose-routing proxy `URI`, e.g. sip:127.0.0.1:5060;lr (a preloaded Route, RFC 3261 §8.1.2)")
 	fs.BoolVar(&f.outOfDialog, "out-of-dialog", false, "with -transfer-to: send the REFER outside the call's dialog, naming it with Target-Dialog (RFC 4538)")
 	if err := fs.Parse(args); err != nil {
@@ -253,9 +251,6 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	}
 	if !(f.callRate > 0 && f.callRate <= maxCallRate) {
 		return nil, fmt.Errorf("ua: -call-rate %v: want more than 0, at most %d", f.callRate, maxCallRate)
-	}
-	if f.udpReaders < 1 || f.udpReaders > 64 {
-		return nil, fmt.Errorf("ua: -udp-readers %d: want 1 to 64", f.udpReaders)
 	}
 	if f.hold < 0 {
 		return nil, fmt.Errorf("ua: -hold %v: want 0 or more", f.hold)
@@ -354,7 +349,6 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	events := &eventWriter{enc: enc}
 
 	cfg := dialog.Config{Logger: logger, OutboundProxy: f.proxy}
-	cfg.Transport.UDPReaders = f.udpReaders
 	if f.proto == transport.TLS {
 		if cfg.Transport.TLS, err = transport.SelfSignedTLS(); err != nil {
 			return err

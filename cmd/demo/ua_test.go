@@ -782,7 +782,7 @@ func TestParseUAFlags(t *testing.T) {
 	}
 	if f.listen.String() != "127.0.0.1:5070" || f.proto != transport.UDP || f.user != "bob" || f.duration != 0 || f.verbose ||
 		f.answerCode != 200 || f.ring || f.call != "" || f.maxCalls != 1 || f.callRate != 10 || f.hold != 0 ||
-		!f.acceptRefer || f.referSubIgn || f.rfc7647 || f.transferTo != "" || f.attended || f.noReferSub || f.outOfDialog || f.udpReaders != 1 || f.proxy != "" {
+		!f.acceptRefer || f.referSubIgn || f.rfc7647 || f.transferTo != "" || f.attended || f.noReferSub || f.outOfDialog {
 		t.Errorf("defaults: %+v", f)
 	}
 	f, err = parseUAFlags([]string{"-listen", "[::1]:5080", "-transport", "TLS", "-user", "carol", "-duration", "2s", "-v",
@@ -795,12 +795,12 @@ func TestParseUAFlags(t *testing.T) {
 		t.Errorf("set: %+v", f)
 	}
 	f, err = parseUAFlags([]string{"-accept-refer=false", "-refer-sub", "ignore", "-rfc7647", "-call", "sip:bob@127.0.0.1:5070",
-		"-transfer-to", "sip:carol@127.0.0.1:5063", "-attended", "-norefersub", "-out-of-dialog", "-proxy", "sip:127.0.0.1:5060;lr", "-udp-readers", "2"}, io.Discard)
+		"-transfer-to", "sip:carol@127.0.0.1:5063", "-attended", "-norefersub", "-out-of-dialog", "-proxy", "sip:127.0.0.1:5060;lr"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.acceptRefer || !f.referSubIgn || !f.rfc7647 || f.transferTo != "sip:carol@127.0.0.1:5063" || !f.attended || !f.noReferSub || !f.outOfDialog ||
-		f.proxy != "sip:127.0.0.1:5060;lr" || f.udpReaders != 2 {
+		f.proxy != "sip:127.0.0.1:5060;lr" {
 		t.Errorf("transfer flags: %+v", f)
 	}
 	for _, args := range [][]string{
@@ -826,7 +826,6 @@ func TestParseUAFlags(t *testing.T) {
 		{"-out-of-dialog"},
 		{"-proxy", "sip:127.0.0.1:5060"}, // a strict router
 		{"-proxy", "sip:proxy.example.com;lr"},
-		{"-udp-readers", "0"},
 	} {
 		if _, err := parseUAFlags(args, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
@@ -841,7 +840,7 @@ func TestUAHelp(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 	for _, name := range []string{"listen", "transport", "user", "duration", "v", "debug", "answer-code", "ring", "call", "max-calls", "call-rate", "hold",
-		"accept-refer", "refer-sub", "rfc7647", "transfer-to", "attended", "norefersub", "out-of-dialog", "proxy", "memprofile", "cpuprofile", "udp-readers"} {
+		"accept-refer", "refer-sub", "rfc7647", "transfer-to", "attended", "norefersub", "out-of-dialog", "proxy", "memprofile", "cpuprofile"} {
 		if !regexp.MustCompile(`\n  -` + name + `[ \t\n]`).MatchString(out.String()) {
 			t.Errorf("-h does not list -%s", name)
 		}
