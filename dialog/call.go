@@ -467,6 +467,12 @@ func (c *Call) sendACK(d *Dialog, seq uint32) {
 		return
 	}
 	c.mu.Lock()
+	if c.state == CallEnded {
+		// A BYE ended the call while the ACK was sent: keep nothing, so
+		// that no timer outlives the call (end stopped the last one).
+		c.mu.Unlock()
+		return
+	}
 	c.ack, c.ackDst, c.ackSeq = wire, used, seq
 	if c.ackTimer != nil {
 		c.ackTimer.Stop()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sipxfer/sipxfer/internal/siptest"
 	"github.com/sipxfer/sipxfer/sip"
+	"github.com/sipxfer/sipxfer/transport"
 )
 
 // A forked INVITE: two early dialogs, the first 2xx confirms one, and a 2xx
@@ -256,5 +257,43 @@ func TestRouteSetUAS(t *testing.T) {
 	bye := proxy.Wait()
 	if string(bye.Msg.MethodName()) != "BYE" || bye.Msg.RequestURI().String() != "sip:peer@127.0.0.1:5080" {
 		t.Fatalf("got %s, want BYE to the caller's Contact via the first route", siptest.FirstLine(bye.Msg))
+	}
+}
+
+// A BYE handled while the ACK for the 2xx is being sent (here: the callee
+// sends it on receiving the ACK, and the in-memory network delivers it
+// before the ACK's send returns) ends the call; the caller then keeps no
+// ACK and no timer for it: nothing outlives the call.
+func TestByeWhileACKIsSent(t *testing.T) {
+	w := newWorld(t)
+	alice := w.ua("alice", 5060, Config{})
+	var contact string
+	var callee *transport.Layer
+	callee = transport.New(transport.Config{Clock: w.clock, Logger: quiet}, transport.HandlerFunc(func(in *transport.Inbound) {
+		m := in.Msg
+		switch m.Method() {
+		case sip.MethodInvite:
+			contact = string(m.Get(sip.HeaderContact))
+			b := sip.AppendResponse(nil, m, 200, "", "p")
+			b = sip.AppendHeader(b, sip.HeaderContact, "<sip:bob@127.0.0.1:5080>")
+			callee.SendResponse(in.Reply, sip.AppendNoBody(b))
+		case sip.MethodAck:
+			var na sip.NameAddr
+			na.Parse([]byte(contact))
+			bye := fmt.Sprintf("BYE %s SIP/2.0\r\nMax-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+				na.URI.Raw, m.Get(sip.HeaderTo), m.Get(sip.HeaderFrom), m.CallID())
+			callee.SendRequest(memAddr(5060), transport.NewBranch(nil), []byte(bye))
+		}
+	}))
+	t.Cleanup(func() { callee.Close() })
+	if _, err := callee.ListenMem(w.net, memAddr(5080)); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := alice.Dial("sip:bob@127.0.0.1:5080", nil)
+	mustEnd(t, c, ErrRemoteBye)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ack != nil || c.ackTimer != nil {
+		t.Errorf("the ended call keeps its ACK (%d bytes) and a timer: %v", len(c.ack), c.ackTimer != nil)
 	}
 }
