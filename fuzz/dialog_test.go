@@ -65,19 +65,20 @@ type scene struct {
 	uaAt  transport.Addr
 
 	mu       sync.Mutex
-	incoming []*dialog.Call   // calls to the UA
-	outgoing []*dialog.Call   // calls from the UA
-	received []*sip.Message   // requests the peer got from the UA
-	tags     []string         // To tags the UA put in its responses
-	sent     []string         // INVITEs the peer sent (for CANCEL): branch, then bytes
-	finals   map[string]final // the peer's requests by branch and method
+	incoming []*dialog.Call       // calls to the UA
+	outgoing []*dialog.Call       // calls from the UA
+	received []*sip.Message       // requests the peer got from the UA
+	tags     []string             // To tags the UA put in its responses
+	sent     []string             // INVITEs the peer sent (for CANCEL): branch, then bytes
+	finals   map[string]final     // the peer's requests by branch and method
+	acked    map[string]time.Time // when the peer last sent an ACK, by branch
 
 	branches   int    // branches made
 	lastBranch string // the last one
 }
 
 func newScene(t *testing.T) *scene {
-	s := &scene{t: t, clock: transport.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), finals: make(map[string]final)}
+	s := &scene{t: t, clock: transport.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), finals: make(map[string]final), acked: make(map[string]time.Time)}
 	net := transport.NewNetwork(s.clock, 1)
 	s.ua = dialog.NewUA(dialog.Config{Clock: s.clock, User: "ua", Logger: quiet, MaxDialogs: 8,
 		OnInvite: func(c *dialog.Call, _ *sip.Message) {
@@ -124,12 +125,21 @@ func (s *scene) peerReceive(in *transport.Inbound) {
 	via, _ := m.TopVia()
 	key := string(via.Branch) + " " + string(cseq.MethodName)
 	now := s.clock.Now()
-	// Within a transaction's life (64*T1 at most) the final response does
-	// not change; after it, the same branch is a new request.
-	if prev, ok := s.finals[key]; ok && now.Sub(prev.at) < 32*time.Second && prev.code != code && !(prev.code < 300 && code < 300 && cseq.Method == sip.MethodInvite) {
+	// Within a transaction's life the final response does not change;
+	// after it, the same branch is a new request. That life is 64*T1 at
+	// most, or T4 (Timer I, 5 s) after the ACK of an INVITE's non-2xx
+	// final response (RFC 3261 §17.2.1).
+	ended := func(prev final) bool {
+		if now.Sub(prev.at) >= 32*time.Second {
+			return true
+		}
+		at, ok := s.acked[string(via.Branch)]
+		return ok && cseq.Method == sip.MethodInvite && prev.code >= 300 && !at.Before(prev.at) && now.Sub(at) >= 5*time.Second
+	}
+	if prev, ok := s.finals[key]; ok && !ended(prev) && prev.code != code && !(prev.code < 300 && code < 300 && cseq.Method == sip.MethodInvite) {
 		s.t.Fatalf("%s: final %d after %d", key, code, prev.code)
 	}
-	if prev, ok := s.finals[key]; !ok || now.Sub(prev.at) >= 32*time.Second {
+	if prev, ok := s.finals[key]; !ok || ended(prev) {
 		s.finals[key] = final{code, now}
 	}
 }
@@ -239,6 +249,9 @@ func (s *scene) peerRequest(method, callID, fromTag, toTag string, seq int, arg 
 	branch := s.lastBranch
 	if method == "ACK" && arg&1 == 0 && len(s.sent) > 0 {
 		branch = s.sent[int(arg/2)%(len(s.sent)/2)*2]
+	}
+	if method == "ACK" {
+		s.acked[branch] = s.clock.Now()
 	}
 	s.mu.Unlock()
 	if wire, _, err := s.peer.SendRequest(s.uaAt, []byte(branch), []byte(req)); err == nil && method == "INVITE" {
