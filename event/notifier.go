@@ -2,6 +2,7 @@ package event
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -275,16 +276,17 @@ func (n *Notifier) Terminate(reason Reason, retryAfter time.Duration, contentTyp
 // ends with err.
 func (n *Notifier) finalLocked(it *notifyItem, err error) {
 	n.terminating = true
-	if n.expiry != nil {
-		n.expiry.Stop()
-		n.expiry = nil
-	}
 	if !errors.Is(err, ErrTerminated) {
+		if n.expiry != nil {
+			n.expiry.Stop()
+			n.expiry = nil
+		}
 		// Expired or unsubscribed: the subscription is gone (RFC 6665
 		// §4.2.1.4), so NOTIFYs still waiting would report it active
 		// after its end. The final one carries the latest state. (One the
-		// application ends with Terminate keeps its queue: a REFER's
-		// transferor wants every status, §2.4.5 of RFC 3515.)
+		// application ends with Terminate keeps its queue, since a REFER's
+		// transferor wants every status, §2.4.5 of RFC 3515, and its
+		// expiry, at which pump drops what is still waiting.)
 		clear(n.queue)
 		n.queue = n.queue[:0]
 	}
@@ -324,17 +326,21 @@ func (n *Notifier) setExpiryLocked(dur time.Duration) {
 }
 
 // expire ends a subscription that was not refreshed in time (RFC 6665
-// §4.2.1.4): a final NOTIFY with reason=timeout.
+// §4.2.1.4): a final NOTIFY with reason=timeout, or, if the application
+// has queued its own with Terminate, that one, now, without the NOTIFYs
+// still waiting before it (pump drops them).
 func (n *Notifier) expire(at time.Time) {
 	n.mu.Lock()
-	if n.state == StateTerminated || n.terminating || !n.expiresAt.Equal(at) {
+	if n.state == StateTerminated || !n.expiresAt.Equal(at) {
 		n.mu.Unlock()
 		return
 	}
 	n.expiry = nil
-	// RFC 6665 §4.2.1.4: the notifier SHOULD send NOTIFY terminated with
-	// reason=timeout.
-	n.finalLocked(&notifyItem{reason: ReasonTimeout, ctype: n.ctype, body: n.body}, ErrExpired)
+	if !n.terminating {
+		// RFC 6665 §4.2.1.4: the notifier SHOULD send NOTIFY terminated
+		// with reason=timeout.
+		n.finalLocked(&notifyItem{reason: ReasonTimeout, ctype: n.ctype, body: n.body}, ErrExpired)
+	}
 	n.mu.Unlock()
 	n.pump()
 }
@@ -366,8 +372,20 @@ func (n *Notifier) pump() {
 		n.mu.Unlock()
 		return
 	}
-	it := n.queue[0]
 	now := n.m.clock.Now()
+	if !n.expiresAt.IsZero() && !now.Before(n.expiresAt) {
+		// RFC 6665 §4.2.1.4: past its expiry the subscription is over, so
+		// a NOTIFY still waiting (say for the rate limit, behind a final
+		// one the application queued with Terminate) would report it
+		// active after its end: only the final one goes out.
+		n.queue = slices.DeleteFunc(n.queue, func(q *notifyItem) bool { return !q.final })
+		if len(n.queue) == 0 {
+			n.queue = nil
+			n.mu.Unlock()
+			return
+		}
+	}
+	it := n.queue[0]
 	if !it.urgent && n.minInterval > 0 && !n.lastSent.IsZero() {
 		if wait := n.lastSent.Add(n.minInterval).Sub(now); wait > 0 {
 			if n.rate == nil {

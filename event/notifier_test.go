@@ -525,3 +525,37 @@ func TestRefreshResponseContact(t *testing.T) {
 		p.Respond(p.Expect("NOTIFY"), 200, "")
 	}
 }
+
+// A NOTIFY held back by the rate limit behind a final one the application
+// queued with Terminate is not sent active after the subscription expires
+// (RFC 6665 §4.2.1.4): at the expiry the final NOTIFY goes out alone.
+func TestNoActiveNotifyAfterExpiry(t *testing.T) {
+	log := &notifierLog{}
+	pkg := testPackage(log)
+	pkg.MinNotifyInterval = 20 * time.Second
+	w, bob, p := notifierWithPeer(t, pkg, Config{})
+	_, first := p.subscribe(bob, "test", "Expires: 10")
+	p.Respond(first, 200, "")
+	n := log.last()
+	if err := n.Notify(StateActive, "text/plain", []byte("s1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Terminate(ReasonNoResource, 0, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(10*time.Second - time.Millisecond)
+	p.None() // s1 waits for the rate limit, the final NOTIFY behind it
+	w.clock.Advance(time.Millisecond)
+	g := p.Expect("NOTIFY")
+	if ss := string(g.Msg.Get(sip.HeaderSubscriptionState)); ss != "terminated;reason=noresource" {
+		t.Errorf("at the expiry: NOTIFY %q, want the final one", ss)
+	}
+	p.Respond(g, 200, "")
+	w.clock.Advance(time.Minute)
+	p.None()
+	select {
+	case <-n.Done():
+	default:
+		t.Error("the notifier did not end")
+	}
+}
