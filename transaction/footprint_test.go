@@ -2,6 +2,7 @@ package transaction
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
@@ -112,4 +113,16 @@ func TestFinishedServerKeepsOnlyWhatItResends(t *testing.T) {
 			t.Errorf("Terminated keeps %d bytes of response", len(tx.resp))
 		}
 	})
+}
+
+// Both transaction structures fit the 320-byte size class of the Go
+// allocator: under load most transactions alive are finished ones (at
+// 2,500 transfers/s over UDP, about 300,000 server transactions).
+func TestTransactionSizes(t *testing.T) {
+	if n := unsafe.Sizeof(ServerTx{}); n > 320 {
+		t.Errorf("ServerTx is %d bytes, over 320", n)
+	}
+	if n := unsafe.Sizeof(ClientTx{}); n > 320 {
+		t.Errorf("ClientTx is %d bytes, over 320", n)
+	}
 }

@@ -63,26 +63,28 @@ const (
 // 7 with RFC 6026) or a non-INVITE one (Figure 8). The TU answers the
 // request through Respond.
 type ServerTx struct {
+	// Fields ordered for size: under load most live transactions are
+	// finished ones waiting out Timer J or L.
 	m        *Manager
-	method   sip.Method
 	name     string
-	invite   bool
-	reply    transport.ReplyTo
-	reliable bool
 	key      string
+	mergeKey string // a request without To tag: its key in Manager.merged
+	reply    transport.ReplyTo
 	orig     *sip.Message // RFC 2543 transactions: the creating request, for matching
-	mergeKey string       // a request without To tag: its key in Manager.merged
 	next     *ServerTx    // next in the table chain; guarded by Manager.mu
 	ended    atomic.Bool  // Terminated, for lookups that hold only Manager.mu
-	awaiting bool         // counted in Manager.unanswered; guarded by mu
+	method   sip.Method
+	invite   bool
+	reliable bool
 
 	mu       sync.Mutex
-	state    State
 	resp     []byte        // the last response sent, to send again
 	trying   []byte        // INVITE: 100 Trying, built when the request came
 	tag      []byte        // INVITE: the To tag of the responses sent
 	interval time.Duration // Timer G
 	timers   [2]timerSlot
+	state    State
+	awaiting bool // counted in Manager.unanswered
 }
 
 // Method returns the request's method.
