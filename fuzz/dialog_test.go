@@ -250,7 +250,8 @@ func (s *scene) peerRequest(method, callID, fromTag, toTag string, seq int, arg 
 	if method == "ACK" && arg&1 == 0 && len(s.sent) > 0 {
 		branch = s.sent[int(arg/2)%(len(s.sent)/2)*2]
 	}
-	if method == "ACK" {
+	if _, final := s.finals[branch+" INVITE"]; method == "ACK" && final {
+		// An ACK sent before the final response came confirms nothing.
 		s.acked[branch] = s.clock.Now()
 	}
 	s.mu.Unlock()
