@@ -118,9 +118,10 @@ Standard output carries one JSON object per line:
   {"event":"stats",...}  at exit: transport counters, final responses sent
         ("answered", retransmissions included), dialogs and transactions
         left, requests refused for a limit ("overloaded": MaxUnanswered;
-        "dialogs_refused", "subscriptions_refused"), the calls placed, established, failed and received, the
-        transfers started, ok, failed and cancelled, and the REFERs
-        received, accepted, declined and refused, and calls they placed
+        "dialogs_refused", "subscriptions_refused"), the calls placed,
+        established, failed and received, the transfers started, ok,
+        failed and cancelled, and the REFERs received, accepted, declined
+        and refused, and calls they placed
 Logs go to standard error.
 
 With -transport tls the UA makes a self-signed ECDSA P-256 certificate in
