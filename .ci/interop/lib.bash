@@ -87,3 +87,20 @@ wait_exit() {
 	wait "$1" || rc=$?
 	return "$rc"
 }
+
+# await_bound PID PROTO PORT: waits up to 5 s for process PID to bind
+# PORT of 127.0.0.1 (bound PROTO PORT). If it does not (it exited, or the
+# port was taken), it is killed and reaped, and await_bound returns 1.
+await_bound() {
+	for _ in $(seq 50); do
+		bound "$2" "$3" && break
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$1" 2>/dev/null && bound "$2" "$3"; then
+		return 0
+	fi
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	return 1
+}

@@ -148,14 +148,7 @@ uac() {
 		timeout -k 5 "$((TIMEOUT + 30))" sipp -sn uas -t u1 -p "$port" -m "$n" "${sipp_common[@]}" \
 			</dev/null >"$tmp/sipp.out" 2>&1 &
 		sipp_pid=$!
-		for _ in $(seq 50); do
-			udp_bound "$port" && break
-			kill -0 "$sipp_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$sipp_pid" 2>/dev/null && udp_bound "$port" && break
-		kill -KILL "$sipp_pid" 2>/dev/null || true
-		wait "$sipp_pid" 2>/dev/null || true
+		await_bound "$sipp_pid" udp "$port" && break
 		sipp_pid=
 	done
 	[ -n "$sipp_pid" ] || { tail -n 5 "$tmp/sipp.out" >&2; fail "$name: SIPp could not listen"; }

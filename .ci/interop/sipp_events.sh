@@ -167,14 +167,7 @@ subscribe() {
 		timeout -k 5 "$((TIMEOUT + 10))" sipp -sf "$scenarios/events_notifier.xml" -t "$sipp_t" -p "$port" \
 			-m "$SUBS" "${sipp_common[@]}" </dev/null >"$tmp/sipp.out" 2>&1 &
 		sipp_pid=$!
-		for _ in $(seq 50); do
-			bound "$proto" "$port" && break
-			kill -0 "$sipp_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$sipp_pid" 2>/dev/null && bound "$proto" "$port" && break
-		kill -KILL "$sipp_pid" 2>/dev/null || true
-		wait "$sipp_pid" 2>/dev/null || true
+		await_bound "$sipp_pid" "$proto" "$port" && break
 		sipp_pid=
 	done
 	[ -n "$sipp_pid" ] || { tail -n 5 "$tmp/sipp.out" >&2; fail "$name: SIPp could not listen"; }

@@ -122,17 +122,10 @@ start_sipp_uas() {
 		timeout -k 5 "$((TIMEOUT + 30))" sipp -sf "$scenario" -p "$port" -m "$CALLS" "$@" $(sipp_opts "$name") \
 			</dev/null >"$tmp/$name.out" 2>&1 &
 		uas_pid=$!
-		for _ in $(seq 50); do
-			udp_bound "$port" && break
-			kill -0 "$uas_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$uas_pid" 2>/dev/null && udp_bound "$port"; then
+		if await_bound "$uas_pid" udp "$port"; then
 			uas_port=$port
 			return 0
 		fi
-		kill -KILL "$uas_pid" 2>/dev/null || true
-		wait "$uas_pid" 2>/dev/null || true
 		uas_pid=
 	done
 	tail -n 5 "$tmp/$name.out" >&2

@@ -223,17 +223,10 @@ start_target() {
 		(cd "$tmp" && exec timeout -k 5 "$((TIMEOUT + 30))" sipp -sf "$scenarios/load_target.xml" -p "$port" \
 			-m "$CALLS" $(sipp_opts target) </dev/null >"$tmp/target.out" 2>&1) &
 		target_pid=$!
-		for _ in $(seq 50); do
-			udp_bound "$port" && break
-			kill -0 "$target_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$target_pid" 2>/dev/null && udp_bound "$port"; then
+		if await_bound "$target_pid" udp "$port"; then
 			target_port=$port
 			return 0
 		fi
-		kill -KILL "$target_pid" 2>/dev/null || true
-		wait "$target_pid" 2>/dev/null || true
 		target_pid=
 	done
 	tail -n 5 "$tmp/target.out" >&2
