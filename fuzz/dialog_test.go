@@ -250,9 +250,13 @@ func (s *scene) peerRequest(method, callID, fromTag, toTag string, seq int, arg 
 	if method == "ACK" && arg&1 == 0 && len(s.sent) > 0 {
 		branch = s.sent[int(arg/2)%(len(s.sent)/2)*2]
 	}
-	if _, final := s.finals[branch+" INVITE"]; method == "ACK" && final {
-		// An ACK sent before the final response came confirms nothing.
-		s.acked[branch] = s.clock.Now()
+	if f, final := s.finals[branch+" INVITE"]; method == "ACK" && final {
+		// An ACK sent before the final response came confirms nothing;
+		// the first one after it starts Timer I, later ones (for a new
+		// INVITE on the branch, say) do not move it.
+		if at, ok := s.acked[branch]; !ok || at.Before(f.at) {
+			s.acked[branch] = s.clock.Now()
+		}
 	}
 	s.mu.Unlock()
 	if wire, _, err := s.peer.SendRequest(s.uaAt, []byte(branch), []byte(req)); err == nil && method == "INVITE" {
