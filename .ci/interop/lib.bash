@@ -56,22 +56,30 @@ free_port() {
 # and sets WHO_pid and WHO_port once it has printed its listening event
 # (at most 10 s). The caller kills WHO_pid.
 start_demo() {
-	local who=$1 pid port i
+	local who=$1 pid
 	shift
 	: >"$tmp/$who.out" # made first: the loop below reads it
 	"$tmp/demo" ua -listen 127.0.0.1:0 -user "$who" "$@" >"$tmp/$who.out" 2>"$tmp/$who.err" &
 	pid=$!
 	printf -v "${who}_pid" %s "$pid"
+	await_listening "$pid" "$tmp/$who.out" "$tmp/$who.err" "$who"
+	printf -v "${who}_port" %s "$listen_port"
+}
+
+# await_listening PID OUT ERR WHO: waits up to 10 s for "demo" process PID
+# to print its listening event on 127.0.0.1 to file OUT, and sets
+# listen_port; fails the script (with ERR's content) if it exits first or
+# does not listen in time.
+await_listening() {
+	local i
 	for ((i = 0; i < 100; i++)); do
-		port=$(sed -n 's/.*"event":"listening".*"addr":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$tmp/$who.out")
-		if [ -n "$port" ]; then
-			printf -v "${who}_port" %s "$port"
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || { cat "$tmp/$who.err" >&2; fail "$who exited before listening"; }
+		listen_port=$(sed -n 's/.*"event":"listening".*"addr":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$2")
+		[ -n "$listen_port" ] && return 0
+		kill -0 "$1" 2>/dev/null || { cat "$3" >&2; fail "$4 exited before listening"; }
 		sleep 0.1
 	done
-	fail "$who did not listen within 10 s"
+	cat "$3" >&2
+	fail "$4 did not listen within 10 s"
 }
 
 # wait_exit PID SECONDS: waits for PID, a child, to exit by itself; returns

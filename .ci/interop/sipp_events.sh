@@ -67,14 +67,8 @@ start_agent() {
 		>"$tmp/agent.out" 2>"$tmp/agent.err" &
 	agent_pid=$!
 	agent_port=
-	for _ in $(seq 100); do
-		agent_port=$(sed -n 's/.*"event":"listening".*"addr":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$tmp/agent.out")
-		[ -n "$agent_port" ] && return 0
-		kill -0 "$agent_pid" 2>/dev/null || { cat "$tmp/agent.err" >&2; fail "agent exited before listening"; }
-		sleep 0.1
-	done
-	cat "$tmp/agent.err" >&2
-	fail "agent did not listen within 10 s"
+	await_listening "$agent_pid" "$tmp/agent.out" "$tmp/agent.err" agent
+	agent_port=$listen_port
 }
 
 # wait_agent SECONDS: waits at most that long for our agent to exit by

@@ -87,28 +87,15 @@ start_ua() {
 		>"$tmp/ua.out" 2>"$tmp/ua.err" &
 	ua_pid=$!
 	ua_port=
-	for _ in $(seq 100); do
-		ua_port=$(sed -n 's/.*"event":"listening".*"addr":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$tmp/ua.out")
-		[ -n "$ua_port" ] && return 0
-		kill -0 "$ua_pid" 2>/dev/null || { cat "$tmp/ua.err" >&2; fail "ua exited before listening"; }
-		sleep 0.1
-	done
-	cat "$tmp/ua.err" >&2
-	fail "ua did not listen within 10 s"
+	await_listening "$ua_pid" "$tmp/ua.out" "$tmp/ua.err" ua
+	ua_port=$listen_port
 }
 
 # stop_ua: SIGTERM, then at most 10 s for the UA to write its stats and exit.
 stop_ua() {
 	kill -0 "$ua_pid" 2>/dev/null || { cat "$tmp/ua.err" >&2; fail "ua died during the run"; }
 	kill -TERM "$ua_pid"
-	for _ in $(seq 100); do
-		kill -0 "$ua_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$ua_pid" 2>/dev/null; then
-		fail "ua did not exit within 10 s of SIGTERM"
-	fi
-	wait "$ua_pid" || fail "ua exited with status $?"
+	wait_exit "$ua_pid" 10 || fail "ua exited with status $?"
 	ua_pid=
 }
 

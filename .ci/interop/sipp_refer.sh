@@ -77,14 +77,8 @@ start_ua() {
 		>"$tmp/ua.out" 2>"$tmp/ua.err" &
 	ua_pid=$!
 	ua_port=
-	for _ in $(seq 100); do
-		ua_port=$(sed -n 's/.*"event":"listening".*"addr":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$tmp/ua.out")
-		[ -n "$ua_port" ] && return 0
-		kill -0 "$ua_pid" 2>/dev/null || { cat "$tmp/ua.err" >&2; fail "ua exited before listening"; }
-		sleep 0.1
-	done
-	cat "$tmp/ua.err" >&2
-	fail "ua did not listen within 10 s"
+	await_listening "$ua_pid" "$tmp/ua.out" "$tmp/ua.err" ua
+	ua_port=$listen_port
 }
 
 # wait_ua SECONDS: waits at most that long for our UA to exit by itself;
