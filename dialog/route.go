@@ -32,25 +32,26 @@ func (ua *UA) HandleRequest(tx *transaction.ServerTx, req *sip.Message) {
 		// RFC 3261 §15.1.2: a BYE outside a dialog gets 481.
 		r.Respond(481, "", nil)
 		return
-	case sip.MethodOptions:
-		if ua.handler(method) == nil {
-			// RFC 3261 §11.2: the capabilities of the UA.
-			hs := []Header{{"Allow", ua.allow()}, {"Accept", "application/sdp"}}
-			if s := ua.supported(); s != "" {
-				hs = append(hs, Header{"Supported", s})
-			}
-			if e := ua.allowEvents(); e != "" {
-				hs = append(hs, Header{"Allow-Events", e})
-			}
-			r.Respond(200, "", &ResponseOptions{Headers: hs})
-			return
-		}
 	}
 	if h := ua.handler(method); h != nil {
 		h.HandleRequest(r)
 		return
 	}
 	ua.notAllowed(r)
+}
+
+// answerOptions answers an OPTIONS no Handler takes, in a dialog or out of
+// one, with the capabilities of the UA: RFC 3261 §11.2, the response an
+// INVITE would get, 200 with Allow, Accept and Supported.
+func (ua *UA) answerOptions(r *Request) {
+	hs := []Header{{"Allow", ua.allow()}, {"Accept", "application/sdp"}}
+	if s := ua.supported(); s != "" {
+		hs = append(hs, Header{"Supported", s})
+	}
+	if e := ua.allowEvents(); e != "" {
+		hs = append(hs, Header{"Allow-Events", e})
+	}
+	r.Respond(200, "", &ResponseOptions{Headers: hs})
 }
 
 func (ua *UA) handler(method string) Handler {
@@ -60,8 +61,13 @@ func (ua *UA) handler(method string) Handler {
 }
 
 // notAllowed answers a method nobody handles: 405 with Allow for methods
-// of RFC 3261 and its extensions, 501 for unknown ones (§8.2.1).
+// of RFC 3261 and its extensions, 501 for unknown ones (§8.2.1). OPTIONS,
+// which Allow always lists, is answered by the UA itself (§11.2).
 func (ua *UA) notAllowed(r *Request) {
+	if r.Msg.Method() == sip.MethodOptions {
+		ua.answerOptions(r)
+		return
+	}
 	if r.Msg.Method() == sip.MethodOther {
 		r.Respond(501, "", &ResponseOptions{Headers: []Header{{"Allow", ua.allow()}}})
 		return
