@@ -86,7 +86,8 @@ func (r *Request) ToTag() string {
 		return string(t)
 	}
 	if r.tag == "" {
-		r.tag = newTag()
+		// The transaction's tag: a CANCEL's 200 carries it too (RFC 3261 §9.2).
+		r.tag = string(r.Tx.LocalTag())
 	}
 	return r.tag
 }

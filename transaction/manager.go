@@ -359,7 +359,7 @@ func (m *Manager) handleCancel(in *transport.Inbound, key []byte, rfc3261 bool) 
 	}
 	if target != nil {
 		code = 200 // RFC 3261 §9.2: "the UAS answers the CANCEL request itself with a 200 (OK)"
-		tag = target.localTag()
+		tag = target.LocalTag()
 	} else {
 		tag = newTag()
 	}

@@ -312,10 +312,13 @@ func (tx *ServerTx) sameMethod(method sip.Method, name []byte) bool {
 	return tx.method == sip.MethodOther && tx.name == string(name)
 }
 
-// localTag returns the To tag of the responses to the request, inventing
-// one if none has been sent, for the 200 to a CANCEL (RFC 3261 §9.2: the
-// same tag SHOULD be used).
-func (tx *ServerTx) localTag() []byte {
+// LocalTag returns the To tag for the responses to the request: the tag
+// of the last response sent with one, else a tag chosen now and kept. The
+// Manager's 200 to a CANCEL uses it, so a TU that takes its tags from it
+// gives its 487 the same tag as that 200 even when no tagged provisional
+// response went first (RFC 3261 §9.2 SHOULD). The caller must not modify
+// the result.
+func (tx *ServerTx) LocalTag() []byte {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	if tx.tag == nil {
