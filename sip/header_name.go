@@ -6,10 +6,14 @@ package sip
 type HeaderName uint8
 
 // Known header fields: RFC 3261 §20 and the extensions this stack implements
-// (RFC 3265/6665 events, RFC 3515 REFER, 3892, 3891, 4488, 4538).
+// (RFC 3265/6665 events, RFC 3515 REFER, 3892, 3891, 4488, 4538), and every
+// other field with a compact form in the IANA registry (RFC 3841, 4028,
+// 4474, 8224), so that a field sent in compact form is found by its long
+// name (RFC 3261 §7.3.3).
 const (
 	HeaderOther HeaderName = iota
 	HeaderAccept
+	HeaderAcceptContact
 	HeaderAcceptEncoding
 	HeaderAcceptLanguage
 	HeaderAlertInfo
@@ -31,6 +35,8 @@ const (
 	HeaderEvent
 	HeaderExpires
 	HeaderFrom
+	HeaderIdentity
+	HeaderIdentityInfo
 	HeaderInReplyTo
 	HeaderMaxForwards
 	HeaderMIMEVersion
@@ -46,13 +52,16 @@ const (
 	HeaderReferSub
 	HeaderReferTo
 	HeaderReferredBy
+	HeaderRejectContact
 	HeaderReplaces
 	HeaderReplyTo
+	HeaderRequestDisposition
 	HeaderRequire
 	HeaderRetryAfter
 	HeaderRoute
 	HeaderRSeq
 	HeaderServer
+	HeaderSessionExpires
 	HeaderSubject
 	HeaderSubscriptionState
 	HeaderSupported
@@ -77,6 +86,7 @@ type headerInfo struct {
 var headerInfos = [numHeaders]headerInfo{
 	HeaderOther:              {},
 	HeaderAccept:             {"Accept", 0, true},
+	HeaderAcceptContact:      {"Accept-Contact", 'a', true}, // RFC 3841 §9.2
 	HeaderAcceptEncoding:     {"Accept-Encoding", 0, true},
 	HeaderAcceptLanguage:     {"Accept-Language", 0, true},
 	HeaderAlertInfo:          {"Alert-Info", 0, true},
@@ -98,6 +108,8 @@ var headerInfos = [numHeaders]headerInfo{
 	HeaderEvent:              {"Event", 'o', false}, // RFC 6665 §8.2.1
 	HeaderExpires:            {"Expires", 0, false},
 	HeaderFrom:               {"From", 'f', false},
+	HeaderIdentity:           {"Identity", 'y', false},      // RFC 8224 §4
+	HeaderIdentityInfo:       {"Identity-Info", 'n', false}, // RFC 4474 §9 (obsoleted by RFC 8224)
 	HeaderInReplyTo:          {"In-Reply-To", 0, true},
 	HeaderMaxForwards:        {"Max-Forwards", 0, false},
 	HeaderMIMEVersion:        {"MIME-Version", 0, false},
@@ -110,16 +122,19 @@ var headerInfos = [numHeaders]headerInfo{
 	HeaderRAck:               {"RAck", 0, false},
 	HeaderReason:             {"Reason", 0, true},
 	HeaderRecordRoute:        {"Record-Route", 0, true},
-	HeaderReferSub:           {"Refer-Sub", 0, false},     // RFC 4488
-	HeaderReferTo:            {"Refer-To", 'r', false},    // RFC 3515 §2.1
-	HeaderReferredBy:         {"Referred-By", 'b', false}, // RFC 3892
-	HeaderReplaces:           {"Replaces", 0, false},      // RFC 3891
+	HeaderReferSub:           {"Refer-Sub", 0, false},       // RFC 4488
+	HeaderReferTo:            {"Refer-To", 'r', false},      // RFC 3515 §2.1
+	HeaderReferredBy:         {"Referred-By", 'b', false},   // RFC 3892
+	HeaderRejectContact:      {"Reject-Contact", 'j', true}, // RFC 3841 §9.2
+	HeaderReplaces:           {"Replaces", 0, false},        // RFC 3891
 	HeaderReplyTo:            {"Reply-To", 0, false},
+	HeaderRequestDisposition: {"Request-Disposition", 'd', true}, // RFC 3841 §9.1
 	HeaderRequire:            {"Require", 0, true},
 	HeaderRetryAfter:         {"Retry-After", 0, false},
 	HeaderRoute:              {"Route", 0, true},
 	HeaderRSeq:               {"RSeq", 0, false},
 	HeaderServer:             {"Server", 0, false},
+	HeaderSessionExpires:     {"Session-Expires", 'x', false}, // RFC 4028 §4
 	HeaderSubject:            {"Subject", 's', false},
 	HeaderSubscriptionState:  {"Subscription-State", 0, false},
 	HeaderSupported:          {"Supported", 'k', true},
@@ -167,10 +182,28 @@ var nameTable = func() (t [nameTableSize]HeaderName) {
 		}
 		t[i] = h
 	}
-	for h := HeaderName(1); h < numHeaders; h++ {
+	// The fields most messages carry go in first, so that they take their
+	// home slots and the parser rarely probes past them.
+	hot := [...]HeaderName{HeaderVia, HeaderFrom, HeaderTo, HeaderCallID, HeaderCSeq,
+		HeaderContact, HeaderMaxForwards, HeaderContentLength, HeaderContentType,
+		HeaderRoute, HeaderRecordRoute, HeaderSupported, HeaderAllow, HeaderUserAgent,
+		HeaderEvent, HeaderExpires, HeaderAccept}
+	seen := [numHeaders]bool{}
+	for _, h := range hot {
+		seen[h] = true
+	}
+	addBoth := func(h HeaderName) {
 		add(headerInfos[h].name, h)
 		if c := headerInfos[h].compact; c != 0 {
 			add(string(c), h)
+		}
+	}
+	for _, h := range hot {
+		addBoth(h)
+	}
+	for h := HeaderName(1); h < numHeaders; h++ {
+		if !seen[h] {
+			addBoth(h)
 		}
 	}
 	return t
