@@ -33,6 +33,9 @@ var (
 	ErrContentLength = errors.New("sip: bad Content-Length")
 	// ErrBadURI: a URI does not parse.
 	ErrBadURI = errors.New("sip: malformed URI")
+	// ErrUnsupportedScheme: a request's Request-URI has a scheme other than
+	// sip, sips or tel; a UAS answers 416 (RFC 3261 §8.2.2.1).
+	ErrUnsupportedScheme = errors.New("sip: unsupported URI scheme")
 	// ErrBadHeader: a header field value does not parse for its type.
 	ErrBadHeader = errors.New("sip: malformed header field")
 	// ErrMissingHeader: a mandatory header field is absent (RFC 3261 §8.1.1).
@@ -61,11 +64,14 @@ func (e *ParseError) Error() string {
 func (e *ParseError) Unwrap() error { return e.Err }
 
 // StatusCode is the response a server owes the sender of a request that
-// failed this way: 505 for a version, 513 for size, otherwise 400.
+// failed this way: 505 for a version, 513 for size, 414 for a Request-URI
+// too long, 416 for its scheme, otherwise 400.
 func (e *ParseError) StatusCode() int {
 	switch e.Err {
 	case ErrVersion:
 		return 505
+	case ErrUnsupportedScheme:
+		return 416
 	case ErrTooLarge:
 		return 513
 	case ErrURITooLong:
@@ -84,6 +90,8 @@ func (e *ParseError) ReasonPhrase() string {
 		return "Message Too Large"
 	case 414:
 		return "Request-URI Too Long"
+	case 416:
+		return "Unsupported URI Scheme"
 	}
 	return "Bad Request (" + e.Reason + ")"
 }

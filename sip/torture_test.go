@@ -106,8 +106,10 @@ var tortureCases = []tortureCase{
 	// §3.3 Application-layer semantics
 	{file: "insuf.dat", section: "3.3.1", expect: "semantic", step: "Validate", err: ErrMissingHeader, status: 400,
 		reason: "missing To", owed: "400", check: checkInsuf},
-	{file: "unkscm.dat", section: "3.3.2", expect: "semantic", owed: "416", check: checkUnkscm},
-	{file: "novelsc.dat", section: "3.3.3", expect: "semantic", owed: "416 (scheme never accepted) or 404", check: checkNovelsc},
+	{file: "unkscm.dat", section: "3.3.2", expect: "semantic", step: "Validate", err: ErrUnsupportedScheme, status: 416,
+		reason: "unsupported URI scheme in Request-URI", owed: "416", check: checkUnkscm},
+	{file: "novelsc.dat", section: "3.3.3", expect: "semantic", step: "Validate", err: ErrUnsupportedScheme, status: 416,
+		reason: "unsupported URI scheme in Request-URI", owed: "416 (scheme never accepted) or 404", check: checkNovelsc},
 	{file: "unksm2.dat", section: "3.3.4", expect: "semantic", owed: "400 (registrar: To is not a SIP or SIPS AOR); proxy forwards", check: checkUnksm2},
 	{file: "bext01.dat", section: "3.3.5", expect: "semantic", owed: "420 with Unsupported listing the Require (UAS) or Proxy-Require (proxy) tags", check: checkBext01},
 	{file: "invut.dat", section: "3.3.6", expect: "semantic", owed: "415 with Accept (endpoint)", check: checkInvut},

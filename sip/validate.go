@@ -12,7 +12,9 @@ package sip
 // Contact, Route and Record-Route value, Max-Forwards (0-255), Expires,
 // Retry-After, Content-Type, Event, Subscription-State, Refer-Sub,
 // Referred-By and the token lists well formed when present. For a request
-// additionally: the CSeq method equals the request method (§8.1.1.5).
+// additionally: the Request-URI scheme is sip, sips or tel (else
+// ErrUnsupportedScheme, 416, §8.2.2.1) and the CSeq method equals the
+// request method (§8.1.1.5).
 //
 // Validate does not check Refer-To, whose count the REFER recipient must
 // answer with its own rule (RFC 3515 §2.4.1), nor unknown header fields.
@@ -46,6 +48,11 @@ func (m *Message) Validate() error {
 	}
 	if id := m.CallID(); m.Has(HeaderCallID) && !validCallID(id) {
 		return m.fieldError(HeaderCallID, id, newError(ErrBadHeader, 0, "bad value"))
+	}
+	if m.request && !m.fragment && m.requestURI.Scheme == SchemeOther {
+		// RFC 3261 §8.2.2.1: a scheme the UAS does not support: 416. tel is
+		// known (RFC 3966); whether the UA serves that number is its 404.
+		return newError(ErrUnsupportedScheme, -1, "unsupported URI scheme in Request-URI")
 	}
 	if m.Has(HeaderCSeq) {
 		cseq, err := m.CSeq()

@@ -64,6 +64,11 @@ func TestBadRequestsAnswered(t *testing.T) {
 		{"Request-URI too long",
 			"OPTIONS sip:" + strings.Repeat("b", 3000) + "@192.0.2.2 SIP/2.0\n" + goodHeaders + "Content-Length: 0\n\n",
 			"SIP/2.0 414 Request-URI Too Long"},
+		// RFC 3261 §8.2.2.1, RFC 4475 §3.3.2: a scheme the UAS does not
+		// support gets 416.
+		{"unknown Request-URI scheme",
+			"OPTIONS foo:bar SIP/2.0\n" + goodHeaders + "Content-Length: 0\n\n",
+			"SIP/2.0 416 Unsupported URI Scheme"},
 		// RFC 3261 §18.3: the datagram ends before the body does.
 		{"Content-Length beyond the datagram",
 			"OPTIONS sip:bob@192.0.2.2 SIP/2.0\n" + goodHeaders + "Content-Length: 50\n\nshort",
