@@ -41,6 +41,7 @@ const (
 	modeDatagram parseMode = iota // no Content-Length: body runs to the end
 	modeStream                    // Content-Length mandatory (RFC 3261 §18.3)
 	modeFragment                  // message/sipfrag: start line optional, end optional (RFC 3420)
+	modeHeaders                   // header fields only, Content-Length not interpreted
 )
 
 // Parse parses the message in a datagram, b, into m with the default limits;
@@ -69,6 +70,14 @@ func (p *Parser) ParseStream(m *Message, b []byte) error { return p.parse(m, b, 
 // that is ErrContentLength.
 func (p *Parser) ParseFragment(m *Message, b []byte) error { return p.parse(m, b, modeFragment) }
 
+// ParseHeaderFields parses b as header fields alone, without a start line,
+// as ParseFragment parses them, except that Content-Length is not
+// interpreted: a negative, non-numeric or repeated one is kept as a field
+// like any other. It serves to answer a message that failed to parse for
+// its Content-Length (RFC 3261 §18.3, RFC 4475 §3.1.2.3, §3.3.9): the
+// fields a response copies are still there to read.
+func (p *Parser) ParseHeaderFields(m *Message, b []byte) error { return p.parse(m, b, modeHeaders) }
+
 func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 	maxSize := limit(p.MaxMessageSize, DefaultMaxMessageSize)
 	maxHeaders := limit(p.MaxHeaders, DefaultMaxHeaders)
@@ -76,7 +85,8 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 	maxURI := limit(p.MaxURILength, DefaultMaxURILength)
 
 	m.reset()
-	m.fragment = mode == modeFragment
+	frag := mode >= modeFragment // no mandatory fields, may end anywhere
+	m.fragment = frag
 	if len(b) > maxSize {
 		return newError(ErrTooLarge, maxSize, "message too large")
 	}
@@ -89,18 +99,18 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 	start := i
 	crlf := 0 // lines ended by CR LF (or, in a sipfrag, by a final CR)
 	if i == len(b) {
-		if mode == modeFragment {
+		if frag {
 			m.raw = b[start:]
 			return nil
 		}
 		return newError(ErrIncomplete, i, "empty message")
 	}
 
-	if mode != modeFragment || !isHeaderLine(b[i:]) {
+	if !frag || (mode == modeFragment && !isHeaderLine(b[i:])) {
 		eol := bytes.IndexByte(b[i:], '\n')
 		end := i + eol
 		if eol < 0 {
-			if mode != modeFragment {
+			if !frag {
 				return newError(ErrIncomplete, len(b), "no end of start line")
 			}
 			end = len(b)
@@ -125,7 +135,7 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 	n := 0
 	for {
 		if i >= len(b) {
-			if mode != modeFragment {
+			if !frag {
 				return newError(ErrIncomplete, i, "no end of header fields")
 			}
 			m.setFields(n)
@@ -139,7 +149,7 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 					// The CR of the empty line's CRLF ends the input: a stream
 					// or datagram still lacks its LF (RFC 3261 §7); a sipfrag
 					// may end without one.
-					if mode != modeFragment {
+					if !frag {
 						return newError(ErrIncomplete, len(b), "no end of header fields")
 					}
 					crlf++
@@ -162,7 +172,7 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 		lineStart := i
 		eol := bytes.IndexByte(b[i:], '\n')
 		if eol < 0 {
-			if mode != modeFragment {
+			if !frag {
 				return newError(ErrIncomplete, len(b), "no end of header field")
 			}
 			eol = len(b) - i
@@ -175,7 +185,7 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 			}
 			eol = bytes.IndexByte(b[end+1:], '\n')
 			if eol < 0 {
-				if mode != modeFragment {
+				if !frag {
 					return newError(ErrIncomplete, len(b), "no end of header field")
 				}
 				eol = len(b) - end - 1
@@ -196,7 +206,7 @@ func (p *Parser) parse(m *Message, b []byte, mode parseMode) error {
 		if n >= maxHeaders {
 			return newError(ErrTooManyHeaders, lineStart, "too many header fields")
 		}
-		if err := m.addField(n, b[lineStart:lineEnd], lineStart); err != nil {
+		if err := m.addField(n, b[lineStart:lineEnd], lineStart, mode != modeHeaders); err != nil {
 			return err
 		}
 		n++
@@ -266,7 +276,8 @@ func (m *Message) reset() {
 }
 
 // addField indexes header line number n; off is its offset in the input.
-func (m *Message) addField(n int, line []byte, off int) error {
+// With length set, a Content-Length field is read for framing.
+func (m *Message) addField(n int, line []byte, off int, length bool) error {
 	colon := bytes.IndexByte(line, ':')
 	if colon < 0 {
 		return newError(ErrMalformed, off, "header field without colon")
@@ -292,7 +303,7 @@ func (m *Message) addField(n int, line []byte, off int) error {
 	}
 	if f.Name != HeaderOther && m.first[f.Name] == 0 {
 		m.first[f.Name] = uint16(min(n+1, 0xffff))
-		if f.Name == HeaderContentLength {
+		if f.Name == HeaderContentLength && length {
 			// RFC 3261 §20.14: 1*DIGIT. parseUint32 bounds it; the check keeps
 			// the int positive on 32-bit platforms. parse then holds it to
 			// MaxMessageSize.
@@ -302,7 +313,7 @@ func (m *Message) addField(n int, line []byte, off int) error {
 			}
 			m.contentLength = int(v)
 		}
-	} else if f.Name == HeaderContentLength {
+	} else if f.Name == HeaderContentLength && length {
 		// RFC 4475 §3.3.9: conflicting lengths make framing ambiguous.
 		return newError(ErrContentLength, off, "more than one Content-Length")
 	}

@@ -305,3 +305,19 @@ func sameMessage(a, b *Message) error {
 	}
 	return nil
 }
+
+// ParseHeaderFields reads the fields of a message whose Content-Length
+// frames nothing (RFC 4475 §3.1.2.3, §3.3.9), so that it can be answered.
+func TestParseHeaderFieldsIgnoresContentLength(t *testing.T) {
+	for _, cl := range []string{"Content-Length: -999\n", "Content-Length: five\n", "Content-Length: 13\nl: 5\n"} {
+		var m Message
+		var p Parser
+		b := crlf("Via: SIP/2.0/UDP h;branch=z9hG4bK1\nCall-ID: x\n" + cl)
+		if err := p.ParseHeaderFields(&m, b); err != nil {
+			t.Fatalf("%q: %v", cl, err)
+		}
+		if string(m.CallID()) != "x" || m.ContentLength() != -1 || m.IsRequest() {
+			t.Errorf("%q: Call-ID %q, Content-Length %d", cl, m.CallID(), m.ContentLength())
+		}
+	}
+}

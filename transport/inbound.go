@@ -36,7 +36,7 @@ var rxPool = sync.Pool{New: func() any { return new(rx) }}
 const (
 	frameDatagram = iota // sip.Parser.Parse
 	frameStream          // sip.Parser.ParseStream
-	frameHeaders         // sip.Parser.ParseFragment of header fields only
+	frameHeaders         // sip.Parser.ParseHeaderFields
 )
 
 // rxFrame is a message in a receive buffer that the transport may edit in
@@ -69,7 +69,8 @@ func (l *Layer) parse(m *sip.Message, f *rxFrame) error {
 		return l.parser.ParseStream(m, b)
 	case frameHeaders:
 		// Only to answer a request that failed: what was too large was the
-		// whole message, or it had too many or too long header fields. The
+		// whole message, or it had too many or too long header fields, or
+		// a Content-Length that frames nothing (not interpreted here). The
 		// input is already bounded by the message size; the field count is
 		// held to a few times the limit so a pooled Message stays small.
 		p := l.parser
@@ -81,7 +82,7 @@ func (l *Layer) parse(m *sip.Message, f *rxFrame) error {
 		if p.MaxHeaders > 0 {
 			p.MaxHeaders *= 4
 		}
-		return p.ParseFragment(m, b)
+		return p.ParseHeaderFields(m, b)
 	}
 	return l.parser.Parse(m, b)
 }

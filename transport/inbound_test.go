@@ -69,6 +69,17 @@ func TestBadRequestsAnswered(t *testing.T) {
 		{"unknown Request-URI scheme",
 			"OPTIONS foo:bar SIP/2.0\n" + goodHeaders + "Content-Length: 0\n\n",
 			"SIP/2.0 416 Unsupported URI Scheme"},
+		// RFC 3261 §18.3, RFC 4475 §3.1.2.3 and §3.3.9: a Content-Length
+		// that is negative, not a number or repeated frames nothing: 400.
+		{"negative Content-Length",
+			"OPTIONS sip:bob@192.0.2.2 SIP/2.0\n" + goodHeaders + "Content-Length: -999\n\nbody",
+			"SIP/2.0 400 Bad Request (bad Content-Length value)"},
+		{"non-numeric Content-Length",
+			"OPTIONS sip:bob@192.0.2.2 SIP/2.0\n" + goodHeaders + "Content-Length: five\n\nbody",
+			"SIP/2.0 400 Bad Request (bad Content-Length value)"},
+		{"repeated Content-Length",
+			"OPTIONS sip:bob@192.0.2.2 SIP/2.0\n" + goodHeaders + "Content-Length: 4\nl: 2\n\nbody",
+			"SIP/2.0 400 Bad Request (more than one Content-Length)"},
 		// RFC 3261 §18.3: the datagram ends before the body does.
 		{"Content-Length beyond the datagram",
 			"OPTIONS sip:bob@192.0.2.2 SIP/2.0\n" + goodHeaders + "Content-Length: 50\n\nshort",
