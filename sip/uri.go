@@ -159,10 +159,18 @@ func hostEnd(b []byte, i int) int {
 	if i < len(b) && b[i] == '[' {
 		return min(closingBracket(b, i)+1, len(b))
 	}
-	for i < len(b) && (charClass[b[i]]&cAlphanum != 0 || b[i] == '-' || b[i] == '.') {
+	for i < len(b) && (isHostnameChar(b[i]) || b[i] == '.') {
 		i++
 	}
 	return i
+}
+
+// isHostnameChar reports whether c may appear in a label of a hostname:
+// alphanum and '-' (RFC 3261 §25), and '_', which the grammar excludes but
+// names in the wild carry (sip:bob@my_host.local). Accepting it changes no
+// framing: '_' delimits nothing in a URI or a Via.
+func isHostnameChar(c byte) bool {
+	return charClass[c]&cAlphanum != 0 || c == '-' || c == '_'
 }
 
 // checkURIHeaders returns the offset in h of the first fault of the
@@ -294,7 +302,8 @@ func validHost(h []byte) bool {
 
 // validHostname reports whether h is a hostname (RFC 3261 §25):
 // *( domainlabel "." ) toplabel [ "." ], labels of alphanum and '-' that
-// neither start nor end with '-', the last starting with a letter.
+// neither start nor end with '-', the last starting with a letter; and,
+// to be liberal in what is received, '_' anywhere in a label.
 func validHostname(h []byte) bool {
 	if len(h) > 0 && h[len(h)-1] == '.' {
 		h = h[:len(h)-1]
@@ -302,7 +311,7 @@ func validHostname(h []byte) bool {
 	start := 0
 	for i := 0; i <= len(h); i++ {
 		if i < len(h) && h[i] != '.' {
-			if charClass[h[i]]&cAlphanum == 0 && h[i] != '-' {
+			if !isHostnameChar(h[i]) {
 				return false
 			}
 			continue
