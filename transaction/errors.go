@@ -2,6 +2,7 @@ package transaction
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -15,6 +16,12 @@ var (
 	// §17.2.4). RFC 3261 §8.1.3.1: a UAC MUST treat it as a 503 (Service
 	// Unavailable).
 	ErrTransport = errors.New("transaction: transport failure")
+	// ErrBadResponse: a final response to the request arrived that could
+	// not be used (it failed to parse or to validate); the transaction
+	// ended on it rather than wait for a final response that will not
+	// come. The UAC treats it as 502 (Bad Gateway, RFC 3261 §21.5.3: an
+	// invalid response from downstream).
+	ErrBadResponse = errors.New("transaction: unusable final response")
 	// ErrTerminated: the transaction has ended; nothing more can be sent on
 	// it.
 	ErrTerminated = errors.New("transaction: terminated")
@@ -39,23 +46,31 @@ var (
 
 // Error is what RFC 3261 §8.1.3.1 calls a transaction layer error: the
 // transaction ended without a final response because a timer fired or the
-// transport failed. errors.Is(err, ErrTimeout) and errors.Is(err,
-// ErrTransport) tell them apart; for ErrTransport, errors.Is and errors.As
-// also reach the transport's own error.
+// transport failed, or because the final response that came could not be
+// used. errors.Is(err, ErrTimeout), errors.Is(err, ErrTransport) and
+// errors.Is(err, ErrBadResponse) tell them apart; errors.Is and errors.As
+// also reach the cause (the transport's error, or the *sip.ParseError).
 type Error struct {
-	Err   error  // ErrTimeout or ErrTransport
+	Err   error  // ErrTimeout, ErrTransport or ErrBadResponse
 	Timer string // the timer that fired for ErrTimeout: "B", "C", "F", "H", or "CANCEL" (§9.1)
-	Cause error  // the transport's error, for ErrTransport
+	Code  int    // the status code of the unusable response, for ErrBadResponse
+	Cause error  // the transport's error, or why the response was unusable
 }
 
-// Error returns "transaction: timeout (Timer B)" or "transaction: transport
-// failure: <cause>".
+// Error returns "transaction: timeout (Timer B)", "transaction: transport
+// failure: <cause>" or "transaction: unusable final response (200):
+// <cause>".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Err.Error())
 	if e.Timer != "" {
 		b.WriteString(" (Timer ")
 		b.WriteString(e.Timer)
+		b.WriteString(")")
+	}
+	if e.Code != 0 {
+		b.WriteString(" (")
+		b.WriteString(strconv.Itoa(e.Code))
 		b.WriteString(")")
 	}
 	if e.Cause != nil {
@@ -74,10 +89,14 @@ func (e *Error) Unwrap() []error {
 }
 
 // Status is the status code RFC 3261 §8.1.3.1 says a UAC treats the error
-// as: 408 for a timeout, 503 for a transport failure.
+// as: 408 for a timeout, 503 for a transport failure; and 502 for an
+// unusable response (§21.5.3).
 func (e *Error) Status() int {
-	if e.Err == ErrTimeout {
+	switch e.Err {
+	case ErrTimeout:
 		return 408
+	case ErrBadResponse:
+		return 502
 	}
 	return 503
 }

@@ -111,7 +111,7 @@ func NewManager(cfg Config, tp Transport, tu TU) *Manager {
 	if tu == nil {
 		tu = nopTU{}
 	}
-	return &Manager{
+	m := &Manager{
 		cfg:     cfg,
 		clock:   cfg.Clock,
 		tp:      tp,
@@ -123,6 +123,51 @@ func NewManager(cfg Config, tp Transport, tu TU) *Manager {
 		legacy:  make(map[string]*ServerTx),
 		life:    &lifeQueue{clock: cfg.Clock, d: 64 * cfg.T1},
 	}
+	// A final response the transport cannot pass up (it fails to parse or
+	// validate) still ends its transaction, visibly (see HandleBadResponse).
+	if r, ok := tp.(badResponseSource); ok {
+		r.OnBadResponse(m.HandleBadResponse)
+	}
+	return m
+}
+
+// badResponseSource is a Transport that reports unusable final responses,
+// as *transport.Layer does (Layer.OnBadResponse).
+type badResponseSource interface {
+	OnBadResponse(f func(in *transport.Inbound, status int, err error))
+}
+
+// HandleBadResponse ends the client transaction that a final response
+// answers (top Via branch and CSeq method, RFC 3261 §17.1.3) when that
+// response cannot be used: the TU gets an *Error wrapping ErrBadResponse
+// and err, treated as 502, instead of a wait that, for an INVITE past its
+// provisional response, has no end. A transaction that already has its
+// final response ignores it. NewManager registers it with a Transport that
+// has OnBadResponse, such as *transport.Layer.
+func (m *Manager) HandleBadResponse(in *transport.Inbound, status int, err error) {
+	if in == nil || in.Msg == nil || status < 200 {
+		return
+	}
+	via, verr := in.Msg.TopVia()
+	cseq, cerr := in.Msg.CSeq()
+	if verr != nil || cerr != nil {
+		return
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	tx := m.clients[string(via.Branch)]
+	for tx != nil && tx.method != string(cseq.MethodName) {
+		tx = tx.next
+	}
+	m.mu.Unlock()
+	if tx == nil {
+		m.drop("unusable response matching no transaction", in, err)
+		return
+	}
+	tx.fail(&Error{Err: ErrBadResponse, Code: status, Cause: err}, false)
 }
 
 // Transactions returns how many client and server transactions exist, for

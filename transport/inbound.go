@@ -132,8 +132,7 @@ func (l *Layer) receive(f *rxFrame, rt ReplyTo) {
 		l.traceReceived(rt.Local, rt.Remote, m.Bytes())
 		if err := m.Validate(); err != nil {
 			l.stats.invalid.Add(1)
-			l.stats.droppedResponses.Add(1)
-			l.warn(warnBadResponse, "transport: dropped invalid response", rt.Remote, err)
+			l.badResponse(r, m, rt, m.StatusCode(), err)
 			return
 		}
 		// RFC 3261 §18.1.2: a response whose top Via sent-by is not one we
@@ -205,12 +204,13 @@ func (l *Layer) rejectUnparsed(r *rx, f *rxFrame, rt ReplyTo, err error) {
 		i++
 	}
 	eol := bytes.IndexByte(b[i:], '\n')
-	if len(b)-i >= 4 && equalFoldASCII(b[i:i+4], "sip/") {
+	response := len(b)-i >= 4 && equalFoldASCII(b[i:i+4], "sip/")
+	if response && (eol < 0 || !errors.As(err, &pe)) {
 		l.stats.droppedResponses.Add(1)
 		l.warn(warnBadResponse, "transport: dropped unparsable response", rt.Remote, err)
 		return
 	}
-	if !errors.As(err, &pe) || eol < 0 || bytes.HasPrefix(b[i:], []byte("ACK ")) {
+	if !response && (!errors.As(err, &pe) || eol < 0 || bytes.HasPrefix(b[i:], []byte("ACK "))) {
 		l.stats.droppedRequests.Add(1)
 		l.warn(warnGarbage, "transport: dropped unparsable input", rt.Remote, err)
 		return
@@ -219,6 +219,14 @@ func (l *Layer) rejectUnparsed(r *rx, f *rxFrame, rt ReplyTo, err error) {
 	hdrEnd := headerEnd(b, hdrStart)
 	h := rxFrame{buf: f.buf, start: f.start + hdrStart, end: f.start + hdrEnd, tail: f.tail, mode: frameHeaders}
 	m := &r.msg
+	if response {
+		status := 0
+		if l.parse(m, &h) == nil {
+			status = statusOf(b[i : i+eol])
+		}
+		l.badResponse(r, m, rt, status, err)
+		return
+	}
 	if l.parse(m, &h) != nil || !answerable(m) {
 		l.stats.droppedRequests.Add(1)
 		l.warn(warnGarbage, "transport: dropped unparsable request", rt.Remote, err)
@@ -234,6 +242,70 @@ func (l *Layer) rejectUnparsed(r *rx, f *rxFrame, rt ReplyTo, err error) {
 		}
 	}
 	l.reject(r, m, rt, pe)
+}
+
+// badResponse handles a response that failed to parse or to validate; m
+// holds what could be read of it (for one that failed to parse, its header
+// fields alone), status its status code, 0 if unknown. A final response
+// whose top Via names this Layer and whose CSeq parses belongs to one of
+// our client transactions, which would otherwise wait for a final response
+// that never comes (an INVITE past its provisional response has no timer,
+// RFC 3261 §17.1.1.2): it goes to the function set with OnBadResponse, to
+// fail that transaction visibly. Anything else is dropped (a provisional
+// response: the final one follows; a foreign sent-by: RFC 3261 §18.1.2).
+func (l *Layer) badResponse(r *rx, m *sip.Message, rt ReplyTo, status int, err error) {
+	l.stats.droppedResponses.Add(1)
+	f := l.onBad.Load()
+	if f == nil || status < 200 {
+		l.warn(warnBadResponse, "transport: dropped invalid response", rt.Remote, err)
+		return
+	}
+	via, verr := m.TopVia()
+	_, cerr := m.CSeq()
+	if verr != nil || cerr != nil || !l.isOurSentBy(&via, rt.Local) {
+		l.warn(warnBadResponse, "transport: dropped invalid response", rt.Remote, err)
+		return
+	}
+	l.warn(warnBadResponse, "transport: unusable final response", rt.Remote, err)
+	r.in = Inbound{Msg: m, Local: rt.Local, Remote: rt.Remote, Reply: rt}
+	(*f)(&r.in, status, err)
+}
+
+// OnBadResponse sets f to receive each final response addressed to this
+// Layer (its top Via names the Layer, RFC 3261 §18.1.2, and its CSeq
+// parses) that cannot be used: it failed to parse or sip.Message.Validate,
+// as err says; status is its status code (200-699). in.Msg holds at least
+// its header fields, valid until f returns, like a Handler's. A
+// transaction.Manager built on the Layer sets f so that the client
+// transaction the response answers fails at once with an error its TU
+// sees, rather than waiting forever. Without f such responses are dropped
+// (and counted in Stats.DroppedResponses either way).
+func (l *Layer) OnBadResponse(f func(in *Inbound, status int, err error)) {
+	if f == nil {
+		l.onBad.Store(nil)
+		return
+	}
+	l.onBad.Store(&f)
+}
+
+// statusOf returns the status code of a status line "SIP/2.0 NNN ...", or
+// 0 if it has none in 100-699.
+func statusOf(line []byte) int {
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 0 || len(line) < sp+4 || (len(line) > sp+4 && line[sp+4] != ' ' && line[sp+4] != '\r') {
+		return 0
+	}
+	code := 0
+	for _, c := range line[sp+1 : sp+4] {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 100 || code > 699 {
+		return 0
+	}
+	return code
 }
 
 // headerEnd returns the index in b just past the last header line that

@@ -111,7 +111,7 @@ type Stats struct {
 	Invalid          uint64 // inbound messages that parsed but failed sip.Message.Validate
 	Rejected         uint64 // bad requests the transport answered with 400, 505 or 513
 	DroppedRequests  uint64 // bad requests dropped without an answer
-	DroppedResponses uint64 // responses dropped: unparsable, invalid or not ours (RFC 3261 §18.1.2)
+	DroppedResponses uint64 // responses not passed to the Handler: unparsable, invalid (see OnBadResponse) or not ours (RFC 3261 §18.1.2)
 	KeepAlives       uint64 // CRLF keep-alives received (RFC 5626 §3.5.1)
 	Pongs            uint64 // CRLF pongs sent in answer to a double-CRLF ping
 	FramingErrors    uint64 // stream connections closed for bad framing
@@ -142,7 +142,9 @@ type counters struct {
 // sip.Message.Validate; one that fails is answered by the Layer (400 with
 // the reason, 505, 513) when its header fields allow, and dropped
 // otherwise. A response reaches the Handler only if it is valid and its
-// top Via names this Layer (RFC 3261 §18.1.2). Everything dropped is
+// top Via names this Layer (RFC 3261 §18.1.2); a final one addressed to
+// this Layer that cannot be used goes to the OnBadResponse function (a
+// transaction.Manager's, which fails its transaction). Everything dropped is
 // counted in Stats. The Handler runs on the goroutine that read the
 // message: one per UDP listener and one per stream connection, so messages
 // from one socket arrive in order; for an in-memory Network, the sender's
@@ -165,6 +167,7 @@ type Layer struct {
 	closed atomic.Bool
 	warns  warnLimiters
 	stats  counters
+	onBad  atomic.Pointer[func(in *Inbound, status int, err error)] // see OnBadResponse
 
 	mu      sync.Mutex
 	udps    []*udpListener
