@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sipxfer/sipxfer/sip"
@@ -306,10 +308,10 @@ func (l *Layer) Stats() Stats {
 //
 // RFC 3261 §18.1.1: a request for UDP whose bytes would exceed
 // MTUThreshold goes over TCP to the same IP address and port, with TCP in
-// its Via, and used says TCP. If that TCP attempt fails the error is
-// returned: the transport does not fall back to UDP (the RFC's SHOULD
-// serves RFC 2543 peers without TCP, which RFC 3261 makes mandatory), so
-// the caller sees the failure and may choose.
+// its Via, and used says TCP. If the peer refuses or resets that
+// connection (it listens on UDP only, as RFC 2543 elements may), the
+// request is sent over UDP after all, with UDP in its Via, as §18.1.1
+// says it SHOULD be; any other TCP failure is returned.
 func (l *Layer) SendRequest(dst Addr, branch []byte, req []byte) (wire []byte, used Addr, err error) {
 	eol := bytes.IndexByte(req, '\n')
 	if eol <= 0 || !validBranch(branch) {
@@ -332,7 +334,12 @@ func (l *Layer) SendRequest(dst Addr, branch []byte, req []byte) (wire []byte, u
 			// RFC 3261 §18.1.1: larger than 1300 bytes and the path MTU
 			// unknown: MUST use a congestion controlled transport, and
 			// change the top Via to say so.
-			return l.sendRequestStream(Addr{Proto: TCP, AddrPort: dst.AddrPort}, eol, branch, req)
+			wire, used, err := l.sendRequestStream(Addr{Proto: TCP, AddrPort: dst.AddrPort}, eol, branch, req)
+			if err == nil || !connRefused(err) {
+				return wire, used, err
+			}
+			// RFC 3261 §18.1.1: the connection was refused or reset: the
+			// element SHOULD retry the request over UDP.
 		}
 		wire = make([]byte, 0, size)
 		wire = appendWithVia(wire, req, eol, UDP, host, ep.local().Port(), branch)
@@ -346,6 +353,14 @@ func (l *Layer) SendRequest(dst Addr, branch []byte, req []byte) (wire []byte, u
 		return l.sendRequestStream(dst, eol, branch, req)
 	}
 	return nil, dst, ErrBadMessage
+}
+
+// connRefused reports whether err is a peer refusing or resetting a TCP
+// connection, after which RFC 3261 §18.1.1 retries a large request over
+// UDP.
+func connRefused(err error) bool {
+	return errors.Is(err, ErrConnRefused) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET)
 }
 
 // sendRequestStream sends a request over a reused or new stream connection

@@ -133,11 +133,16 @@ func TestSendRequestLargeSwitchesToTCP(t *testing.T) {
 		t.Errorf("server saw Via %q", g.topVia)
 	}
 
-	// The TCP attempt fails: the error is reported, no UDP fallback.
-	nobody := newLayer(t, Config{}, nil)
+	// The TCP connection is refused: RFC 3261 §18.1.1 SHOULD retry over
+	// UDP, so a UDP-only peer still gets the request.
+	udpOnly := newRecorder()
+	nobody := newLayer(t, Config{}, udpOnly)
 	closedPort := must[Addr](t)(nobody.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0")))
-	if _, used, err := client.SendRequest(closedPort, []byte("z9hG4bKlarge2"), large); err == nil || used.Proto != TCP {
-		t.Errorf("large request to a UDP-only port: used %v err %v; want a TCP error", used, err)
+	if _, used, err := client.SendRequest(closedPort, []byte("z9hG4bKlarge2"), large); err != nil || used != closedPort {
+		t.Errorf("large request to a UDP-only port: used %v err %v; want UDP", used, err)
+	}
+	if g := udpOnly.next(t); g.remote.Proto != UDP || !strings.HasPrefix(g.topVia, "SIP/2.0/UDP ") {
+		t.Errorf("UDP-only peer got %+v", g)
 	}
 }
 
