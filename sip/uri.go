@@ -354,7 +354,8 @@ func parseIPv4(s []byte) (ip [4]byte, ok bool) {
 // RFC 3261 §25 allows in a Via received parameter. An IPv4-mapped IPv6
 // address comes back as IPv4, so that it compares equal to the same
 // source. ok is false for a hostname. Unlike netip.ParseAddr it takes
-// bytes, allocates nothing, and accepts the leading zeros of 1*3DIGIT.
+// bytes, allocates nothing, accepts the leading zeros of 1*3DIGIT, and
+// ignores the extra colon of "2001:db8:::192.0.2.1" (RFC 5118 §4.10).
 func HostIP(h []byte) (ip netip.Addr, ok bool) {
 	if len(h) > 0 && h[0] == '[' {
 		v6, ok := parseIPv6Reference(h)
@@ -383,13 +384,16 @@ func parseIPv6Reference(h []byte) (ip [16]byte, ok bool) {
 // parseIPv6 parses an IPv6address: groups of 1*4HEXDIG, at most one "::"
 // standing for one or more zero groups, and an optional IPv4address in
 // place of the last two: RFC 3261 §25 as corrected by RFC 5954, which takes
-// RFC 3986's rule and so bounds the address to 128 bits.
+// RFC 3986's rule and so bounds the address to 128 bits. As RFC 5118 §4.10
+// suggests for robustness, the extra colon the RFC 3261 ABNF let through
+// between "::" and an IPv4address ("2001:db8:::192.0.2.1") is ignored.
 func parseIPv6(s []byte) (ip [16]byte, ok bool) {
 	gap, n, i := -1, 0, 0 // gap: where "::" stands in ip; n: bytes filled
 	if len(s) >= 2 && s[0] == ':' && s[1] == ':' {
 		if gap, i = 0, 2; i == len(s) {
 			return ip, true
 		}
+		i = skipBuggyColon(s, i)
 	}
 	for {
 		if n == len(ip) {
@@ -424,6 +428,7 @@ func parseIPv6(s []byte) (ip [16]byte, ok bool) {
 			if gap, i = n, i+1; i == len(s) {
 				break
 			}
+			i = skipBuggyColon(s, i)
 		}
 	}
 	if gap < 0 || n == len(ip) {
@@ -434,6 +439,17 @@ func parseIPv6(s []byte) (ip [16]byte, ok bool) {
 	copy(ip[len(ip)-tail:], ip[gap:n])
 	clear(ip[gap : len(ip)-tail])
 	return ip, true
+}
+
+// skipBuggyColon returns i+1 if s[i:] is ":" IPv4address, which right
+// after "::" is RFC 3261's hexpart ":" IPv4address (RFC 5118 §4.10), else i.
+func skipBuggyColon(s []byte, i int) int {
+	if s[i] == ':' {
+		if _, ok := parseIPv4(s[i+1:]); ok {
+			return i + 1
+		}
+	}
+	return i
 }
 
 // hostEqual compares hosts case-insensitively; IP addresses match when
