@@ -470,7 +470,9 @@ func (ua *UA) contact(p transport.Protocol, secure bool) (string, error) {
 	if secure {
 		scheme = "sips:" // RFC 3261 §12.1.1: a SIPS URI when the request-URI was one
 	}
-	s := "<" + scheme + ua.cfg.User + "@" + l.AddrPort.String()
+	// An IPv6 zone is local to this host; RFC 3261 §25 has no syntax for it.
+	hostPort := netip.AddrPortFrom(l.Addr().WithZone(""), l.Port())
+	s := "<" + scheme + ua.cfg.User + "@" + hostPort.String()
 	if p != transport.UDP && !secure {
 		s += ";transport=" + strings.ToLower(p.String())
 	}
