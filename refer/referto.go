@@ -136,13 +136,10 @@ type Policy struct {
 func DefaultAllowHeader(h sip.HeaderName, name []byte) bool {
 	switch h {
 	case sip.HeaderReplaces, sip.HeaderRequire, sip.HeaderSubject, sip.HeaderPriority,
-		sip.HeaderCallInfo, sip.HeaderAlertInfo, sip.HeaderInReplyTo:
+		sip.HeaderCallInfo, sip.HeaderAlertInfo, sip.HeaderInReplyTo,
+		// RFC 3841 §9, long and compact names (sip knows both).
+		sip.HeaderAcceptContact, sip.HeaderRejectContact, sip.HeaderRequestDisposition:
 		return true
-	case sip.HeaderOther:
-		// RFC 3841 §9 names, long and compact.
-		return equalFold(name, "Accept-Contact") || equalFold(name, "a") ||
-			equalFold(name, "Reject-Contact") || equalFold(name, "j") ||
-			equalFold(name, "Request-Disposition") || equalFold(name, "d")
 	}
 	return false
 }

@@ -198,7 +198,7 @@ func TestParseReferToEmbeddedHeaders(t *testing.T) {
 		t.Errorf("Dropped() = %d, HasReplaces() = %v", target.Dropped(), target.HasReplaces())
 	}
 	// Known names in long form, others as written; nothing else.
-	if got, want := string(target.AppendHeaderFields(nil)), "Subject: hi there\r\nPriority: urgent\r\nCall-Info: <http://h/i>\r\nCall-Info: <http://h/j>\r\na: *;audio\r\n"; got != want {
+	if got, want := string(target.AppendHeaderFields(nil)), "Subject: hi there\r\nPriority: urgent\r\nCall-Info: <http://h/i>\r\nCall-Info: <http://h/j>\r\nAccept-Contact: *;audio\r\n"; got != want {
 		t.Errorf("AppendHeaderFields = %q, want %q", got, want)
 	}
 
