@@ -263,6 +263,14 @@ func (t *Transfer) referDone(err error) {
 func (t *Transfer) notified(s *event.Subscription, n *event.Notification) {
 	code, reason, err := sipfrag.Status(n.Body)
 	if err != nil {
+		// Liberal: a header field after the status line that does not
+		// parse must not hide the status (RFC 3515 §2.4.5: the status line
+		// tells the outcome; the rest is optional detail).
+		if c, r, e := sipfrag.StatusLine(n.Body); e == nil {
+			code, reason, err = c, r, nil
+		}
+	}
+	if err != nil {
 		t.report(Progress{Kind: Notified, State: n.State, Err: errors.Join(ErrBadNotify, err)})
 		return
 	}
