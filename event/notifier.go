@@ -291,6 +291,19 @@ func (n *Notifier) finalLocked(it *notifyItem, err error) {
 		// expiry, at which pump drops what is still waiting.)
 		clear(n.queue)
 		n.queue = n.queue[:0]
+	} else if n.pkg.Coalesce {
+		// Package.Coalesce: each NOTIFY is the complete state, so the final
+		// one replaces what still waits (at most one, held by the rate
+		// limit or behind the one in flight), and the outcome is not
+		// delayed behind a state it supersedes. Without a body of its own
+		// it carries the newest one dropped.
+		for _, q := range n.queue {
+			if !q.final && len(it.body) == 0 && len(q.body) > 0 {
+				it.ctype, it.body = q.ctype, q.body
+			}
+		}
+		clear(n.queue)
+		n.queue = n.queue[:0]
 	}
 	it.state, it.final, it.urgent, it.err = StateTerminated, true, true, err
 	// The final NOTIFY is never refused for a full queue.

@@ -42,10 +42,12 @@ type Package struct {
 	// offered to SubscribeOptions.OnFork. When false, the first dialog
 	// wins and NOTIFYs from other forks get 481.
 	Forking bool
-	// Coalesce lets a Notifier replace a NOTIFY that waits behind the one
-	// in flight with a newer one, for packages that send complete state
-	// (RFC 6665 §5.3.1): the subscriber then skips intermediate states.
-	// Default false: every NOTIFY is sent, in order (refer needs each).
+	// Coalesce lets a Notifier replace a NOTIFY that waits (behind the one
+	// in flight, or for MinNotifyInterval) with a newer one, for packages
+	// that send complete state (RFC 6665 §5.3.1): the subscriber then
+	// skips intermediate states. The final NOTIFY (Terminate) replaces
+	// whatever waits too, and goes as soon as none is in flight. Default
+	// false: every NOTIFY is sent, in order.
 	Coalesce bool
 	// MinNotifyInterval is the least time between two NOTIFYs of one
 	// subscription that Notifier.Notify sends (RFC 6665 §4.2.2 and

@@ -18,6 +18,11 @@ const DefaultExpires = 200 * time.Second
 // DefaultDecideWithin is the default of Config.DecideWithin.
 const DefaultDecideWithin = time.Second
 
+// DefaultMinNotifyInterval is the default of Config.MinNotifyInterval: RFC
+// 3515 §3.10, "NOTIFYs to event refer SHOULD NOT be sent more frequently
+// than once per second".
+const DefaultMinNotifyInterval = time.Second
+
 // Config configures an Agent. The zero value is usable.
 type Config struct {
 	// Policy is what a REFER's Refer-To may ask for (schemes, embedded
@@ -43,6 +48,16 @@ type Config struct {
 	// DecideWithin bounds how long OnRefer may leave a REFER undecided.
 	// Default DefaultDecideWithin.
 	DecideWithin time.Duration
+	// MinNotifyInterval is the least time between two progress NOTIFYs of
+	// one implicit subscription (RFC 3515 §3.10). Progress that comes
+	// faster is coalesced: the newest status replaces the one waiting (a
+	// sipfrag is the complete state, §2.4.5). The final NOTIFY is not held
+	// back: it replaces any status still waiting and goes as soon as the
+	// NOTIFY in flight, if any, is answered, so the transferor learns the
+	// outcome at once; RFC 3515's rate is a SHOULD, and the final NOTIFY,
+	// the last of the subscription, cannot start a stream of them. Default
+	// DefaultMinNotifyInterval; negative: no limit.
+	MinNotifyInterval time.Duration
 	// NoAutoCall leaves the referenced request to the application: after
 	// Accept it calls in.Notify itself. By default the Agent sends the
 	// INVITE to the Refer-To target and reports its progress.
@@ -92,15 +107,21 @@ func New(ua *dialog.UA, ev *event.Manager, cfg Config) (*Agent, error) {
 	if cfg.Sipfrag == nil {
 		cfg.Sipfrag = statusLine
 	}
+	if cfg.MinNotifyInterval == 0 {
+		cfg.MinNotifyInterval = DefaultMinNotifyInterval
+	}
 	// RFC 3515 §3: the refer event package; NOTIFY bodies are
 	// message/sipfrag, a subscription lives in the REFER's dialog and
 	// every REFER but the first in a dialog gets an id (§2.4.6), so
-	// several may share it.
+	// several may share it. Its NOTIFYs are complete state (§2.4.5), so
+	// they may be coalesced under the rate limit of §3.10.
 	err := ev.Register(event.Package{
 		Name:              "refer",
 		DefaultExpires:    cfg.Expires,
 		Accept:            []string{"message/sipfrag"},
 		MultiplePerDialog: true,
+		Coalesce:          true,
+		MinNotifyInterval: max(cfg.MinNotifyInterval, 0),
 		OnSubscribe: func(_ *event.Notifier, r *event.SubscribeRequest) event.Answer {
 			if r.Refresh {
 				return event.Answer{} // refresh or end one a REFER made
