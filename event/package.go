@@ -49,6 +49,13 @@ type Package struct {
 	// whatever waits too, and goes as soon as none is in flight. Default
 	// false: every NOTIFY is sent, in order.
 	Coalesce bool
+	// ImplicitOnly marks a package whose subscriptions only another request
+	// creates, and whose notifier answers 403 to a SUBSCRIBE for one that
+	// does not exist (refer: RFC 3515 §2.4.4). A subscriber of such a
+	// package takes a 403 to a refresh as the end of the subscription, like
+	// the responses RFC 6665 §4.1.2.2 lists (481 ...), not as a failure that
+	// leaves it valid until its expiry.
+	ImplicitOnly bool
 	// MinNotifyInterval is the least time between two NOTIFYs of one
 	// subscription that Notifier.Notify sends (RFC 6665 §4.2.2 and
 	// §5.4.10: notifications are subject to throttling). The NOTIFY that

@@ -33,6 +33,18 @@ type SubscribeOptions struct {
 	Accept []string
 	// NoRefresh stops the automatic refresh before expiry (see Subscription).
 	NoRefresh bool
+	// ProbeAfter, when positive, refreshes the subscription once no NOTIFY
+	// has come for this long, whatever its expiry (RFC 6665 §4.1.2.2: a
+	// refresh may go at any time before expiry). It bounds how long a
+	// subscriber can go on believing in a subscription that its notifier
+	// ended without a word, as §4.2.2 lets it do when a NOTIFY fails (a
+	// 408 from a proxy that lost the 200, Timer F): the refresh gets 481
+	// (or 403 for Package.ImplicitOnly), which ends the subscription at
+	// once; a notifier that still holds it answers with its current state;
+	// one that holds it but whose NOTIFYs are lost lets Timer N end it. So
+	// the subscriber learns within ProbeAfter + 64*T1 of the last NOTIFY,
+	// instead of at expiry.
+	ProbeAfter time.Duration
 	// AutoResubscribe makes a new subscription, with a fresh Call-ID and
 	// From tag (RFC 6665 §4.1.2.2), when a NOTIFY terminates this one with
 	// a reason that allows it (Termination.Retry), after the advised wait.

@@ -399,8 +399,10 @@ func (s *Subscription) refreshResponse(_ *transaction.ClientTx, r transaction.Re
 	switch {
 	case unsubscribing:
 		s.finish(&Termination{Err: errors.Join(ErrUnsubscribed, err)}, false)
-	case refreshEnds(code):
-		// RFC 6665 §4.1.2.2: these responses to a refresh MUST end it.
+	case refreshEnds(code) || code == 403 && s.pkg.ImplicitOnly:
+		// RFC 6665 §4.1.2.2: these responses to a refresh MUST end it; and
+		// RFC 3515 §2.4.4's 403 for a refer subscription that does not
+		// exist (Package.ImplicitOnly).
 		s.finish(&Termination{Err: err}, false)
 	case retry:
 		if e := s.sendSubscribe(requested, transaction.ClientHandlerFunc(s.refreshResponse)); e != nil {
@@ -514,6 +516,12 @@ func (s *Subscription) handleNotify(r *dialog.Request, ev *sip.Event, ss *sip.Su
 		n.State = s.state
 		if s.expiresAt.IsZero() {
 			s.applyExpiresLocked(s.requested)
+		}
+	}
+	if p := s.opts.ProbeAfter; p > 0 && term == nil && !s.unsubscribing && s.d != nil {
+		// SubscribeOptions.ProbeAfter: refresh if no NOTIFY comes for p.
+		if at := s.m.clock.Now().Add(p); s.refreshAt.IsZero() || at.Before(s.refreshAt) {
+			s.refreshAt = at
 		}
 	}
 	s.armLocked()

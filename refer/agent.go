@@ -18,6 +18,13 @@ const DefaultExpires = 200 * time.Second
 // DefaultDecideWithin is the default of Config.DecideWithin.
 const DefaultDecideWithin = time.Second
 
+// DefaultProbeAfter is the default of Config.ProbeAfter. A notifier gives
+// a NOTIFY up after Timer F, 64*T1 (32 s), and may then end the
+// subscription without a word (RFC 6665 §4.2.2); a minute leaves it that
+// time and a margin, so that the refresh usually finds the subscription
+// already gone (a 403 or 481 at once rather than Timer N after it).
+const DefaultProbeAfter = time.Minute
+
 // DefaultMinNotifyInterval is the default of Config.MinNotifyInterval: RFC
 // 3515 §3.10, "NOTIFYs to event refer SHOULD NOT be sent more frequently
 // than once per second".
@@ -58,6 +65,18 @@ type Config struct {
 	// the last of the subscription, cannot start a stream of them. Default
 	// DefaultMinNotifyInterval; negative: no limit.
 	MinNotifyInterval time.Duration
+	// ProbeAfter, for the transfers this UA sends, refreshes the implicit
+	// subscription when no NOTIFY has come for this long (see
+	// event.SubscribeOptions.ProbeAfter). A transferee whose progress
+	// NOTIFY failed (a 408 from a proxy that lost the 200) may end the
+	// subscription without telling (RFC 6665 §4.2.2); the refresh then
+	// gets 403 (RFC 3515 §2.4.4) or 481 and the transfer ends with
+	// ErrNoOutcome within ProbeAfter (plus 64*T1 at worst) of the last
+	// NOTIFY, instead of at the subscription's expiry (Expires, 200 s by
+	// default, plus 64*T1). A live transferee answers with its current
+	// status, reported again as progress. Default DefaultProbeAfter;
+	// negative: never.
+	ProbeAfter time.Duration
 	// NoAutoCall leaves the referenced request to the application: after
 	// Accept it calls in.Notify itself. By default the Agent sends the
 	// INVITE to the Refer-To target and reports its progress.
@@ -110,6 +129,9 @@ func New(ua *dialog.UA, ev *event.Manager, cfg Config) (*Agent, error) {
 	if cfg.MinNotifyInterval == 0 {
 		cfg.MinNotifyInterval = DefaultMinNotifyInterval
 	}
+	if cfg.ProbeAfter == 0 {
+		cfg.ProbeAfter = DefaultProbeAfter
+	}
 	// RFC 3515 §3: the refer event package; NOTIFY bodies are
 	// message/sipfrag, a subscription lives in the REFER's dialog and
 	// every REFER but the first in a dialog gets an id (§2.4.6), so
@@ -121,6 +143,7 @@ func New(ua *dialog.UA, ev *event.Manager, cfg Config) (*Agent, error) {
 		Accept:            []string{"message/sipfrag"},
 		MultiplePerDialog: true,
 		Coalesce:          true,
+		ImplicitOnly:      true,
 		MinNotifyInterval: max(cfg.MinNotifyInterval, 0),
 		OnSubscribe: func(_ *event.Notifier, r *event.SubscribeRequest) event.Answer {
 			if r.Refresh {

@@ -12,6 +12,7 @@ import (
 	"github.com/sipxfer/sipxfer/event"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
+	"github.com/sipxfer/sipxfer/transport"
 )
 
 // referWith sends a REFER from a's dialog d with raw header fields, as a
@@ -455,5 +456,48 @@ func TestNotifyRate(t *testing.T) {
 	}
 	if res := tr.Result(); res.Code != 486 || !errors.Is(res.Err, ErrFailed) {
 		t.Errorf("result %+v", res)
+	}
+}
+
+// A progress NOTIFY that fails (here every datagram is lost until Timer F)
+// lets the transferee end the subscription without a word (RFC 6665
+// §4.2.2). The transferor learns it within Config.ProbeAfter of the last
+// NOTIFY it got: its refresh gets 403 (RFC 3515 §2.4.4: no such refer
+// subscription), which ends the transfer with ErrNoOutcome, rather than at
+// the subscription's expiry 200 s on (plus Timer N).
+func TestLostNotifyBounded(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{NoAutoCall: true})
+	ac, _ := s.call(alice, bob)
+	var progress progressLog
+	tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>", OnProgress: progress.add})
+	in := <-bob.refers
+	start := s.clock.Now() // Alice's last NOTIFY: 100 Trying
+	s.net.SetFaults(transport.Faults{Loss: 1})
+	in.Notify(180, "") // sent 1 s after the 100 (RFC 3515 §3.10)
+	s.clock.Advance(35 * time.Second)
+	var te *transaction.Error
+	if n := in.Subscription(); !errors.As(n.Err(), &te) {
+		t.Fatalf("transferee's subscription after its NOTIFY timed out: %v", n.Err())
+	}
+	s.net.SetFaults(transport.Faults{})
+	s.clock.Advance(start.Add(DefaultProbeAfter - time.Millisecond).Sub(s.clock.Now()))
+	select {
+	case <-tr.Done():
+		t.Fatalf("over before the probe: %+v", tr.Result())
+	default:
+	}
+	s.clock.Advance(time.Millisecond)
+	select {
+	case <-tr.Done():
+	default:
+		t.Fatalf("transfer still open %v after the last NOTIFY (%s)", s.clock.Now().Sub(start), &progress)
+	}
+	var se *event.StatusError
+	if res := tr.Result(); !errors.Is(res.Err, ErrNoOutcome) || !errors.As(res.Err, &se) || se.Code != 403 {
+		t.Errorf("result %+v", res)
+	}
+	if got := progress.String(); got != "accepted 202, notified 100 active, done 100 err" {
+		t.Errorf("progress %s", got)
 	}
 }

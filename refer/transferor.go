@@ -210,6 +210,7 @@ func (t *Transfer) subscribeOptions(seq uint32) *event.SubscribeOptions {
 		// RFC 3515 §2.4.6: the notifier of the first REFER in a dialog
 		// may leave the id out.
 		AcceptMissingID: true,
+		ProbeAfter:      max(t.agent.cfg.ProbeAfter, 0),
 		OnNotify:        t.notified,
 		OnTerminated:    t.terminated,
 	}
