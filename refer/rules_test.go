@@ -501,3 +501,36 @@ func TestLostNotifyBounded(t *testing.T) {
 		t.Errorf("progress %s", got)
 	}
 }
+
+// A refresh that reaches the transferee while its final NOTIFY waits
+// behind one in flight gets 200 (RFC 6665 §4.4.1: the subscription lasts
+// until that NOTIFY completes), and the final NOTIFY tells the transferor
+// the outcome; a 481 would have ended its subscription first and lost it.
+// Every datagram takes 10 ms; Alice probes 2 s after her last NOTIFY.
+func TestRefreshCrossesFinalNotify(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{ProbeAfter: 2 * time.Second}), s.add("Bob", 5070, Config{NoAutoCall: true})
+	ac, _ := s.call(alice, bob)
+	s.net.SetFaults(transport.Faults{Delay: 10 * time.Millisecond})
+	t0 := s.clock.Now()
+	at := func(d time.Duration) { s.clock.Advance(t0.Add(d).Sub(s.clock.Now())) }
+	var progress progressLog
+	tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>", OnProgress: progress.add})
+	at(100 * time.Millisecond) // REFER, 202, NOTIFY 100 Trying (at Alice at 20 ms)
+	in := <-bob.refers
+	at(2015 * time.Millisecond)
+	in.Notify(180, "") // in flight until 2.035 s
+	in.Notify(200, "") // waits behind it
+	at(2020 * time.Millisecond)
+	if s.wire.find(0, "Alice>Bob SUBSCRIBE") == nil {
+		t.Fatal("no refresh sent")
+	}
+	at(3 * time.Second)
+	res := tr.Result()
+	if res.Code != 200 || res.Err != nil {
+		t.Fatalf("result %+v (%s)", res, &progress)
+	}
+	if got := progress.String(); got != "accepted 202, notified 100 active, notified 180 active, notified 200 terminated, done 200" {
+		t.Errorf("progress %s", got)
+	}
+}
