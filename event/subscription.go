@@ -659,8 +659,9 @@ func (s *Subscription) finish(t *Termination, dialogGone bool) {
 	}
 	s.gen++
 	d := s.d
-	// A subscription that took NOTIFYs without id and ended while its
-	// notifier may still send some leaves its dialog strict (findSub).
+	// A subscription that could take NOTIFYs without id, and ended while
+	// its notifier may still send some, leaves its dialog strict (see
+	// Manager.findSub).
 	strict := s.opts.AcceptMissingID && !s.clean && !dialogGone
 	s.m.mu.Lock()
 	s.m.removeSubLocked(s, d, strict)
