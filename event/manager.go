@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -71,6 +72,7 @@ type Manager struct {
 	subs      map[*Subscription]struct{}
 	notifiers map[*Notifier]struct{}
 	retries   map[*Subscription]transport.Timer // automatic re-subscriptions
+	sweepAt   int                               // len(dialogs) that triggers sweepLocked
 
 	refused    atomic.Uint64 // subscriptions refused for a limit
 	refuseWarn ratelog.Limiter
@@ -80,7 +82,25 @@ type Manager struct {
 type dialogSet struct {
 	subs      []*Subscription
 	notifiers []*Notifier
+	// strict lists the packages whose NOTIFYs without id this dialog no
+	// longer credits to any subscription (see findSub). It outlives the
+	// usages: an entry with no usage left is kept for it until its dialog
+	// has ended (sweepLocked).
+	strict []*Package
 }
+
+// isStrict reports whether NOTIFYs of package typ without id are refused.
+func (ds *dialogSet) isStrict(typ []byte) bool {
+	for _, p := range ds.strict {
+		if p.Name == string(typ) {
+			return true
+		}
+	}
+	return false
+}
+
+// keep reports whether the entry must stay in Manager.dialogs.
+func (ds *dialogSet) keep() bool { return ds.count() > 0 || len(ds.strict) > 0 }
 
 func (ds *dialogSet) count() int { return len(ds.subs) + len(ds.notifiers) }
 
@@ -268,15 +288,41 @@ func (m *Manager) Refused() uint64 { return m.refused.Load() }
 func (m *Manager) setLocked(d *dialog.Dialog) *dialogSet {
 	ds := m.dialogs[d]
 	if ds == nil {
+		if len(m.dialogs) >= m.sweepAt {
+			m.sweepLocked()
+		}
 		ds = &dialogSet{}
 		m.dialogs[d] = ds
 	}
 	return ds
 }
 
+// sweepLocked drops the entries kept only for their strict list whose
+// dialog has ended; run when the table has doubled since the last sweep,
+// it costs O(1) per entry added and bounds what ended dialogs leave.
+func (m *Manager) sweepLocked() {
+	for d, ds := range m.dialogs {
+		if ds.count() == 0 && d.State() == dialog.StateTerminated {
+			delete(m.dialogs, d)
+		}
+	}
+	m.sweepAt = max(2*len(m.dialogs), 64)
+}
+
 // findSub returns the subscriber-side subscription of d that a NOTIFY with
-// Event ev belongs to (RFC 6665 §4.1.3, §8.2.1): an exact match first, then
-// one that accepts a missing id.
+// Event ev belongs to (RFC 6665 §4.1.3, §8.2.1): an exact match first;
+// else, for a NOTIFY without id, the oldest subscription of the package in
+// d if it accepts a missing id (SubscribeOptions.AcceptMissingID).
+//
+// RFC 3515 §2.4.6 lets only the first REFER's NOTIFYs in a dialog omit the
+// id, so while that subscription lives they are its own. Once it has ended,
+// a NOTIFY without id is credited to the next one only if the first ended
+// by its notifier's terminated NOTIFY: that notifier then sends no more, so
+// the NOTIFY comes from a later REFER's notifier that omits the id against
+// §2.4.6 (PJSIP, linphone). A first subscription that ended otherwise (Timer
+// N, Close, a failed refresh) may still be notified by its notifier, and
+// such a NOTIFY must not pass for a later REFER's outcome: from then on the
+// dialog refuses NOTIFYs without id (481) for the package (ds.strict).
 func (m *Manager) findSub(d *dialog.Dialog, ev *sip.Event) *Subscription {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -289,9 +335,15 @@ func (m *Manager) findSub(d *dialog.Dialog, ev *sip.Event) *Subscription {
 			return s
 		}
 	}
+	if ev.ID != nil || ds.isStrict(ev.Type) {
+		return nil
+	}
 	for _, s := range ds.subs {
-		if s.matchesLoosely(ev) {
-			return s
+		if bytes.Equal(s.ev.Type, ev.Type) {
+			if s.matchesLoosely(ev) {
+				return s
+			}
+			return nil
 		}
 	}
 	return nil
@@ -312,8 +364,9 @@ func (m *Manager) findNotifier(d *dialog.Dialog, ev *sip.Event) *Notifier {
 	return nil
 }
 
-// removeSubLocked drops s from the tables.
-func (m *Manager) removeSubLocked(s *Subscription, d *dialog.Dialog) {
+// removeSubLocked drops s from the tables. strict makes d refuse NOTIFYs
+// without id for s's package from now on (see findSub).
+func (m *Manager) removeSubLocked(s *Subscription, d *dialog.Dialog, strict bool) {
 	delete(m.subs, s)
 	if d == nil {
 		return
@@ -325,7 +378,10 @@ func (m *Manager) removeSubLocked(s *Subscription, d *dialog.Dialog) {
 				break
 			}
 		}
-		if ds.count() == 0 {
+		if strict && !ds.isStrict(s.ev.Type) {
+			ds.strict = append(ds.strict, s.pkg)
+		}
+		if !ds.keep() {
 			delete(m.dialogs, d)
 		}
 	}
@@ -346,7 +402,7 @@ func (m *Manager) removeNotifier(n *Notifier, d *dialog.Dialog) {
 				break
 			}
 		}
-		if ds.count() == 0 {
+		if !ds.keep() {
 			delete(m.dialogs, d)
 		}
 	}

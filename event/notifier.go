@@ -35,6 +35,7 @@ type Notifier struct {
 	d           *dialog.Dialog
 	state       State // StatePending, StateActive or StateTerminated
 	terminating bool  // the final NOTIFY is queued or in flight
+	finalErr    error // why the subscription ends after it
 	expiresAt   time.Time
 	expiry      transport.Timer
 	ctype       string // the current resource state
@@ -276,6 +277,7 @@ func (n *Notifier) Terminate(reason Reason, retryAfter time.Duration, contentTyp
 // ends with err.
 func (n *Notifier) finalLocked(it *notifyItem, err error) {
 	n.terminating = true
+	n.finalErr = err
 	if !errors.Is(err, ErrTerminated) {
 		if n.expiry != nil {
 			n.expiry.Stop()
@@ -287,6 +289,19 @@ func (n *Notifier) finalLocked(it *notifyItem, err error) {
 		// application ends with Terminate keeps its queue, since a REFER's
 		// transferor wants every status, §2.4.5 of RFC 3515, and its
 		// expiry, at which pump drops what is still waiting.)
+		clear(n.queue)
+		n.queue = n.queue[:0]
+	} else if n.pkg.Coalesce {
+		// Package.Coalesce: each NOTIFY is the complete state, so the final
+		// one replaces what still waits (at most one, held by the rate
+		// limit or behind the one in flight), and the outcome is not
+		// delayed behind a state it supersedes. Without a body of its own
+		// it carries the newest one dropped.
+		for _, q := range n.queue {
+			if !q.final && len(it.body) == 0 && len(q.body) > 0 {
+				it.ctype, it.body = q.ctype, q.body
+			}
+		}
 		clear(n.queue)
 		n.queue = n.queue[:0]
 	}
@@ -665,8 +680,7 @@ func (m *Manager) fullDialog(d *dialog.Dialog) bool {
 func (n *Notifier) refresh(r *dialog.Request, exp time.Duration) {
 	n.mu.Lock()
 	if n.state == StateTerminated || (n.terminating && exp > 0) {
-		n.mu.Unlock()
-		r.Respond(481, "Subscription Does Not Exist", nil)
+		n.refreshEndingLocked(r)
 		return
 	}
 	if exp == 0 {
@@ -696,8 +710,7 @@ func (n *Notifier) refresh(r *dialog.Request, exp time.Duration) {
 	}
 	n.mu.Lock()
 	if n.state == StateTerminated || n.terminating {
-		n.mu.Unlock()
-		r.Respond(481, "Subscription Does Not Exist", nil)
+		n.refreshEndingLocked(r)
 		return
 	}
 	if ans.State == StateActive || ans.State == StatePending {
@@ -715,6 +728,27 @@ func (n *Notifier) refresh(r *dialog.Request, exp time.Duration) {
 	n.mu.Unlock()
 	r.Respond(200, "", &dialog.ResponseOptions{Contact: true, Headers: append([]dialog.Header{{Name: "Expires", Value: seconds(exp)}}, ans.Headers...)})
 	// RFC 6665 §4.2.1.2: a NOTIFY MUST follow the refresh immediately.
+	n.pump()
+}
+
+// refreshEndingLocked answers a refresh of a subscription that is over or
+// ending, and unlocks n.mu. One that ended, expired or was unsubscribed
+// does not exist (481, RFC 6665 §4.2.1.4). One whose final NOTIFY the
+// application has queued with Terminate still exists until that NOTIFY's
+// transaction completes (§4.4.1), and a 481 would make the subscriber
+// drop it (§4.1.2.2) and answer the final NOTIFY 481 in turn: a REFER's
+// transferor would lose the outcome. So it gets 200 with the time left,
+// not extended, and that final NOTIFY, queued or in flight, is the one
+// §4.2.1.2 asks for after the 200.
+func (n *Notifier) refreshEndingLocked(r *dialog.Request) {
+	if n.state == StateTerminated || !errors.Is(n.finalErr, ErrTerminated) {
+		n.mu.Unlock()
+		r.Respond(481, "Subscription Does Not Exist", nil)
+		return
+	}
+	left := n.expiresAt.Sub(n.m.clock.Now())
+	n.mu.Unlock()
+	r.Respond(200, "", &dialog.ResponseOptions{Contact: true, Headers: []dialog.Header{{Name: "Expires", Value: seconds(left)}}})
 	n.pump()
 }
 

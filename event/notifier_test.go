@@ -3,6 +3,7 @@ package event
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -268,7 +269,9 @@ func TestNotifyQueue(t *testing.T) {
 		p.None()
 		got := strings.Join(bodies, ",")
 		if coalesce {
-			if errs[0] != nil || errs[1] != nil || errs[2] != nil || got != "s3,end" {
+			// The newest state replaces the waiting one, and the final
+			// NOTIFY, complete state too, replaces that.
+			if errs[0] != nil || errs[1] != nil || errs[2] != nil || got != "end" {
 				t.Errorf("coalesce: %v %q", errs, got)
 			}
 		} else if errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], ErrQueueFull) || got != "s1,s2,end" {
@@ -558,4 +561,73 @@ func TestNoActiveNotifyAfterExpiry(t *testing.T) {
 	default:
 		t.Error("the notifier did not end")
 	}
+}
+
+// RFC 6665 §4.4.1, §4.2.1.4: a subscription whose final NOTIFY the
+// application has queued (Terminate) exists until that NOTIFY completes,
+// so a refresh that arrives meanwhile gets 200 with the time left, not 481:
+// a 481 ends the subscriber's side (§4.1.2.2), which then answers the final
+// NOTIFY 481 and never learns the final state (a REFER's outcome). Here the
+// final NOTIFY waits behind one the rate limit holds, then behind one in
+// flight.
+func TestRefreshWhileFinalQueued(t *testing.T) {
+	w := newWorld(t)
+	alice := w.node("alice", 5060, dialog.Config{})
+	alice.m.Register(Package{Name: "test", Accept: []string{"text/plain"}})
+	bob := w.node("bob", 5070, dialog.Config{})
+	log := &notifierLog{}
+	pkg := testPackage(log)
+	pkg.MinNotifyInterval = 10 * time.Second
+	bob.m.Register(pkg)
+	rec := &recorder{}
+	s, err := alice.m.Subscribe(bob.uri(), rec.options("test"))
+	if err != nil || s.Wait(bg()) != nil {
+		t.Fatal(err, s.Err())
+	}
+	n := log.last()
+	n.Notify(StateActive, "text/plain", []byte("s1")) // held 10 s by the rate limit
+	n.Terminate(ReasonNoResource, 0, "text/plain", []byte("final"))
+	if n.Pending() != 2 {
+		t.Fatalf("%d NOTIFYs queued, want 2", n.Pending())
+	}
+	until := n.Expires()
+	if err := s.Refresh(bg()); err != nil {
+		t.Fatalf("refresh while the final NOTIFY is queued: %v", err)
+	}
+	if !n.Expires().Equal(until) {
+		t.Errorf("ending subscription extended to %v", n.Expires())
+	}
+	w.clock.Advance(10 * time.Second)
+	mustTerminate(t, s, ErrTerminated)
+	if b := rec.bodies(); !slices.Equal(b, []string{"active:s0", "active:s1", "terminated:final"}) {
+		t.Errorf("NOTIFYs %q", b)
+	}
+	if !errors.Is(n.Err(), ErrTerminated) {
+		t.Errorf("notifier: %v", n.Err())
+	}
+
+	// The final NOTIFY in flight (not yet answered by a scripted
+	// subscriber): the refresh gets 200 too, and no NOTIFY besides it.
+	w2, bob2, p := notifierWithPeer(t, testPackage(log), Config{})
+	_, first := p.subscribe(bob2, "test")
+	n2 := log.last()
+	p.Respond(first, 200, "")
+	n2.Terminate(ReasonNoResource, 0, "text/plain", []byte("final"))
+	final := p.Expect("NOTIFY")
+	d := n2.Dialog().ID()
+	a := bob2.addr()
+	p.Send(a, p.request(a, "SUBSCRIBE", d.CallID, d.RemoteTag, d.LocalTag, 2, "", "Event: test", "Expires: 600"))
+	ok := p.ExpectStatus(200)
+	if e := string(ok.Msg.Get(sip.HeaderExpires)); e != "600" {
+		t.Errorf("Expires %q, want the time left", e)
+	}
+	p.Respond(final, 200, "")
+	if !errors.Is(n2.Err(), ErrTerminated) {
+		t.Errorf("notifier: %v", n2.Err())
+	}
+	// Once it has ended, a refresh finds nothing (481).
+	p.Send(a, p.request(a, "SUBSCRIBE", d.CallID, d.RemoteTag, d.LocalTag, 3, "", "Event: test", "Expires: 600"))
+	p.ExpectStatus(481)
+	p.None()
+	_ = w2
 }

@@ -42,11 +42,20 @@ type Package struct {
 	// offered to SubscribeOptions.OnFork. When false, the first dialog
 	// wins and NOTIFYs from other forks get 481.
 	Forking bool
-	// Coalesce lets a Notifier replace a NOTIFY that waits behind the one
-	// in flight with a newer one, for packages that send complete state
-	// (RFC 6665 §5.3.1): the subscriber then skips intermediate states.
-	// Default false: every NOTIFY is sent, in order (refer needs each).
+	// Coalesce lets a Notifier replace a NOTIFY that waits (behind the one
+	// in flight, or for MinNotifyInterval) with a newer one, for packages
+	// that send complete state (RFC 6665 §5.3.1): the subscriber then
+	// skips intermediate states. The final NOTIFY (Terminate) replaces
+	// whatever waits too, and goes as soon as none is in flight. Default
+	// false: every NOTIFY is sent, in order.
 	Coalesce bool
+	// ImplicitOnly marks a package whose subscriptions only another request
+	// creates, and whose notifier answers 403 to a SUBSCRIBE for one that
+	// does not exist (refer: RFC 3515 §2.4.4). A subscriber of such a
+	// package takes a 403 to a refresh as the end of the subscription, like
+	// the responses RFC 6665 §4.1.2.2 lists (481 ...), not as a failure that
+	// leaves it valid until its expiry.
+	ImplicitOnly bool
 	// MinNotifyInterval is the least time between two NOTIFYs of one
 	// subscription that Notifier.Notify sends (RFC 6665 §4.2.2 and
 	// §5.4.10: notifications are subject to throttling). The NOTIFY that

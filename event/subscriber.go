@@ -33,6 +33,18 @@ type SubscribeOptions struct {
 	Accept []string
 	// NoRefresh stops the automatic refresh before expiry (see Subscription).
 	NoRefresh bool
+	// ProbeAfter, when positive, refreshes the subscription once no NOTIFY
+	// has come for this long, whatever its expiry (RFC 6665 §4.1.2.2: a
+	// refresh may go at any time before expiry). It bounds how long a
+	// subscriber can go on believing in a subscription that its notifier
+	// ended without a word, as §4.2.2 lets it do when a NOTIFY fails (a
+	// 408 from a proxy that lost the 200, Timer F): the refresh gets 481
+	// (or 403 for Package.ImplicitOnly), which ends the subscription at
+	// once; a notifier that still holds it answers with its current state;
+	// one that holds it but whose NOTIFYs are lost lets Timer N end it. So
+	// the subscriber learns within ProbeAfter + 64*T1 of the last NOTIFY,
+	// instead of at expiry.
+	ProbeAfter time.Duration
 	// AutoResubscribe makes a new subscription, with a fresh Call-ID and
 	// From tag (RFC 6665 §4.1.2.2), when a NOTIFY terminates this one with
 	// a reason that allows it (Termination.Retry), after the advised wait.
@@ -42,6 +54,13 @@ type SubscribeOptions struct {
 	// AcceptMissingID also matches NOTIFYs whose Event has no id parameter
 	// when ID is set: RFC 3515 §2.4.6 lets the notifier of the first REFER
 	// in a dialog omit it. RFC 6665 §8.2.1 alone would answer them 481.
+	// Such a NOTIFY goes to the oldest subscription of the package in the
+	// dialog; once one that took them has ended other than by its
+	// notifier's terminated NOTIFY (which may then still come, and must
+	// not pass for a later REFER's), the dialog takes none for the
+	// package. After a NOTIFY without id, refreshes and the
+	// unsubscribe carry no id either (RFC 6665 §8.2.1: they must match the
+	// notifier's subscription).
 	AcceptMissingID bool
 
 	// OnNotify is called for each NOTIFY accepted, in order, just before
@@ -103,7 +122,7 @@ func (m *Manager) Subscribe(target string, o *SubscribeOptions) (*Subscription, 
 	s := m.newSubscription(p, o)
 	s.target = target
 	io := o.InitialOptions
-	io.Headers = append(s.subscribeHeaders(s.requested), o.Headers...)
+	io.Headers = append(s.subscribeHeaders(s.id, s.requested), o.Headers...)
 	in, err := m.ua.NewInitial("SUBSCRIBE", target, &io)
 	if err != nil {
 		return nil, err
@@ -308,7 +327,7 @@ func (m *Manager) handleNotify(r *dialog.Request) {
 		// RFC 6665 §4.1.3: a NOTIFY in a dialog matches a subscription of
 		// that dialog with a matching Event.
 		if s := m.findSub(r.Dialog, &ev); s != nil {
-			s.handleNotify(r, &ss)
+			s.handleNotify(r, &ev, &ss)
 			return
 		}
 	case r.Initial != nil:
@@ -345,19 +364,19 @@ func (m *Manager) notifyInitial(r *dialog.Request, ev *sip.Event, ss *sip.Subscr
 			// RFC 6665 §5.4.9: without forking the first dialog wins.
 			m.closeAttempt(a)
 		}
-		s.handleNotify(r, ss)
+		s.handleNotify(r, ev, ss)
 		return true
 	}
 	s.mu.Unlock()
 	if !a.forking {
 		return false
 	}
-	return m.fork(r, a, ss)
+	return m.fork(r, a, ev, ss)
 }
 
 // fork creates the subscription of a NOTIFY from another notifier reached
 // by a forked SUBSCRIBE (RFC 6665 §4.1.4): its own dialog and state.
-func (m *Manager) fork(r *dialog.Request, a *attempt, ss *sip.SubscriptionState) bool {
+func (m *Manager) fork(r *dialog.Request, a *attempt, ev *sip.Event, ss *sip.SubscriptionState) bool {
 	first := a.first
 	f := m.newSubscription(first.pkg, &first.opts)
 	f.target = first.target
@@ -391,7 +410,7 @@ func (m *Manager) fork(r *dialog.Request, a *attempt, ss *sip.SubscriptionState)
 		f.finish(&Termination{Err: ErrClosed}, false)
 		return false
 	}
-	f.handleNotify(r, ss)
+	f.handleNotify(r, ev, ss)
 	return true
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -787,4 +788,74 @@ func TestRefresh204BeforeNotify(t *testing.T) {
 	}
 	w.clock.Advance(100*time.Second + 32*time.Second)
 	mustTerminate(t, s, ErrExpired)
+}
+
+// SubscribeOptions.ProbeAfter: with no NOTIFY for that long the subscriber
+// refreshes, long before its expiry (RFC 6665 §4.1.2.2). A notifier that
+// still holds the subscription answers with the current state; one that
+// dropped it without a word (§4.2.2 lets it after a failed NOTIFY) gets
+// the refresh answered 481, which ends the subscription at once.
+func TestProbeAfter(t *testing.T) {
+	w := newWorld(t)
+	alice := w.node("alice", 5060, dialog.Config{})
+	alice.m.Register(Package{Name: "test", Accept: []string{"text/plain"}})
+	bob := w.node("bob", 5070, dialog.Config{})
+	log := &notifierLog{}
+	bob.m.Register(testPackage(log))
+	rec := &recorder{}
+	o := rec.options("test")
+	o.ProbeAfter = 10 * time.Second
+	s, err := alice.m.Subscribe(bob.uri(), o)
+	if err != nil || s.Wait(bg()) != nil {
+		t.Fatal(err, s.Err())
+	}
+	n := log.last()
+	w.clock.Advance(10*time.Second - time.Millisecond)
+	if len(rec.notes) != 1 {
+		t.Fatalf("%d NOTIFYs before the probe", len(rec.notes))
+	}
+	w.clock.Advance(time.Millisecond)
+	if b := rec.bodies(); !slices.Equal(b, []string{"active:s0", "active:s0"}) || s.State() != StateActive {
+		t.Fatalf("probe of a live subscription: %q %v", b, s.State())
+	}
+	// A NOTIFY pushes the next probe back.
+	w.clock.Advance(5 * time.Second)
+	n.Notify(StateActive, "text/plain", []byte("s1"))
+	// The notifier drops the subscription silently (as after a NOTIFY
+	// that timed out).
+	n.finish(errors.New("lost"), false)
+	w.clock.Advance(10*time.Second - time.Millisecond)
+	if s.State() != StateActive {
+		t.Fatalf("ended before the probe: %v", s.Err())
+	}
+	w.clock.Advance(time.Millisecond)
+	var se *StatusError
+	if !errors.As(s.Err(), &se) || se.Code != 481 {
+		t.Fatalf("after the probe: %v %v", s.State(), s.Err())
+	}
+}
+
+// Package.ImplicitOnly: a 403 to a refresh ends the subscription, since
+// such a notifier (refer, RFC 3515 §2.4.4) answers 403 for one it does not
+// hold; without it a 403 leaves the subscription until its expiry (RFC
+// 6665 §4.1.2.2).
+func TestImplicitOnly403(t *testing.T) {
+	for _, implicit := range []bool{false, true} {
+		w := newWorld(t)
+		alice := w.node("alice", 5060, dialog.Config{})
+		alice.m.Register(Package{Name: "refer", MultiplePerDialog: true, ImplicitOnly: implicit})
+		p := w.peer(5070)
+		in, _ := alice.ua.NewInitial("REFER", "sip:bob@127.0.0.1:5070", nil)
+		s, _ := alice.m.ExpectInitial(in, &SubscribeOptions{Package: "refer", ID: strconv.Itoa(int(in.Seq())), ProbeAfter: time.Second})
+		in.Send(s)
+		refer := p.Expect("REFER")
+		p.Respond(refer, 202, "b")
+		p.Send(alice.addr(), p.notifyFor(refer.Msg, "b", 1, "refer;id="+s.ID(), "active;expires=600", ""))
+		p.ExpectStatus(200)
+		w.clock.Advance(time.Second) // the probe
+		p.Respond(p.Expect("SUBSCRIBE"), 403, "b")
+		if ended := s.State() == StateTerminated; ended != implicit {
+			t.Errorf("ImplicitOnly %v: after a 403 to a refresh %v (%v)", implicit, s.State(), s.Err())
+		}
+	}
 }

@@ -52,9 +52,15 @@ type Subscription struct {
 	retried423    bool
 	retriedFail   bool // a failed refresh was tried once more
 	isEstablished bool // established is closed
-	term          *Termination
-	established   chan struct{} // closed by the first active or pending NOTIFY
-	done          chan struct{}
+	// noID: the notifier's last NOTIFY had no id although s has one
+	// (AcceptMissingID), so its SUBSCRIBEs carry none either.
+	noID bool
+	// clean: the notifier has nothing more to send for s (it ended it
+	// with a terminated NOTIFY, or refused the creating request).
+	clean       bool
+	term        *Termination
+	established chan struct{} // closed by the first active or pending NOTIFY
+	done        chan struct{}
 }
 
 var _ dialog.Usage = (*Subscription)(nil)
@@ -136,11 +142,12 @@ func (s *Subscription) matchesLoosely(ev *sip.Event) bool {
 	return s.opts.AcceptMissingID && ev.ID == nil && bytes.Equal(ev.Type, s.ev.Type)
 }
 
-// subscribeHeaders are the Event, Expires and Accept of a SUBSCRIBE.
-func (s *Subscription) subscribeHeaders(expires time.Duration) []dialog.Header {
+// subscribeHeaders are the Event, Expires and Accept of a SUBSCRIBE, whose
+// Event carries id ("" for none).
+func (s *Subscription) subscribeHeaders(id string, expires time.Duration) []dialog.Header {
 	// RFC 6665 §3.1.2: exactly one Event; §4.5.2: a refresh carries the
 	// same id; §3.1.1: Expires SHOULD be present.
-	hs := []dialog.Header{{Name: "Event", Value: eventValue(s.pkg.Name, s.id)}, {Name: "Expires", Value: seconds(expires)}}
+	hs := []dialog.Header{{Name: "Event", Value: eventValue(s.pkg.Name, id)}, {Name: "Expires", Value: seconds(expires)}}
 	if len(s.opts.Accept) > 0 {
 		hs = append(hs, dialog.Header{Name: "Accept", Value: strings.Join(s.opts.Accept, ", ")})
 	}
@@ -155,9 +162,17 @@ func (s *Subscription) sendSubscribe(expires time.Duration, h transaction.Client
 	s.notified = false
 	s.timerNAt = s.m.clock.Now().Add(s.m.timerN())
 	s.armLocked()
+	id := s.id
+	if s.noID {
+		// RFC 6665 §8.2.1: a SUBSCRIBE matches the notifier's subscription
+		// only with the same id, or none when it has none: a notifier that
+		// left the id out of its NOTIFYs (RFC 3515 §2.4.6 lets the first
+		// REFER's do so) would not find one with ours.
+		id = ""
+	}
 	s.mu.Unlock()
 	ro := s.opts.RequestOptions
-	ro.Headers = append(s.subscribeHeaders(expires), ro.Headers...)
+	ro.Headers = append(s.subscribeHeaders(id, expires), ro.Headers...)
 	req, dst, err := d.NewRequest("SUBSCRIBE", &ro)
 	if err != nil {
 		return err
@@ -277,6 +292,9 @@ func (s *Subscription) HandleResponse(_ *transaction.ClientTx, r transaction.Res
 	}
 	s.mu.Lock()
 	notified := s.state == StatePending || s.state == StateActive
+	if r.Err == nil && !notified {
+		s.clean = true // refused: its notifier made no subscription
+	}
 	s.mu.Unlock()
 	if a := s.att; a != nil {
 		// A final failure means no fork accepted (RFC 3261 §16.7: a 2xx is
@@ -381,8 +399,10 @@ func (s *Subscription) refreshResponse(_ *transaction.ClientTx, r transaction.Re
 	switch {
 	case unsubscribing:
 		s.finish(&Termination{Err: errors.Join(ErrUnsubscribed, err)}, false)
-	case refreshEnds(code):
-		// RFC 6665 §4.1.2.2: these responses to a refresh MUST end it.
+	case refreshEnds(code) || code == 403 && s.pkg.ImplicitOnly:
+		// RFC 6665 §4.1.2.2: these responses to a refresh MUST end it; and
+		// RFC 3515 §2.4.4's 403 for a refer subscription that does not
+		// exist (Package.ImplicitOnly).
 		s.finish(&Termination{Err: err}, false)
 	case retry:
 		if e := s.sendSubscribe(requested, transaction.ClientHandlerFunc(s.refreshResponse)); e != nil {
@@ -437,7 +457,7 @@ func statusError(m *sip.Message) *StatusError {
 }
 
 // handleNotify processes a NOTIFY that matched s (RFC 6665 §4.1.3).
-func (s *Subscription) handleNotify(r *dialog.Request, ss *sip.SubscriptionState) {
+func (s *Subscription) handleNotify(r *dialog.Request, ev *sip.Event, ss *sip.SubscriptionState) {
 	n := &Notification{Msg: r.Msg}
 	if body := r.Msg.Body(); len(body) > 0 {
 		n.Body = bytes.Clone(body)
@@ -452,6 +472,7 @@ func (s *Subscription) handleNotify(r *dialog.Request, ss *sip.SubscriptionState
 		return
 	}
 	s.notified = true
+	s.noID = s.id != "" && ev.ID == nil
 	if !s.unsubscribing || ss.Is("terminated") {
 		// An unsubscription waits for the terminated NOTIFY (§4.4.1).
 		s.timerNAt = time.Time{}
@@ -461,6 +482,7 @@ func (s *Subscription) handleNotify(r *dialog.Request, ss *sip.SubscriptionState
 		// RFC 6665 §4.1.3: the subscriber MUST consider the subscription
 		// terminated, and MUST ignore an expires parameter.
 		n.State = StateTerminated
+		s.clean = true
 		n.Reason = parseReason(ss.Reason)
 		n.RetryAfter, n.HasRetryAfter = time.Duration(ss.RetryAfter)*time.Second, ss.HasRetryAfter
 		term = &Termination{Err: ErrTerminated, Reason: n.Reason, RetryAfter: n.RetryAfter, HasRetryAfter: n.HasRetryAfter}
@@ -494,6 +516,12 @@ func (s *Subscription) handleNotify(r *dialog.Request, ss *sip.SubscriptionState
 		n.State = s.state
 		if s.expiresAt.IsZero() {
 			s.applyExpiresLocked(s.requested)
+		}
+	}
+	if p := s.opts.ProbeAfter; p > 0 && term == nil && !s.unsubscribing && s.d != nil {
+		// SubscribeOptions.ProbeAfter: refresh if no NOTIFY comes for p.
+		if at := s.m.clock.Now().Add(p); s.refreshAt.IsZero() || at.Before(s.refreshAt) {
+			s.refreshAt = at
 		}
 	}
 	s.armLocked()
@@ -631,8 +659,12 @@ func (s *Subscription) finish(t *Termination, dialogGone bool) {
 	}
 	s.gen++
 	d := s.d
+	// A subscription that could take NOTIFYs without id, and ended while
+	// its notifier may still send some, leaves its dialog strict (see
+	// Manager.findSub).
+	strict := s.opts.AcceptMissingID && !s.clean && !dialogGone
 	s.m.mu.Lock()
-	s.m.removeSubLocked(s, d)
+	s.m.removeSubLocked(s, d, strict)
 	s.m.mu.Unlock()
 	s.mu.Unlock()
 

@@ -18,6 +18,18 @@ const DefaultExpires = 200 * time.Second
 // DefaultDecideWithin is the default of Config.DecideWithin.
 const DefaultDecideWithin = time.Second
 
+// DefaultProbeAfter is the default of Config.ProbeAfter. A notifier gives
+// a NOTIFY up after Timer F, 64*T1 (32 s), and may then end the
+// subscription without a word (RFC 6665 §4.2.2); a minute leaves it that
+// time and a margin, so that the refresh usually finds the subscription
+// already gone (a 403 or 481 at once rather than Timer N after it).
+const DefaultProbeAfter = time.Minute
+
+// DefaultMinNotifyInterval is the default of Config.MinNotifyInterval: RFC
+// 3515 §3.10, "NOTIFYs to event refer SHOULD NOT be sent more frequently
+// than once per second".
+const DefaultMinNotifyInterval = time.Second
+
 // Config configures an Agent. The zero value is usable.
 type Config struct {
 	// Policy is what a REFER's Refer-To may ask for (schemes, embedded
@@ -43,6 +55,28 @@ type Config struct {
 	// DecideWithin bounds how long OnRefer may leave a REFER undecided.
 	// Default DefaultDecideWithin.
 	DecideWithin time.Duration
+	// MinNotifyInterval is the least time between two progress NOTIFYs of
+	// one implicit subscription (RFC 3515 §3.10). Progress that comes
+	// faster is coalesced: the newest status replaces the one waiting (a
+	// sipfrag is the complete state, §2.4.5). The final NOTIFY is not held
+	// back: it replaces any status still waiting and goes as soon as the
+	// NOTIFY in flight, if any, is answered, so the transferor learns the
+	// outcome at once; RFC 3515's rate is a SHOULD, and the final NOTIFY,
+	// the last of the subscription, cannot start a stream of them. Default
+	// DefaultMinNotifyInterval; negative: no limit.
+	MinNotifyInterval time.Duration
+	// ProbeAfter, for the transfers this UA sends, refreshes the implicit
+	// subscription when no NOTIFY has come for this long (see
+	// event.SubscribeOptions.ProbeAfter). A transferee whose progress
+	// NOTIFY failed (a 408 from a proxy that lost the 200) may end the
+	// subscription without telling (RFC 6665 §4.2.2); the refresh then
+	// gets 403 (RFC 3515 §2.4.4) or 481 and the transfer ends with
+	// ErrNoOutcome within ProbeAfter (plus 64*T1 at worst) of the last
+	// NOTIFY, instead of at the subscription's expiry (Expires, 200 s by
+	// default, plus 64*T1). A live transferee answers with its current
+	// status, reported again as progress. Default DefaultProbeAfter;
+	// negative: never.
+	ProbeAfter time.Duration
 	// NoAutoCall leaves the referenced request to the application: after
 	// Accept it calls in.Notify itself. By default the Agent sends the
 	// INVITE to the Refer-To target and reports its progress.
@@ -92,15 +126,25 @@ func New(ua *dialog.UA, ev *event.Manager, cfg Config) (*Agent, error) {
 	if cfg.Sipfrag == nil {
 		cfg.Sipfrag = statusLine
 	}
+	if cfg.MinNotifyInterval == 0 {
+		cfg.MinNotifyInterval = DefaultMinNotifyInterval
+	}
+	if cfg.ProbeAfter == 0 {
+		cfg.ProbeAfter = DefaultProbeAfter
+	}
 	// RFC 3515 §3: the refer event package; NOTIFY bodies are
 	// message/sipfrag, a subscription lives in the REFER's dialog and
 	// every REFER but the first in a dialog gets an id (§2.4.6), so
-	// several may share it.
+	// several may share it. Its NOTIFYs are complete state (§2.4.5), so
+	// they may be coalesced under the rate limit of §3.10.
 	err := ev.Register(event.Package{
 		Name:              "refer",
 		DefaultExpires:    cfg.Expires,
 		Accept:            []string{"message/sipfrag"},
 		MultiplePerDialog: true,
+		Coalesce:          true,
+		ImplicitOnly:      true,
+		MinNotifyInterval: max(cfg.MinNotifyInterval, 0),
 		OnSubscribe: func(_ *event.Notifier, r *event.SubscribeRequest) event.Answer {
 			if r.Refresh {
 				return event.Answer{} // refresh or end one a REFER made

@@ -149,6 +149,36 @@ func TestNotifyChecks(t *testing.T) {
 	}
 }
 
+// A final sipfrag whose status line is followed by a header field that
+// does not parse still tells the outcome: the transferor reads the status
+// line (RFC 3515 §2.4.5) instead of losing the transfer's result.
+func TestSipfragBadHeaderKeepsStatus(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{NoAutoCall: true})
+	ab, _ := s.call(alice, bob)
+	var progress progressLog
+	tr, _ := alice.agent.Refer(ab.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>", OnProgress: progress.add})
+	in := <-bob.refers
+	resp, err := in.Dialog.Do(bg(), "NOTIFY", &dialog.RequestOptions{
+		Headers: []dialog.Header{
+			{Name: "Event", Value: "refer;id=" + in.ID},
+			{Name: "Subscription-State", Value: "terminated;reason=noresource"},
+		},
+		ContentType: "message/sipfrag",
+		Body:        []byte("SIP/2.0 486 Busy Here\r\nCall-ID: not a valid one\r\n"),
+	})
+	if err != nil || resp.StatusCode() != 200 {
+		t.Fatalf("final NOTIFY: %v %v", resp, err)
+	}
+	res := tr.Result()
+	if res.Code != 486 || !errors.Is(res.Err, ErrFailed) {
+		t.Fatalf("result %+v (%s)", res, &progress)
+	}
+	if got := progress.String(); got != "accepted 202, notified 100 active, notified 486 terminated, done 486 err" {
+		t.Errorf("progress %s", got)
+	}
+}
+
 // The transferee's subscription expires unrefreshed: a final NOTIFY with
 // the last status, terminated;reason=timeout, and no state left.
 func TestTransfereeExpiry(t *testing.T) {

@@ -2,6 +2,8 @@ package refer
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/sipxfer/sipxfer/event"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
+	"github.com/sipxfer/sipxfer/transport"
 )
 
 // referWith sends a REFER from a's dialog d with raw header fields, as a
@@ -165,6 +168,7 @@ func TestSeveralRefers(t *testing.T) {
 	}
 	in2.Notify(486, "Busy Here")
 	in1.Notify(180, "")
+	s.clock.Advance(time.Second) // RFC 3515 §3.10: a second after the 100
 	in1.Notify(200, "")
 	r1, r2 := t1.Result(), t2.Result()
 	if r1.Code != 200 || r1.Err != nil || r2.Code != 486 || !errors.Is(r2.Err, ErrFailed) {
@@ -384,5 +388,149 @@ func TestReferToSentChecked(t *testing.T) {
 	}
 	if lines, _ := s.wire.since(mark); len(lines) != 0 {
 		t.Errorf("sent %q", lines)
+	}
+}
+
+// RFC 3515 §3.10: NOTIFYs to event refer SHOULD NOT be sent more than once
+// a second. Five provisional statuses within 100 ms: the first NOTIFY (100
+// Trying) went at once, the newest of the five 1 s after it, none between
+// (a sipfrag is the complete state, §2.4.5, so the others are skipped);
+// the final status goes at once, without waiting a second. A final status
+// that comes while a provisional one waits replaces it.
+func TestNotifyRate(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{NoAutoCall: true})
+	ac, _ := s.call(alice, bob)
+	notifies := func(mark int) []string {
+		var out []string
+		for i := mark; ; {
+			n := s.wire.find(i, "Bob>Alice NOTIFY")
+			if n == nil {
+				return out
+			}
+			out = append(out, strings.TrimSpace(string(n.Body())))
+			i = s.wire.indexOf(n) + 1
+		}
+	}
+	mark := s.wire.mark()
+	var progress progressLog
+	tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>", OnProgress: progress.add})
+	in := <-bob.refers
+	for i, code := range []int{180, 181, 182, 183, 180} {
+		if i > 0 {
+			s.clock.Advance(25 * time.Millisecond)
+		}
+		if err := in.Notify(code, fmt.Sprint("step ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.clock.Advance(time.Second - 100*time.Millisecond - time.Millisecond)
+	if got := notifies(mark); len(got) != 1 {
+		t.Fatalf("within the first second: %q", got)
+	}
+	s.clock.Advance(time.Millisecond)
+	if got := notifies(mark); !slices.Equal(got, []string{"SIP/2.0 100 Trying", "SIP/2.0 180 step 4"}) {
+		t.Fatalf("after a second: %q", got)
+	}
+	s.clock.Advance(200 * time.Millisecond)
+	in.Notify(200, "")
+	if got := notifies(mark); len(got) != 3 || got[2] != "SIP/2.0 200 OK" {
+		t.Fatalf("final not sent at once: %q", got)
+	}
+	if res := tr.Result(); res.Code != 200 || res.Err != nil {
+		t.Errorf("result %+v", res)
+	}
+	if got := progress.String(); got != "accepted 202, notified 100 active, notified 180 active, notified 200 terminated, done 200" {
+		t.Errorf("progress %s", got)
+	}
+
+	// The final status while a provisional one waits: it replaces it.
+	mark = s.wire.mark()
+	tr, _ = alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>"})
+	in = <-bob.refers
+	in.Notify(180, "")
+	s.clock.Advance(100 * time.Millisecond)
+	in.Notify(486, "")
+	if got := notifies(mark); !slices.Equal(got, []string{"SIP/2.0 100 Trying", "SIP/2.0 486 Busy Here"}) {
+		t.Fatalf("final behind a waiting provisional: %q", got)
+	}
+	if res := tr.Result(); res.Code != 486 || !errors.Is(res.Err, ErrFailed) {
+		t.Errorf("result %+v", res)
+	}
+}
+
+// A progress NOTIFY that fails (here every datagram is lost until Timer F)
+// lets the transferee end the subscription without a word (RFC 6665
+// §4.2.2). The transferor learns it within Config.ProbeAfter of the last
+// NOTIFY it got: its refresh gets 403 (RFC 3515 §2.4.4: no such refer
+// subscription), which ends the transfer with ErrNoOutcome, rather than at
+// the subscription's expiry 200 s on (plus Timer N).
+func TestLostNotifyBounded(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{NoAutoCall: true})
+	ac, _ := s.call(alice, bob)
+	var progress progressLog
+	tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>", OnProgress: progress.add})
+	in := <-bob.refers
+	start := s.clock.Now() // Alice's last NOTIFY: 100 Trying
+	s.net.SetFaults(transport.Faults{Loss: 1})
+	in.Notify(180, "") // sent 1 s after the 100 (RFC 3515 §3.10)
+	s.clock.Advance(35 * time.Second)
+	var te *transaction.Error
+	if n := in.Subscription(); !errors.As(n.Err(), &te) {
+		t.Fatalf("transferee's subscription after its NOTIFY timed out: %v", n.Err())
+	}
+	s.net.SetFaults(transport.Faults{})
+	s.clock.Advance(start.Add(DefaultProbeAfter - time.Millisecond).Sub(s.clock.Now()))
+	select {
+	case <-tr.Done():
+		t.Fatalf("over before the probe: %+v", tr.Result())
+	default:
+	}
+	s.clock.Advance(time.Millisecond)
+	select {
+	case <-tr.Done():
+	default:
+		t.Fatalf("transfer still open %v after the last NOTIFY (%s)", s.clock.Now().Sub(start), &progress)
+	}
+	var se *event.StatusError
+	if res := tr.Result(); !errors.Is(res.Err, ErrNoOutcome) || !errors.As(res.Err, &se) || se.Code != 403 {
+		t.Errorf("result %+v", res)
+	}
+	if got := progress.String(); got != "accepted 202, notified 100 active, done 100 err" {
+		t.Errorf("progress %s", got)
+	}
+}
+
+// A refresh that reaches the transferee while its final NOTIFY waits
+// behind one in flight gets 200 (RFC 6665 §4.4.1: the subscription lasts
+// until that NOTIFY completes), and the final NOTIFY tells the transferor
+// the outcome; a 481 would have ended its subscription first and lost it.
+// Every datagram takes 10 ms; Alice probes 2 s after her last NOTIFY.
+func TestRefreshCrossesFinalNotify(t *testing.T) {
+	s := newStage(t)
+	alice, bob := s.add("Alice", 5060, Config{ProbeAfter: 2 * time.Second}), s.add("Bob", 5070, Config{NoAutoCall: true})
+	ac, _ := s.call(alice, bob)
+	s.net.SetFaults(transport.Faults{Delay: 10 * time.Millisecond})
+	t0 := s.clock.Now()
+	at := func(d time.Duration) { s.clock.Advance(t0.Add(d).Sub(s.clock.Now())) }
+	var progress progressLog
+	tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<sip:carol@127.0.0.1>", OnProgress: progress.add})
+	at(100 * time.Millisecond) // REFER, 202, NOTIFY 100 Trying (at Alice at 20 ms)
+	in := <-bob.refers
+	at(2015 * time.Millisecond)
+	in.Notify(180, "") // in flight until 2.035 s
+	in.Notify(200, "") // waits behind it
+	at(2020 * time.Millisecond)
+	if s.wire.find(0, "Alice>Bob SUBSCRIBE") == nil {
+		t.Fatal("no refresh sent")
+	}
+	at(3 * time.Second)
+	res := tr.Result()
+	if res.Code != 200 || res.Err != nil {
+		t.Fatalf("result %+v (%s)", res, &progress)
+	}
+	if got := progress.String(); got != "accepted 202, notified 100 active, notified 180 active, notified 200 terminated, done 200" {
+		t.Errorf("progress %s", got)
 	}
 }

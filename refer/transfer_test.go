@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sipxfer/sipxfer/dialog"
 	"github.com/sipxfer/sipxfer/sip"
@@ -15,10 +16,16 @@ func bg() context.Context { return context.Background() }
 
 // Blind transfer (RFC 5589 §6.1; RFC 3515 §4.1): Alice calls Bob, REFERs
 // him to Carol; Bob calls Carol and reports 100, 180 and 200 in NOTIFYs.
+// Carol rings for 3 s: the 180 NOTIFY goes 1 s after the 100 (RFC 3515
+// §3.10: no more than one a second), the final one at once.
 func TestBlindTransfer(t *testing.T) {
 	s := newStage(t)
 	alice, bob, carol := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{}), s.add("Carol", 5080, Config{})
 	ac, bc := s.call(alice, bob)
+	carol.answer = func(c *dialog.Call, _ *sip.Message) {
+		c.Ring()
+		s.clock.AfterFunc(3*time.Second, func() { c.Answer("application/sdp", []byte(sdp)) })
+	}
 
 	mark := s.wire.mark()
 	var progress progressLog
@@ -26,6 +33,7 @@ func TestBlindTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.clock.Advance(3 * time.Second)
 	res, err := tr.Wait(bg())
 	if err != nil {
 		t.Fatalf("transfer: %v (%s)", err, &progress)
@@ -73,7 +81,7 @@ func TestBlindTransfer(t *testing.T) {
 		bodies = append(bodies, string(n.Body())+"|"+string(n.Get(sip.HeaderSubscriptionState)))
 		i = s.wire.indexOf(n) + 1
 	}
-	wantBodies := []string{"SIP/2.0 100 Trying\r\n|active;expires=200", "SIP/2.0 180 Ringing\r\n|active;expires=200", "SIP/2.0 200 OK\r\n|terminated;reason=noresource"}
+	wantBodies := []string{"SIP/2.0 100 Trying\r\n|active;expires=200", "SIP/2.0 180 Ringing\r\n|active;expires=199", "SIP/2.0 200 OK\r\n|terminated;reason=noresource"}
 	if strings.Join(bodies, "\n") != strings.Join(wantBodies, "\n") {
 		t.Errorf("NOTIFYs:\n%s\nwant\n%s", strings.Join(bodies, "\n"), strings.Join(wantBodies, "\n"))
 	}

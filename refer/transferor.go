@@ -210,6 +210,7 @@ func (t *Transfer) subscribeOptions(seq uint32) *event.SubscribeOptions {
 		// RFC 3515 §2.4.6: the notifier of the first REFER in a dialog
 		// may leave the id out.
 		AcceptMissingID: true,
+		ProbeAfter:      max(t.agent.cfg.ProbeAfter, 0),
 		OnNotify:        t.notified,
 		OnTerminated:    t.terminated,
 	}
@@ -262,6 +263,14 @@ func (t *Transfer) referDone(err error) {
 // notified reads a NOTIFY's sipfrag.
 func (t *Transfer) notified(s *event.Subscription, n *event.Notification) {
 	code, reason, err := sipfrag.Status(n.Body)
+	if err != nil {
+		// Liberal: a header field after the status line that does not
+		// parse must not hide the status (RFC 3515 §2.4.5: the status line
+		// tells the outcome; the rest is optional detail).
+		if c, r, e := sipfrag.StatusLine(n.Body); e == nil {
+			code, reason, err = c, r, nil
+		}
+	}
 	if err != nil {
 		t.report(Progress{Kind: Notified, State: n.State, Err: errors.Join(ErrBadNotify, err)})
 		return

@@ -6,7 +6,11 @@
 // the shapes REFER uses.
 package sipfrag
 
-import "github.com/sipxfer/sipxfer/sip"
+import (
+	"bytes"
+
+	"github.com/sipxfer/sipxfer/sip"
+)
 
 // ContentType is the media type of a sipfrag body as this stack sends it.
 // The version parameter defaults to 2.0 when absent (RFC 3420 §5), and
@@ -43,6 +47,24 @@ func Status(b []byte) (code int, reason []byte, err error) {
 		return 0, nil, &sip.ParseError{Err: sip.ErrMalformed, Offset: 0, Reason: "sipfrag without a status line"}
 	}
 	return m.StatusCode(), m.Reason(), nil
+}
+
+// StatusLine reads only the status line that starts a fragment (after any
+// empty lines) and returns its code and reason phrase, ignoring whatever
+// follows: the reader of a REFER NOTIFY needs the status (RFC 3515 §2.4.5:
+// "The response class in this status line indicates the status"), and a
+// malformed header field further down, which makes Status fail, must not
+// hide it. It makes no allocations.
+func StatusLine(b []byte) (code int, reason []byte, err error) {
+	i := 0
+	for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	line := b[i:]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j+1]
+	}
+	return Status(line)
 }
 
 // IsContentType reports whether ct is message/sipfrag with a version

