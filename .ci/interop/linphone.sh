@@ -9,6 +9,11 @@
 #                        202 and NOTIFYs up to a final 200 (linphone ends
 #                        with "terminated;reason=reason=noresource"),
 #                        Carol a call from Bob with Referred-By
+#   transferee-media     the same with linphone's default media_resources_mode
+#                        (0; the other cases set 1): it then calls a REFER's
+#                        target only if the call's SDP has usable media, as
+#                        our UA's now has (it once offered port 9, inactive:
+#                        linphone answered 202 and called no one)
 #   blind-transferor     Alice (linphone) calls Bob (our UA) and transfers
 #                        him ("transfer URI") to Carol (our UA): Bob takes
 #                        the REFER, calls Carol, notifies Alice up to 200
@@ -24,7 +29,8 @@
 #                        Replaces reaches linphone, which replaces the call
 #
 #   CASES         the cases to run, in order (default: all of the above)
-#   CASE_TIMEOUT  seconds one case may take before it is killed (default 30)
+#   CASE_TIMEOUT  seconds one case may take before it is killed (default 45;
+#                 a case takes 5 to 10 s on an idle machine)
 #   CAPTURE       a directory: each case's traffic is kept there as
 #                 CASE.pcap (tshark); without it the capture stays in the
 #                 temporary directory. Either way, with tshark installed,
@@ -43,7 +49,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.bash"
 export LC_ALL=C
 
-CASE_TIMEOUT=${CASE_TIMEOUT:-30}
+CASE_TIMEOUT=${CASE_TIMEOUT:-45}
 
 # since START: seconds elapsed since START (date +%s.%N), one decimal.
 since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
@@ -121,12 +127,19 @@ if [ "${1:-}" = --case ]; then
 		wait_for "$dir/linphone.out" "$1" "${3:-10}" || fail "linphone: no \"$2\" within ${3:-10} s"
 	}
 
+	# started PID: PID is killed when the case ends, and by the driver
+	# after it if a timeout cut the case's own cleanup short.
+	started() {
+		pids+=("$1")
+		echo "$1" >>"$dir/pids"
+	}
+
 	# ua WHO ARGS...: start_demo (lib.bash) with WHO's process killed at
 	# the end of the case.
 	ua() {
 		start_demo "$@"
 		local pidvar="${1}_pid"
-		pids+=("${!pidvar}")
+		started "${!pidvar}"
 	}
 
 	# ua_exit WHO SECONDS: waits for our UA WHO to exit by itself; sets
@@ -163,7 +176,9 @@ if [ "${1:-}" = --case ]; then
 	# start_linphone WHO [-a]: linphonec as user WHO on 127.0.0.1:5072
 	# (-a: answering every call), its config in WHO.rc, its log (-d 6,
 	# every SIP message) in linphone.log, what it prints in linphone.out;
-	# returns once its SIP port is bound and it uses no sound card.
+	# returns once its SIP port is bound and it uses no sound card. With
+	# media_resources_mode=1 it takes calls whose media it cannot use (no
+	# sound card here); lin_mrm=0 leaves linphone's default.
 	start_linphone() {
 		local who=$1
 		lin_port=5072
@@ -180,7 +195,7 @@ if [ "${1:-}" = --case ]; then
 			[net]
 			firewall_policy=0
 			[misc]
-			media_resources_mode=1
+			media_resources_mode=${lin_mrm:-1}
 		EOF
 		# Its HOME holds the call-history database; without that
 		# directory it never opens its SIP socket.
@@ -192,6 +207,7 @@ if [ "${1:-}" = --case ]; then
 		HOME=$dir/home linphonec --pipe -c "$dir/$who.rc" -d 6 -l "$dir/linphone.log" "${@:2}" \
 			<&4 >"$dir/linphone.out" 2>"$dir/linphone.err" &
 		lin_pid=$!
+		echo "$lin_pid" >>"$dir/pids"
 		local i
 		for ((i = 0; i < 100; i++)); do
 			udp_bound "$lin_port" && break
@@ -234,11 +250,13 @@ if [ "${1:-}" = --case ]; then
 	if command -v tshark >/dev/null; then
 		tshark -i lo -w "$dir/case.pcap" -f udp >/dev/null 2>"$dir/tshark.err" &
 		cap_pid=$!
+		echo "$cap_pid" >>"$dir/pids"
 		wait_for "$dir/tshark.err" "^Capturing on" 5 || fail "tshark did not start: $(cat "$dir/tshark.err")"
 	fi
 
 	case $name in
-	transferee)
+	transferee | transferee-media)
+		[ "$name" = transferee ] || lin_mrm=0
 		ua carol -duration 25s
 		start_linphone bob -a
 		carol_uri="sip:carol@127.0.0.1:$carol_port"
@@ -289,7 +307,7 @@ if [ "${1:-}" = --case ]; then
 		udp_bound 5060 && fail "127.0.0.1:5060 is taken"
 		"$dir/demo" ua -listen 127.0.0.1:5060 -user carol -duration 25s >"$dir/carol.out" 2>"$dir/carol.err" &
 		carol_pid=$!
-		pids+=("$carol_pid")
+		started "$carol_pid"
 		await_listening "$carol_pid" "$dir/carol.out" "$dir/carol.err" carol
 		start_linphone alice
 		lin call "sip:bob@127.0.0.1:$bob_port"
@@ -353,7 +371,7 @@ fi
 # ======================================================================
 # The driver.
 cd "$(dirname "$0")/../.."
-CASES=${CASES:-transferee blind-transferor attended-transferor attended-target}
+CASES=${CASES:-transferee transferee-media blind-transferor attended-transferor attended-target}
 
 # skip_or_fail MESSAGE: outside CI a missing peer skips; CI fails.
 skip_or_fail() {
@@ -422,6 +440,13 @@ for c in $CASES; do
 	case_pid=$!
 	wait "$case_pid" || rc=$?
 	case_pid=
+	# What a case killed on timeout could not stop: its processes, by PID,
+	# each checked to be one of this case's (its command line names dir).
+	for pid in $(cat "$dir/pids" 2>/dev/null); do
+		if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/"; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
 	elapsed=$(since "$start")
 	if [ -s "$dir/case.pcap" ]; then
 		[ -z "${CAPTURE:-}" ] || cp "$dir/case.pcap" "$CAPTURE/$c.pcap"
