@@ -223,7 +223,7 @@ func (s *stage) start(tracer transport.Tracer) error {
 			return err
 		}
 		p.uri, _ = p.ua.URI(a.Proto)
-		p.media = newMediaDesc(a.AddrPort.Addr(), a.AddrPort.Port(), uint64(1+i))
+		p.media = newMediaDesc(a.AddrPort.Addr(), a.AddrPort.Port(), uint64(1000*(i+1))) // 1000, 2000, 3000: distinct o= lines on one address
 		s.ladder.AddParty(name, a)
 		s.people = append(s.people, p)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 )
 
 // The demo's session descriptions (RFC 4566) and its offer/answer rules
@@ -12,24 +13,32 @@ import (
 // port of its own address, sendrecv. A description that offers no usable
 // media (port 9, a=inactive) makes linphone 5.1 ignore a REFER on the call.
 
-// mediaDesc is what every description of one UA says: its address, the
-// RTP port it names (no socket is behind it) and the sess-id of o=.
+// mediaDesc is what every description of one UA says: its address and
+// the RTP port it names (no socket is behind it); and where the sess-ids
+// of its sessions come from.
 type mediaDesc struct {
-	ip     netip.Addr
-	port   int
-	sessID uint64
+	ip   netip.Addr
+	port int
+	ids  *atomic.Uint64 // the next sess-id
 }
 
-// newMediaDesc is the description of a UA listening on ip:sipPort. The
-// RTP port is even (RFC 3550 §11) and derived from the SIP port, so two
-// demo processes name different ones.
-func newMediaDesc(ip netip.Addr, sipPort uint16, sessID uint64) mediaDesc {
-	return mediaDesc{ip: ip.Unmap(), port: 20000 + 2*(int(sipPort)%10000), sessID: sessID}
+// newMediaDesc is the description of a UA listening on ip:sipPort, its
+// first session's sess-id firstID. The RTP port is even (RFC 3550 §11)
+// and derived from the SIP port, so two demo processes name different ones.
+func newMediaDesc(ip netip.Addr, sipPort uint16, firstID uint64) mediaDesc {
+	d := mediaDesc{ip: ip.Unmap(), port: 20000 + 2*(int(sipPort)%10000), ids: new(atomic.Uint64)}
+	d.ids.Store(firstID)
+	return d
 }
 
-// build returns the description with sess-version version, the audio
-// stream on port (0: rejected, RFC 3264 §6) and direction dir.
-func (d mediaDesc) build(version uint64, port int, dir string) []byte {
+// newSession returns a sess-id no other session of this UA has: RFC 4566
+// §5.2 makes the o= fields a globally unique identifier of the session.
+func (d mediaDesc) newSession() uint64 { return d.ids.Add(1) - 1 }
+
+// build returns the description of session sessID with sess-version
+// version, the audio stream on port (0: rejected, RFC 3264 §6) and
+// direction dir.
+func (d mediaDesc) build(sessID, version uint64, port int, dir string) []byte {
 	family := "IP4"
 	if d.ip.Is6() {
 		family = "IP6"
@@ -37,7 +46,7 @@ func (d mediaDesc) build(version uint64, port int, dir string) []byte {
 	addr := d.ip.String()
 	b := make([]byte, 0, 160)
 	b = append(b, "v=0\r\no=- "...)
-	b = strconv.AppendUint(b, d.sessID, 10)
+	b = strconv.AppendUint(b, sessID, 10)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, version, 10)
 	b = append(b, " IN "+family+" "+addr+"\r\ns=-\r\nc=IN "+family+" "+addr+"\r\nt=0 0\r\nm=audio "...)
@@ -46,12 +55,12 @@ func (d mediaDesc) build(version uint64, port int, dir string) []byte {
 	return b
 }
 
-// offer is the initial offer of a call: version 1, sendrecv.
-func (d mediaDesc) offer() []byte { return d.build(1, d.port, "sendrecv") }
+// offer is the initial offer of a new session: version 1, sendrecv.
+func (d mediaDesc) offer() []byte { return d.build(d.newSession(), 1, d.port, "sendrecv") }
 
 // answer returns the answer to the session description offer. prev is
-// this side's last description in the session (nil for the first answer):
-// RFC 3264 §8 keeps its sess-version when nothing changes and increments
+// this side's last description in the session (nil for the first answer,
+// which starts a session of ours): RFC 3264 §8 keeps its sess-version when nothing changes and increments
 // it otherwise. The direction mirrors the offer's (§6.1: sendonly gets
 // recvonly, recvonly sendonly, inactive inactive); an offer whose audio
 // stream is refused (port 0) or has no PCMU gets port 0 back (§6).
@@ -71,17 +80,18 @@ func (d mediaDesc) reoffer(prev []byte, dir string) []byte {
 	return d.next(prev, d.port, dir)
 }
 
-// next is the description after prev with port and dir, its version
-// prev's if nothing else differs and one more if something does.
+// next is the description after prev in prev's session with port and dir,
+// its version prev's if nothing else differs and one more if something
+// does; without prev (or an o= line in it) the first of a new session.
 func (d mediaDesc) next(prev []byte, port int, dir string) []byte {
-	v, ok := originVersion(prev)
+	id, v, ok := origin(prev)
 	if !ok {
-		return d.build(1, port, dir)
+		return d.build(d.newSession(), 1, port, dir)
 	}
-	if same := d.build(v, port, dir); bytes.Equal(same, prev) {
+	if same := d.build(id, v, port, dir); bytes.Equal(same, prev) {
 		return same
 	}
-	return d.build(v+1, port, dir)
+	return d.build(id, v+1, port, dir)
 }
 
 // answerDirection is the direction that answers offered direction dir
@@ -148,9 +158,10 @@ func parseSDP(body []byte) sdpSummary {
 	return s
 }
 
-// originVersion returns the sess-version of the o= line of body (RFC 4566
-// §5.2: o=<username> <sess-id> <sess-version> <nettype> <addrtype> <addr>).
-func originVersion(body []byte) (uint64, bool) {
+// origin returns the sess-id and sess-version of the o= line of body (RFC
+// 4566 §5.2: o=<username> <sess-id> <sess-version> <nettype> <addrtype>
+// <addr>).
+func origin(body []byte) (id, version uint64, ok bool) {
 	for len(body) > 0 {
 		var line []byte
 		line, body, _ = bytes.Cut(body, []byte("\n"))
@@ -159,10 +170,11 @@ func originVersion(body []byte) (uint64, bool) {
 		}
 		f := bytes.Fields(line[2:])
 		if len(f) < 3 {
-			return 0, false
+			return 0, 0, false
 		}
-		v, err := strconv.ParseUint(string(f[2]), 10, 64)
-		return v, err == nil
+		id, err1 := strconv.ParseUint(string(f[1]), 10, 64)
+		version, err2 := strconv.ParseUint(string(f[2]), 10, 64)
+		return id, version, err1 == nil && err2 == nil
 	}
-	return 0, false
+	return 0, 0, false
 }

@@ -38,13 +38,17 @@ func TestSDPOffer(t *testing.T) {
 	if got := string(newMediaDesc(netip.MustParseAddr("::ffff:192.0.2.4"), 5070, 0).offer()); got != sdpOffer192024 {
 		t.Errorf("mapped offer:\n%s", got)
 	}
+	// RFC 4566 §5.2: each session has a sess-id of its own.
+	second := string(d.offer())
+	if want := strings.Replace(sdpOffer192024, "o=- 0 1 ", "o=- 1 1 ", 1); second != want {
+		t.Errorf("second offer:\n%s\nwant:\n%s", second, want)
+	}
 }
 
 // RFC 3264 §6.1: the answer's direction mirrors the offer's, at media or
 // session level; §6: a refused stream (port 0), or one with no codec in
 // common, is answered with port 0.
 func TestSDPAnswer(t *testing.T) {
-	d := newMediaDesc(netip.MustParseAddr("192.0.2.4"), 5070, 0)
 	const head = "v=0\r\no=peer 7 7 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
 	for _, tt := range []struct {
 		name, offer, dir string
@@ -64,6 +68,7 @@ func TestSDPAnswer(t *testing.T) {
 		{"no audio", head + "m=video 9000 RTP/AVP 96\r\n", "sendrecv", 0},
 		{"not SDP", "hello", "sendrecv", 0},
 	} {
+		d := newMediaDesc(netip.MustParseAddr("192.0.2.4"), 5070, 0)
 		got := string(d.answer(nil, []byte(tt.offer)))
 		want := strings.Replace(strings.Replace(sdpOffer192024, "a=sendrecv", "a="+tt.dir, 1), "30140", strconv.Itoa(tt.port), 1)
 		if got != want {
@@ -76,7 +81,8 @@ func TestSDPAnswer(t *testing.T) {
 // nothing changed and increments it otherwise.
 func TestSDPVersion(t *testing.T) {
 	d := newMediaDesc(netip.MustParseAddr("192.0.2.4"), 5070, 0)
-	v := func(b []byte) uint64 { n, _ := originVersion(b); return n }
+	v := func(b []byte) uint64 { _, n, _ := origin(b); return n }
+	id := func(b []byte) uint64 { n, _, _ := origin(b); return n }
 	first := d.offer()
 	hold := d.reoffer(first, "sendonly")
 	if v(hold) != 2 || parseSDP(hold).dir != "sendonly" {
@@ -89,9 +95,12 @@ func TestSDPVersion(t *testing.T) {
 	if v(resume) != 3 {
 		t.Errorf("resume offer:\n%s\nwant version 3", resume)
 	}
-	// An answer after a foreign description (no o= version of ours) starts
-	// at 1.
-	if a := d.answer([]byte("garbage"), first); v(a) != 1 {
+	if id(hold) != id(first) || id(resume) != id(first) {
+		t.Errorf("sess-ids %d, %d, %d: want one session", id(first), id(hold), id(resume))
+	}
+	// An answer after a foreign description (no o= line of ours) starts a
+	// session at version 1.
+	if a := d.answer([]byte("garbage"), first); v(a) != 1 || id(a) == id(first) {
 		t.Errorf("answer after garbage:\n%s", a)
 	}
 }

@@ -438,7 +438,6 @@ type uaApp struct {
 	log    *slog.Logger
 	tracer *responseTracer
 	media  mediaDesc // set by listening
-	sdp    []byte    // the initial offer, set by listening
 
 	mu       sync.Mutex
 	closing  bool                       // no more incoming calls or REFERs
@@ -497,15 +496,15 @@ func newUAApp(f *uaFlags, events *eventWriter, base dialog.Config) (*uaApp, erro
 
 // listening records the listening address, which the SDP names.
 func (a *uaApp) listening(addr transport.Addr) {
+	// Sess-ids from an NTP-like timestamp, as RFC 4566 §5.2 suggests.
 	a.media = newMediaDesc(addr.AddrPort.Addr(), addr.AddrPort.Port(), uint64(a.ua.Clock().Now().Unix()))
-	a.sdp = a.media.offer()
 }
 
 // answerSDP is this UA's description in the 2xx to INVITE req: the answer
 // to its offer, or an offer of ours when it has none (RFC 3264 §4).
 func (a *uaApp) answerSDP(req *sip.Message) []byte {
 	if len(req.Body()) == 0 {
-		return a.sdp
+		return a.media.offer()
 	}
 	return a.media.answer(nil, req.Body())
 }
@@ -518,7 +517,7 @@ func (a *uaApp) onReInvite(c *dialog.Call, req *sip.Message) (int, []byte) {
 	prev := c.LocalBody()
 	if len(req.Body()) == 0 {
 		if len(prev) == 0 {
-			return 200, a.sdp
+			return 200, a.media.offer()
 		}
 		return 200, prev
 	}
@@ -711,7 +710,7 @@ func (a *uaApp) referredCallOptions(in *refer.Incoming) *dialog.CallOptions {
 	a.mu.Unlock()
 	return &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
 		CallID:         callID,
-		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.sdp},
+		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.media.offer()},
 	}}
 }
 
@@ -766,7 +765,7 @@ func (a *uaApp) placeCall(stopping, hardStop context.Context) {
 	callID := newCallID()
 	opts := &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
 		CallID:         callID,
-		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.sdp},
+		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.media.offer()},
 	}}
 	c, err := a.ua.Invite(stopping, a.f.call, opts)
 	if err != nil {
@@ -837,7 +836,7 @@ func (a *uaApp) transfer(stopping, hardStop context.Context, c *dialog.Call, cal
 		var err error
 		consult, err = a.ua.Invite(stopping, a.f.transferTo, &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
 			CallID:         consultID,
-			RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.sdp},
+			RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.media.offer()},
 		}})
 		if err != nil {
 			ev := failedEvent(consultID, "out", err, stopping.Err() != nil && errors.Is(err, dialog.ErrCancelled))
