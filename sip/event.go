@@ -75,13 +75,23 @@ type SubscriptionState struct {
 	RetryAfter    uint32
 	HasRetryAfter bool
 	Params        Params
+	// BadParams is set when the substate-value is well formed but the
+	// parameters after its ';' are not (linphone 5.1 sends
+	// "terminated;reason=reason=noresource"). Parse then keeps the state
+	// and drops every parameter: Reason, Expires, RetryAfter and Params are
+	// zero, as if none had been sent.
+	BadParams bool
 }
 
 // Is reports whether the state is s ("active", "pending", "terminated"),
 // case-insensitively.
 func (s *SubscriptionState) Is(state string) bool { return equalFold(s.State, state) }
 
-// Parse parses a Subscription-State value.
+// Parse parses a Subscription-State value. It fails only when the
+// substate-value is missing or followed by something other than ';': a
+// malformed parameter list is understood by the state alone (BadParams),
+// since the state is what a subscriber must act on (RFC 6665 §4.1.3) and
+// an unknown reason counts as none.
 func (s *SubscriptionState) Parse(b []byte) error {
 	*s = SubscriptionState{}
 	b = trimWS(b)
@@ -97,25 +107,37 @@ func (s *SubscriptionState) Parse(b []byte) error {
 	if len(rest) == 0 {
 		return nil
 	}
-	if rest[0] != ';' || !checkHeaderParams(trimWS(rest[1:])) {
+	if rest[0] != ';' {
 		return newError(ErrBadHeader, i, "bad Subscription-State parameter")
 	}
-	s.Params = trimWS(rest[1:])
+	if !s.parseParams(trimWS(rest[1:])) {
+		*s = SubscriptionState{State: s.State, BadParams: true}
+	}
+	return nil
+}
+
+// parseParams fills the fields of s from the parameters p, reporting
+// whether they are well formed.
+func (s *SubscriptionState) parseParams(p Params) bool {
+	if !checkHeaderParams(p) {
+		return false
+	}
+	s.Params = p
+	s.Reason, _ = p.Get("reason")
 	var ok bool
-	s.Reason, _ = s.Params.Get("reason")
-	if v, has := s.Params.Get("expires"); has {
+	if v, has := p.Get("expires"); has {
 		if s.Expires, ok = parseUint32(v); !ok {
-			return newError(ErrBadHeader, i, "bad expires")
+			return false
 		}
 		s.HasExpires = true
 	}
-	if v, has := s.Params.Get("retry-after"); has {
+	if v, has := p.Get("retry-after"); has {
 		if s.RetryAfter, ok = parseUint32(v); !ok {
-			return newError(ErrBadHeader, i, "bad retry-after")
+			return false
 		}
 		s.HasRetryAfter = true
 	}
-	return nil
+	return true
 }
 
 // SubscriptionState parses the Subscription-State header field.

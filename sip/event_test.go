@@ -2,6 +2,7 @@ package sip
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -100,11 +101,59 @@ func TestMessageEvent(t *testing.T) {
 	if err != nil || !s.Is("active") || !s.HasExpires || s.Expires != 60 || !s.HasRetryAfter || s.RetryAfter != 5 {
 		t.Errorf("Subscription-State %+v %v", s, err)
 	}
-	for _, bad := range []string{";expires=1", "active;expires=x", "active;expires=4294967296", "active;;", "active;", "active; ", "active;retry-after="} {
+	for _, bad := range []string{"", ";expires=1", " ;reason=noresource", "active garbage", "active,terminated", "\"active\""} {
 		var st SubscriptionState
 		if err := st.Parse([]byte(bad)); !errors.Is(err, ErrBadHeader) {
 			t.Errorf("Subscription-State %q: %v, want ErrBadHeader", bad, err)
 		}
+	}
+}
+
+// A Subscription-State whose state is clear but whose parameters are not is
+// understood by its state, every parameter dropped (an unknown reason counts
+// as none, RFC 6665 §4.1.3). linphone 5.1 ends its refer subscriptions with
+// "terminated;reason=reason=noresource".
+func TestSubscriptionStateBadParams(t *testing.T) {
+	for _, tt := range []struct{ in, state string }{
+		{"terminated;reason=reason=noresource", "terminated"},
+		{"terminated ; reason=noresource;reason=x=y;retry-after=5", "terminated"},
+		{"active;expires=x", "active"},
+		{"active;expires=4294967296", "active"},
+		{"active;expires=60;retry-after=", "active"},
+		{"active;;", "active"},
+		{"active;", "active"},
+		{"active; ", "active"},
+		{"pending;expires=60;", "pending"},
+	} {
+		var st SubscriptionState
+		err := st.Parse([]byte(tt.in))
+		if err != nil || string(st.State) != tt.state || !st.BadParams ||
+			st.Reason != nil || st.HasExpires || st.Expires != 0 || st.HasRetryAfter || st.RetryAfter != 0 || st.Params != nil {
+			t.Errorf("Subscription-State %q = %+v, %v; want state %q, BadParams, nothing else", tt.in, st, err, tt.state)
+		}
+	}
+	var st SubscriptionState
+	if err := st.Parse([]byte("terminated;reason=noresource")); err != nil || st.BadParams || string(st.Reason) != "noresource" {
+		t.Errorf("well-formed Subscription-State = %+v, %v; want reason noresource, not BadParams", st, err)
+	}
+
+	// Validate lets the NOTIFY through; a state it cannot read still fails.
+	const notify = "NOTIFY sip:a@127.0.0.1:5070 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\nTo: <sip:a@127.0.0.1>;tag=1\nFrom: <sip:b@127.0.0.1>;tag=2\nCall-ID: c\nCSeq: 3 NOTIFY\nEvent: refer\nSubscription-State: %s\n\n"
+	var m Message
+	if err := Parse(&m, crlf(fmt.Sprintf(notify, "terminated;reason=reason=noresource"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Validate(); err != nil {
+		t.Errorf("Validate, Subscription-State terminated;reason=reason=noresource: %v", err)
+	}
+	if s, err := m.SubscriptionState(); err != nil || !s.Is("terminated") || !s.BadParams {
+		t.Errorf("SubscriptionState() = %+v, %v", s, err)
+	}
+	if err := Parse(&m, crlf(fmt.Sprintf(notify, ";reason=noresource"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Validate(); !errors.Is(err, ErrBadHeader) {
+		t.Errorf("Validate, Subscription-State without a state: %v, want ErrBadHeader", err)
 	}
 }
 

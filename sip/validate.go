@@ -11,10 +11,11 @@ package sip
 // Expires, Event, Subscription-State, Refer-Sub, Referred-By); every
 // Contact, Route and Record-Route value, Max-Forwards (0-255), Expires,
 // Retry-After, Content-Type, Event, Subscription-State, Refer-Sub,
-// Referred-By and the token lists well formed when present. For a request
-// additionally: the Request-URI scheme is sip, sips or tel (else
-// ErrUnsupportedScheme, 416, §8.2.2.1) and the CSeq method equals the
-// request method (§8.1.1.5).
+// Referred-By and the token lists well formed when present (of
+// Subscription-State only the state: SubscriptionState.Parse drops
+// malformed parameters). For a request additionally: the Request-URI
+// scheme is sip, sips or tel (else ErrUnsupportedScheme, 416, §8.2.2.1)
+// and the CSeq method equals the request method (§8.1.1.5).
 //
 // Validate does not check Refer-To, whose count the REFER recipient must
 // answer with its own rule (RFC 3515 §2.4.1), nor unknown header fields.

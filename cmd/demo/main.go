@@ -121,11 +121,8 @@ type person struct {
 	agent *refer.Agent
 	uri   string
 	calls chan *dialog.Call // calls to this person
+	media mediaDesc         // what its session descriptions say, set once listening
 }
-
-// sdp is the session description everyone offers and answers; the demo
-// sends no media.
-const sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=demo\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
 
 // stage is the three user agents and what watches them.
 type stage struct {
@@ -198,10 +195,10 @@ func (s *stage) start(tracer transport.Tracer) error {
 		p := &person{name: name, calls: make(chan *dialog.Call, 8)}
 		tc := tlsConf
 		tc.Tracer = tracer
-		p.ua = dialog.NewUA(dialog.Config{User: strings.ToLower(name), Logger: quiet, Transport: tc, OnInvite: p.answer})
+		p.ua = dialog.NewUA(dialog.Config{User: strings.ToLower(name), Logger: quiet, Transport: tc, OnInvite: p.answer, OnReInvite: p.reanswer})
 		p.ev = event.New(p.ua, event.Config{})
 		var err error
-		p.agent, err = refer.New(p.ua, p.ev, refer.Config{CallOptions: func(*refer.Incoming) *dialog.CallOptions { return withSDP("") }})
+		p.agent, err = refer.New(p.ua, p.ev, refer.Config{CallOptions: func(*refer.Incoming) *dialog.CallOptions { return p.withSDP() }})
 		if err != nil {
 			return err
 		}
@@ -226,6 +223,7 @@ func (s *stage) start(tracer transport.Tracer) error {
 			return err
 		}
 		p.uri, _ = p.ua.URI(a.Proto)
+		p.media = newMediaDesc(a.AddrPort.Addr(), a.AddrPort.Port(), uint64(1000*(i+1))) // 1000, 2000, 3000: distinct o= lines on one address
 		s.ladder.AddParty(name, a)
 		s.people = append(s.people, p)
 	}
@@ -243,15 +241,30 @@ func (s *stage) stop() {
 // the call it names (RFC 3891); any other rings and is answered.
 func (p *person) answer(c *dialog.Call, req *sip.Message) {
 	p.calls <- c
-	if p.agent.AcceptReplaces(c, req, "application/sdp", []byte(sdp)) {
+	body := p.media.answer(nil, req.Body())
+	if len(req.Body()) == 0 {
+		body = p.media.offer()
+	}
+	if p.agent.AcceptReplaces(c, req, "application/sdp", body) {
 		return
 	}
 	c.Ring()
-	c.Answer("application/sdp", []byte(sdp))
+	c.Answer("application/sdp", body)
 }
 
-func withSDP(extra string) *dialog.CallOptions {
-	return &dialog.CallOptions{InitialOptions: dialog.InitialOptions{RequestOptions: dialog.RequestOptions{ContentType: "application/sdp", Body: []byte(sdp + extra)}}}
+// reanswer is every person's OnReInvite: the answer to a re-INVITE's offer
+// (a=recvonly to a hold's a=sendonly), versioned after the last one (RFC
+// 3264 §6.1, §8).
+func (p *person) reanswer(c *dialog.Call, req *sip.Message) (int, []byte) {
+	if len(req.Body()) == 0 {
+		return 200, c.LocalBody()
+	}
+	return 200, p.media.answer(c.LocalBody(), req.Body())
+}
+
+// withSDP is the options of a call p places: its SDP offer.
+func (p *person) withSDP() *dialog.CallOptions {
+	return &dialog.CallOptions{InitialOptions: dialog.InitialOptions{RequestOptions: dialog.RequestOptions{ContentType: "application/sdp", Body: p.media.offer()}}}
 }
 
 // next waits for the next call to p.
@@ -283,7 +296,7 @@ func (s *stage) blind() (err error) {
 	defer cancel()
 
 	s.ladder.Note("Alice calls Bob")
-	ab, err := alice.ua.Invite(ctx, bob.uri, withSDP(""))
+	ab, err := alice.ua.Invite(ctx, bob.uri, alice.withSDP())
 	if err != nil {
 		return fmt.Errorf("Alice's call to Bob: %w", err)
 	}
@@ -324,7 +337,7 @@ func (s *stage) attended() (err error) {
 	defer cancel()
 
 	s.ladder.Note("Alice calls Bob")
-	ab, err := alice.ua.Invite(ctx, bob.uri, withSDP(""))
+	ab, err := alice.ua.Invite(ctx, bob.uri, alice.withSDP())
 	if err != nil {
 		return fmt.Errorf("Alice's call to Bob: %w", err)
 	}
@@ -333,11 +346,17 @@ func (s *stage) attended() (err error) {
 		return err
 	}
 	s.ladder.Note("Alice puts Bob on hold")
-	if _, err := ab.ReInvite(ctx, "application/sdp", []byte(sdp+"a=sendonly\r\n")); err != nil {
+	// RFC 3264 §8.4: a=sendonly; §8: the new offer's o= version is one
+	// more than the last.
+	answer, err := ab.ReInvite(ctx, "application/sdp", alice.media.reoffer(ab.LocalBody(), "sendonly"))
+	if err != nil {
 		return fmt.Errorf("hold: %w", err)
 	}
+	if dir := parseSDP(answer).dir; dir != "recvonly" {
+		return fmt.Errorf("hold: Bob answered a=%s, not a=recvonly", dir)
+	}
 	s.ladder.Note("Alice consults Carol")
-	ac, err := alice.ua.Invite(ctx, carol.uri, withSDP(""))
+	ac, err := alice.ua.Invite(ctx, carol.uri, alice.withSDP())
 	if err != nil {
 		return fmt.Errorf("Alice's call to Carol: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -62,6 +63,27 @@ func TestDemo(t *testing.T) {
 				t.Log("tshark not installed: pcap decoding not checked here")
 			}
 		})
+	}
+}
+
+// The attended transfer's hold is a re-INVITE offering a=sendonly with the
+// o= version one more than the call's first offer (RFC 3264 §8, §8.4),
+// and Bob answers it a=recvonly, his own version incremented (§6.1).
+func TestDemoHold(t *testing.T) {
+	var out bytes.Buffer
+	if err := runDemo([]string{"-v"}, &out); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	hold := regexp.MustCompile(`(?s)INVITE \(CSeq (\d+) INVITE\)  hold: a=sendonly\n.*?\n    (o=.*?)\n.*?\n    (a=\w+)\n\n.*?200 OK \(CSeq (\d+) INVITE\)\n.*?\n    (o=.*?)\n.*?\n    (a=\w+)\n\n`).FindStringSubmatch(text)
+	if hold == nil {
+		t.Fatalf("no hold re-INVITE and its 200 in:\n%s", text)
+	}
+	if hold[1] != hold[4] {
+		t.Fatalf("the 200 after the hold is for CSeq %s, not %s", hold[4], hold[1])
+	}
+	if got := hold[2] + " " + hold[3] + " / " + hold[5] + " " + hold[6]; !regexp.MustCompile(`^o=- \d+ 2 IN IP4 \S+ a=sendonly / o=- \d+ 2 IN IP4 \S+ a=recvonly$`).MatchString(got) {
+		t.Errorf("hold offer and answer: %s; want version 2 of each, a=sendonly answered a=recvonly", got)
 	}
 }
 

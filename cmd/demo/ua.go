@@ -35,8 +35,11 @@ end of its last call.
 
 As a callee it answers OPTIONS (200 with Allow and Accept) and MESSAGE
 (200); it answers every INVITE outside a dialog with -answer-code (200 with
-a minimal SDP that offers no media, a=inactive; or a rejection), after a
-180 Ringing with -ring, and answers BYE with 200. An INVITE with Replaces
+an SDP answer, or a rejection), after a 180 Ringing with -ring, and
+answers BYE with 200. Its SDP describes one PCMU audio stream on an even
+port of its address, though no RTP is sent or read; an answer mirrors the
+offer's direction (a=sendonly, a hold, gets a=recvonly), and a re-INVITE's
+answer increments the o= version when it changes (RFC 3264 §6.1, §8). An INVITE with Replaces
 (RFC 3891) naming a call of this UA is answered 200 at once, whatever
 -answer-code says, and the replaced call is ended with BYE; one naming no
 call gets 481 (or what RFC 3891 §3 prescribes). A SUBSCRIBE for the refer
@@ -52,12 +55,12 @@ accepted with 202 (200 with -rfc7647) unless -accept-refer=false declines
 them with 603. An accepted REFER creates the implicit subscription (not
 with Refer-Sub: false, RFC 4488, unless -refer-sub=ignore): a NOTIFY
 "100 Trying", then one per provisional response and the final one,
-terminated. The UA calls the Refer-To target with the minimal SDP,
+terminated. The UA calls the Refer-To target with its SDP offer,
 Referred-By and the embedded Replaces if any, and keeps that call until
 the target hangs up or the UA exits.
 
 As a caller (-call URI) it places -max-calls calls, at most -call-rate a
-second, each with the same minimal SDP offer; it keeps each call -hold
+second, each with the same SDP offer; it keeps each call -hold
 long once established, then sends BYE. It exits when every call has ended,
 with status 1 if one of them failed: not established, or its BYE not
 answered 2xx. At exit (any exit) it cancels calls still being set up and
@@ -434,7 +437,7 @@ type uaApp struct {
 	events *eventWriter
 	log    *slog.Logger
 	tracer *responseTracer
-	sdp    []byte // set by listening
+	media  mediaDesc // set by listening
 
 	mu       sync.Mutex
 	closing  bool                       // no more incoming calls or REFERs
@@ -460,6 +463,7 @@ func newUAApp(f *uaFlags, events *eventWriter, base dialog.Config) (*uaApp, erro
 	cfg.User = f.user
 	cfg.Transport.Tracer = a.tracer
 	cfg.OnInvite = a.onInvite
+	cfg.OnReInvite = a.onReInvite
 	a.ua = dialog.NewUA(cfg)
 	a.log = a.ua.Logger()
 	// RFC 3428 §7: a MESSAGE outside a dialog is answered 200 by the UAS
@@ -492,25 +496,32 @@ func newUAApp(f *uaFlags, events *eventWriter, base dialog.Config) (*uaApp, erro
 
 // listening records the listening address, which the SDP names.
 func (a *uaApp) listening(addr transport.Addr) {
-	a.sdp = minimalSDP(addr.AddrPort.Addr())
+	// Sess-ids from an NTP-like timestamp, as RFC 4566 §5.2 suggests.
+	a.media = newMediaDesc(addr.AddrPort.Addr(), addr.AddrPort.Port(), uint64(a.ua.Clock().Now().Unix()))
 }
 
-// minimalSDP is the session description of every call (RFC 4566, RFC
-// 3264): one PCMU audio stream, inactive, since the demo has no media.
-// Port 9 (discard) stands for "no media here" as RFC 8839 uses it.
-func minimalSDP(ip netip.Addr) []byte {
-	family := "IP4"
-	if ip.Is6() && !ip.Is4In6() {
-		family = "IP6"
+// answerSDP is this UA's description in the 2xx to INVITE req: the answer
+// to its offer, or an offer of ours when it has none (RFC 3264 §4).
+func (a *uaApp) answerSDP(req *sip.Message) []byte {
+	if len(req.Body()) == 0 {
+		return a.media.offer()
 	}
-	return []byte("v=0\r\n" +
-		"o=- 1 1 IN " + family + " " + ip.Unmap().String() + "\r\n" +
-		"s=-\r\n" +
-		"c=IN " + family + " " + ip.Unmap().String() + "\r\n" +
-		"t=0 0\r\n" +
-		"m=audio 9 RTP/AVP 0\r\n" +
-		"a=rtpmap:0 PCMU/8000\r\n" +
-		"a=inactive\r\n")
+	return a.media.answer(nil, req.Body())
+}
+
+// onReInvite answers a re-INVITE in a call: its offer (a hold, a resume)
+// gets the matching answer, and an offerless one gets our last
+// description as the offer, both versioned as RFC 3264 §8 says. It runs
+// on the transport's goroutine and must not block.
+func (a *uaApp) onReInvite(c *dialog.Call, req *sip.Message) (int, []byte) {
+	prev := c.LocalBody()
+	if len(req.Body()) == 0 {
+		if len(prev) == 0 {
+			return 200, a.media.offer()
+		}
+		return 200, prev
+	}
+	return 200, a.media.answer(prev, req.Body())
 }
 
 const sdpType = "application/sdp"
@@ -535,7 +546,8 @@ func (a *uaApp) onInvite(c *dialog.Call, req *sip.Message) {
 
 	// An attended transfer: the transferee's INVITE replaces our call
 	// with the transferor (RFC 5589 §7.3), answered at once.
-	if a.agent.AcceptReplaces(c, req, sdpType, a.sdp) {
+	body := a.answerSDP(req)
+	if a.agent.AcceptReplaces(c, req, sdpType, body) {
 		return
 	}
 	if a.f.ring {
@@ -545,7 +557,7 @@ func (a *uaApp) onInvite(c *dialog.Call, req *sip.Message) {
 	}
 	var err error
 	if a.f.answerCode == 200 {
-		err = c.Answer(sdpType, a.sdp)
+		err = c.Answer(sdpType, body)
 	} else {
 		err = c.Reject(a.f.answerCode, "")
 	}
@@ -689,7 +701,7 @@ func (a *uaApp) onRefer(in *refer.Incoming) {
 }
 
 // referredCallOptions are the options of the INVITE the Agent sends to a
-// Refer-To target: the minimal SDP and a Call-ID chosen here, so that the
+// Refer-To target: the SDP offer and a Call-ID chosen here, so that the
 // events can name the call.
 func (a *uaApp) referredCallOptions(in *refer.Incoming) *dialog.CallOptions {
 	callID := newCallID()
@@ -698,7 +710,7 @@ func (a *uaApp) referredCallOptions(in *refer.Incoming) *dialog.CallOptions {
 	a.mu.Unlock()
 	return &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
 		CallID:         callID,
-		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.sdp},
+		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.media.offer()},
 	}}
 }
 
@@ -753,7 +765,7 @@ func (a *uaApp) placeCall(stopping, hardStop context.Context) {
 	callID := newCallID()
 	opts := &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
 		CallID:         callID,
-		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.sdp},
+		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.media.offer()},
 	}}
 	c, err := a.ua.Invite(stopping, a.f.call, opts)
 	if err != nil {
@@ -824,7 +836,7 @@ func (a *uaApp) transfer(stopping, hardStop context.Context, c *dialog.Call, cal
 		var err error
 		consult, err = a.ua.Invite(stopping, a.f.transferTo, &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
 			CallID:         consultID,
-			RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.sdp},
+			RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.media.offer()},
 		}})
 		if err != nil {
 			ev := failedEvent(consultID, "out", err, stopping.Err() != nil && errors.Is(err, dialog.ErrCancelled))

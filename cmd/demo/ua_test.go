@@ -106,7 +106,8 @@ func TestUAPolicy(t *testing.T) {
 		}
 	}
 
-	// A call: 180 (-ring), then 200 with the minimal SDP; the peer's BYE
+	// A call: 180 (-ring), then 200 with an SDP offer (the INVITE had
+	// none, RFC 3264 §4); the peer's BYE
 	// gets 200.
 	var progress []int
 	c, err := peer.Invite(context.Background(), "sip:bob@192.0.2.4:5070", &dialog.CallOptions{
@@ -119,7 +120,7 @@ func TestUAPolicy(t *testing.T) {
 	if !slices.Equal(progress, []int{180}) {
 		t.Errorf("provisional responses %v, want [180]", progress)
 	}
-	if got, want := string(c.RemoteBody()), string(minimalSDP(netip.MustParseAddr("192.0.2.4"))); got != want {
+	if got, want := string(c.RemoteBody()), sdpOffer192024; got != want {
 		t.Errorf("SDP answer:\n%s\nwant:\n%s", got, want)
 	}
 	if err := c.Bye(context.Background()); err != nil {
