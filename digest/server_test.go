@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipxfer/sipxfer/sip"
 )
 
 // clock is a settable Verifier.Now.
@@ -187,7 +189,7 @@ func TestVerifierForgets(t *testing.T) {
 
 func TestVerifierBinding(t *testing.T) {
 	s := newServer(&Verifier{})
-	lines := string(s.v.AppendChallenges(nil, 0, "biloxi.com", []byte("192.0.2.1:5060"), false))
+	lines := string(s.v.AppendChallenges(nil, sip.HeaderWWWAuthenticate, "biloxi.com", []byte("192.0.2.1:5060"), false))
 	_, value, _ := strings.Cut(strings.TrimSuffix(lines, "\r\n"), ": ")
 	c := answer(t, value, s.users["bob"], 1)
 	wantErr(t, "from elsewhere", second(s.verify(c, []byte("192.0.2.2:5060"))), ErrStale, true, 401)
@@ -215,7 +217,7 @@ func TestVerifierVariants(t *testing.T) {
 	s = newServer(&Verifier{Algorithms: []Algorithm{SHA512_256, SHA256}, Userhash: true})
 	ha1 := SHA512_256.h("bob", "biloxi.com", "zanzibar")
 	byHash := map[string]Account{SHA512_256.h("bob", "biloxi.com"): {Username: "bob", HA1: ha1}}
-	lines := string(s.v.AppendChallenges(nil, 0, "biloxi.com", nil, false))
+	lines := string(s.v.AppendChallenges(nil, sip.HeaderWWWAuthenticate, "biloxi.com", nil, false))
 	first, _, _ := strings.Cut(lines, "\r\n")
 	_, value, _ := strings.Cut(first, ": ")
 	c = answer(t, value, s.users["bob"], 1)
