@@ -163,9 +163,12 @@ func rank(err error) int {
 // accepted them check the retried request too), recomputed with the
 // next nonce count. The method, digest-uri and body are req's.
 //
-// A realm challenged again without stale=true after req carried
-// credentials for it refused them; RFC 3261 §22.1 forbids sending them
-// again, so it is skipped (ErrRejected).
+// A realm challenged again without stale=true after req answered a fresh
+// challenge for it (nc 1) refused those credentials; RFC 3261 §22.1
+// forbids sending them again, so it is skipped (ErrRejected). Credentials
+// on a nonce used before (nc > 1) are answered once more, as servers that
+// do not send stale=true re-challenge an expired nonce that way; the new
+// answer has nc 1, so a second refusal stops.
 //
 // Authorize succeeds if it answered at least one challenge of resp; the
 // other realms may then be skipped, as RFC 3261 §22.3 allows. Otherwise
@@ -223,9 +226,13 @@ func (c *Client) Authorize(dst []byte, req, resp *sip.Message, creds Credentials
 				prior = append(prior, cr)
 			}
 		}
-		carried := func(realm string) bool {
+		// refused reports whether req's credentials for realm answered a
+		// fresh challenge (nc 1, or no qop) and so were refused as such. A
+		// nonce used before (nc > 1) may just have expired: some servers
+		// (Kamailio without flag 16) say so without stale=true.
+		refused := func(realm string) bool {
 			for i := range prior {
-				if prior[i].Realm == realm {
+				if prior[i].Realm == realm && prior[i].NC <= 1 {
 					return true
 				}
 			}
@@ -233,7 +240,7 @@ func (c *Client) Authorize(dst []byte, req, resp *sip.Message, creds Credentials
 		}
 		for i := range fresh {
 			ch := &fresh[i]
-			if !ch.Stale && carried(ch.Realm) {
+			if !ch.Stale && refused(ch.Realm) {
 				note(fail(ErrRejected, ch.Realm, "credentials refused"))
 				continue
 			}

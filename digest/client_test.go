@@ -231,12 +231,20 @@ func TestAuthorizeRejectedAndStale(t *testing.T) {
 	if out, err := c.Authorize([]byte("keep"), retry, again, accts.get); !errors.Is(err, ErrRejected) || string(out) != "keep" {
 		t.Errorf("challenged again: %q, %v", out, err)
 	}
+	// Credentials on a nonce used before (nc 2) are answered once more
+	// when challenged without stale: an expired nonce, for some servers.
+	reused := strings.Replace(string(first), "nc=00000001", "nc=00000002", 1)
+	lines, err := c.Authorize(nil, request(t, reused), again, accts.get)
+	if auth, _ := credentialsOf(t, lines); err != nil || len(auth) != 1 || auth[0].Nonce != "2" || auth[0].NC != 1 {
+		t.Errorf("reused nonce challenged again: %q, %v", lines, err)
+	}
 	stale := response(t, 401, "WWW-Authenticate: Digest realm=\"biloxi.com\", nonce=\"2\", qop=\"auth\", stale=true\n")
-	lines, err := c.Authorize(nil, retry, stale, accts.get)
+	lines, err = c.Authorize(nil, retry, stale, accts.get)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if auth, _ := credentialsOf(t, lines); len(auth) != 1 || auth[0].Nonce != "2" || auth[0].NC != 1 {
+	// Nonce "2" was answered once above: this is its second use.
+	if auth, _ := credentialsOf(t, lines); len(auth) != 1 || auth[0].Nonce != "2" || auth[0].NC != 2 {
 		t.Errorf("stale retry: %s", lines)
 	}
 }
