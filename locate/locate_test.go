@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sipxfer/sipxfer/dnsmsg"
 	"github.com/sipxfer/sipxfer/sip"
@@ -378,5 +379,26 @@ func TestTargetsWeightedOrder(t *testing.T) {
 	// RFC 2782: a number between 0 and the sum, inclusive.
 	if !reflect.DeepEqual(ns, []uint32{41, 11}) {
 		t.Fatalf("rand asked for %v", ns)
+	}
+}
+
+// blockingResolver answers nothing until the context ends.
+type blockingResolver struct{ *fakeResolver }
+
+func (blockingResolver) LookupNAPTR(ctx context.Context, name string) ([]NAPTR, error) {
+	<-ctx.Done()
+	return nil, &DNSError{Name: name, Type: dnsmsg.TypeNAPTR, Err: ErrTimeout, Cause: ctx.Err()}
+}
+
+// Locator.Timeout bounds a whole resolution, whatever the Resolver does.
+func TestTargetsTimeout(t *testing.T) {
+	l := &Locator{Resolver: blockingResolver{newFake()}, Timeout: 50 * time.Millisecond}
+	start := time.Now()
+	_, err := l.Targets(context.Background(), parseURI(t, "sip:bob@example.test"))
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("%v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %v", d)
 	}
 }
