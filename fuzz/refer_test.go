@@ -147,11 +147,11 @@ func newXferScene(t *testing.T, cfg byte) *xferScene {
 			EmbeddedHeaders:   refer.HeaderMode((cfg >> 4 & 3) % 3),
 		},
 		IgnoreNoSubscription: cfg&2 != 0,
-		RequireTargetDialog:  cfg&64 != 0,
+		AcceptOutsideDialog:  cfg&64 != 0,
 		NoAutoCall:           cfg&128 != 0,
 	}
 	if cfg&1 != 0 {
-		rcfg.AcceptCode = 200
+		rcfg.AcceptCode = 202
 	}
 	var err error
 	if s.agent, err = refer.New(s.ua, s.ev, rcfg); err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sipxfer/sipxfer/dialog"
 	"github.com/sipxfer/sipxfer/event"
+	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/sipfrag"
 )
 
@@ -30,6 +31,11 @@ const DefaultProbeAfter = time.Minute
 // than once per second".
 const DefaultMinNotifyInterval = time.Second
 
+// MaxDecideWithin is the longest Config.DecideWithin New takes: a quarter
+// of Timer F at the default T1 (64*T1 = 32 s), leaving the 2xx time to
+// cross a lossy path before the REFER's sender gives up.
+const MaxDecideWithin = 8 * time.Second
+
 // Config configures an Agent. The zero value is usable.
 type Config struct {
 	// Policy is what a REFER's Refer-To may ask for (schemes, embedded
@@ -38,12 +44,22 @@ type Config struct {
 	// OnRefer is called for each acceptable REFER received, with the
 	// request checked (400, 403 and the like are answered before). It
 	// decides with in.Accept, in.Reject or in.Defer, now or later; a REFER
-	// undecided after DecideWithin is deferred (202 and a pending NOTIFY,
+	// undecided after DecideWithin is deferred (a 2xx and a pending NOTIFY,
 	// RFC 3515 §2.4.7), so that it is always answered before its
-	// transaction times out. Nil accepts every REFER. It must not block.
+	// transaction times out. Nil accepts every REFER that reaches it (see
+	// AcceptOutsideDialog). It must not block.
 	OnRefer func(in *Incoming)
-	// AcceptCode is the 2xx that accepts a REFER: 202 (RFC 3515 §2.4.2),
-	// or 200 as RFC 7647 §5 allows. Default 202.
+	// AcceptOutsideDialog lets a REFER received outside any dialog reach
+	// OnRefer even when it names no dialog of this UA with Target-Dialog
+	// (RFC 4538). By default such a REFER gets 403: a stranger could
+	// otherwise make this UA place calls (RFC 3515 §5, toll fraud). A REFER
+	// inside a dialog, or outside one with a Target-Dialog naming one of
+	// this UA's dialogs, comes from a party that knows the call, and is
+	// accepted either way.
+	AcceptOutsideDialog bool
+	// AcceptCode is the 2xx that accepts a REFER: 200, as RFC 7647 §5
+	// requires ("MUST NOT reply with a 202"), or 202 for peers that know
+	// only RFC 3515 (§2.4.2). Default 200.
 	AcceptCode int
 	// IgnoreNoSubscription creates the implicit subscription even when a
 	// REFER carries Refer-Sub: false. By default it is honoured (RFC 4488
@@ -53,7 +69,8 @@ type Config struct {
 	// serves. Default DefaultExpires.
 	Expires time.Duration
 	// DecideWithin bounds how long OnRefer may leave a REFER undecided.
-	// Default DefaultDecideWithin.
+	// Default DefaultDecideWithin; at most MaxDecideWithin, since the
+	// REFER's sender gives up after 64*T1 (RFC 3261 Timer F).
 	DecideWithin time.Duration
 	// MinNotifyInterval is the least time between two progress NOTIFYs of
 	// one implicit subscription (RFC 3515 §3.10). Progress that comes
@@ -92,9 +109,12 @@ type Config struct {
 	// status. Default: the status line alone (RFC 3515 §5.3: more could
 	// leak information).
 	Sipfrag func(code int, reason string) []byte
-	// RequireTargetDialog refuses (403) a REFER received outside a dialog
-	// unless its Target-Dialog names a dialog of this UA (RFC 4538).
-	RequireTargetDialog bool
+	// AuthorizeReplaces decides whether an INVITE with Replaces may take
+	// over the call it names (RFC 3891 §3: the recipient MUST authorize it
+	// as it would the replaced call; §6.1). Nil is PartyOfReplaced: only
+	// a party of the replaced dialog, as the INVITE's From or its
+	// Referred-By, may. AcceptReplaces answers the others 403.
+	AuthorizeReplaces func(replaced *dialog.Dialog, req *sip.Message) bool
 }
 
 // Agent is the REFER machinery of one UA: it receives REFERs (the
@@ -112,7 +132,7 @@ type Agent struct {
 // replaces, RFC 3891).
 func New(ua *dialog.UA, ev *event.Manager, cfg Config) (*Agent, error) {
 	if cfg.AcceptCode == 0 {
-		cfg.AcceptCode = 202
+		cfg.AcceptCode = 200 // RFC 7647 §5
 	}
 	if cfg.AcceptCode != 200 && cfg.AcceptCode != 202 {
 		return nil, errors.New("refer: AcceptCode must be 200 or 202")
@@ -122,6 +142,12 @@ func New(ua *dialog.UA, ev *event.Manager, cfg Config) (*Agent, error) {
 	}
 	if cfg.DecideWithin <= 0 {
 		cfg.DecideWithin = DefaultDecideWithin
+	}
+	if cfg.DecideWithin > MaxDecideWithin {
+		return nil, errors.New("refer: DecideWithin must not exceed MaxDecideWithin")
+	}
+	if cfg.AuthorizeReplaces == nil {
+		cfg.AuthorizeReplaces = PartyOfReplaced
 	}
 	if cfg.Sipfrag == nil {
 		cfg.Sipfrag = statusLine

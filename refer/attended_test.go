@@ -71,7 +71,7 @@ func TestAttendedTransfer(t *testing.T) {
 	}
 	lines, _ := s.wire.since(mark)
 	want := []string{
-		"Alice>Bob REFER", "Bob>Alice 202/REFER", "Bob>Alice NOTIFY", "Alice>Bob 200/NOTIFY",
+		"Alice>Bob REFER", "Bob>Alice 200/REFER", "Bob>Alice NOTIFY", "Alice>Bob 200/NOTIFY",
 		"Bob>Carol INVITE", "Carol>Bob 200/INVITE", "Bob>Carol ACK",
 		"Bob>Alice NOTIFY", "Alice>Bob 200/NOTIFY", // the in-memory network is synchronous:
 		"Carol>Alice BYE", "Alice>Carol 200/BYE", // Carol's BYE follows her 200's consequences

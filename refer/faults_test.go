@@ -605,7 +605,7 @@ type sockTrace struct {
 
 type sockEntry struct {
 	sent   bool
-	what   string // "REFER", "202/REFER", "NOTIFY 180" (with the sipfrag code)
+	what   string // "REFER", "200/REFER", "NOTIFY 180" (with the sipfrag code)
 	remote netip.AddrPort
 }
 
@@ -702,7 +702,7 @@ func newSockParty(t *testing.T, name string) *sockParty {
 	p.agent, err = New(p.ua, p.ev, Config{
 		// The test decides each REFER itself, and may take its time.
 		OnRefer:      func(in *Incoming) { p.refers <- in },
-		DecideWithin: time.Minute,
+		DecideWithin: MaxDecideWithin,
 		CallOptions: func(*Incoming) *dialog.CallOptions {
 			return &dialog.CallOptions{InitialOptions: dialog.InitialOptions{RequestOptions: dialog.RequestOptions{ContentType: "application/sdp", Body: []byte(sdp)}}}
 		},
@@ -863,13 +863,13 @@ func tcpResetTransfer(t *testing.T, attended bool) {
 	if err := in.Accept(); err != nil {
 		t.Fatalf("Accept after the reset: %v", err)
 	}
-	got, err := alice.trace.await(ctx, false, "202/REFER", 1)
+	got, err := alice.trace.await(ctx, false, "200/REFER", 1)
 	if err != nil {
 		t.Fatalf("%v (%s)", err, &progress)
 	}
 	// §18.2.2: on a new connection to the Via's sent-by port, Alice's
 	// listener, not through the relay the REFER took.
-	if sent, _ := bob.trace.find(true, "202/REFER", 1); sent.remote != alice.addr {
+	if sent, _ := bob.trace.find(true, "200/REFER", 1); sent.remote != alice.addr {
 		t.Errorf("Bob sent the 202 to %v, want Alice's listener %v", sent.remote, alice.addr)
 	}
 	if got.remote == toBob.addr() {
@@ -901,7 +901,7 @@ func tcpResetTransfer(t *testing.T, attended bool) {
 		t.Fatal(err)
 	}
 	res, err := tr.Wait(ctx)
-	if err != nil || res.Code != 200 || res.ReferCode != 202 {
+	if err != nil || res.Code != 200 || res.ReferCode != 200 {
 		t.Fatalf("transfer: %+v %v (%s)\nAlice: %s\nBob: %s\nCarol: %s\nBob stats %+v", res, err, &progress, alice.trace, bob.trace, carol.trace, bob.ua.Transport().Stats())
 	}
 	if toAlice.connections() <= before {

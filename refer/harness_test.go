@@ -25,6 +25,8 @@ type stage struct {
 	wire   *wireLog
 	names  map[netip.AddrPort]string
 	byName map[string]*party
+	// ev configures the event Manager of the parties added from now on.
+	ev event.Config
 }
 
 // party is one UA with its event Manager and REFER Agent. Calls to it are
@@ -67,7 +69,7 @@ func (s *stage) add(name string, port uint16, cfg Config) *party {
 			c.Answer("application/sdp", []byte(sdp))
 		},
 	})
-	p.ev = event.New(p.ua, event.Config{})
+	p.ev = event.New(p.ua, s.ev)
 	if cfg.CallOptions == nil {
 		cfg.CallOptions = func(*Incoming) *dialog.CallOptions {
 			return &dialog.CallOptions{InitialOptions: dialog.InitialOptions{RequestOptions: dialog.RequestOptions{ContentType: "application/sdp", Body: []byte(sdp)}}}

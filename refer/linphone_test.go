@@ -40,10 +40,10 @@ func TestLinphoneNotifies(t *testing.T) {
 	if code := notify("terminated;reason=reason=noresource", "SIP/2.0 200 Ok\r\n"); code != 200 {
 		t.Errorf("NOTIFY terminated;reason=reason=noresource: %d, want 200", code)
 	}
-	if res := tr.Result(); res.Code != 200 || res.Err != nil || res.ReferCode != 202 {
-		t.Errorf("result %+v, want 200 after 202", res)
+	if res := tr.Result(); res.Code != 200 || res.Err != nil || res.ReferCode != 200 {
+		t.Errorf("result %+v, want 200 after 200", res)
 	}
-	if got, want := progress.String(), "accepted 202, notified 100 active, notified 180 active, notified 200 terminated, done 200"; got != want {
+	if got, want := progress.String(), "accepted 200, notified 100 active, notified 180 active, notified 200 terminated, done 200"; got != want {
 		t.Errorf("progress %s, want %s", got, want)
 	}
 }

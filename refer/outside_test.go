@@ -17,7 +17,7 @@ import (
 // refer;id=<its CSeq>), message for message.
 func TestRFC3515Examples(t *testing.T) {
 	s := newStage(t)
-	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{NoAutoCall: true})
+	alice, bob := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{NoAutoCall: true, AcceptOutsideDialog: true})
 	mark := s.wire.mark()
 	t1, err := alice.agent.ReferOutside(bob.uri(), &ReferOptions{ReferTo: "<sip:whatever@127.0.0.1>"})
 	if err != nil {
@@ -41,8 +41,8 @@ func TestRFC3515Examples(t *testing.T) {
 	}
 	lines, _ := s.wire.since(mark)
 	want := []string{
-		"Alice>Bob REFER", "Bob>Alice 202/REFER", "Bob>Alice NOTIFY", "Alice>Bob 200/NOTIFY", // F1-F4
-		"Alice>Bob REFER", "Bob>Alice 202/REFER", "Bob>Alice NOTIFY", "Alice>Bob 200/NOTIFY", // F7-F10
+		"Alice>Bob REFER", "Bob>Alice 200/REFER", "Bob>Alice NOTIFY", "Alice>Bob 200/NOTIFY", // F1-F4
+		"Alice>Bob REFER", "Bob>Alice 200/REFER", "Bob>Alice NOTIFY", "Alice>Bob 200/NOTIFY", // F7-F10
 		"Bob>Alice NOTIFY", "Alice>Bob 200/NOTIFY", // F11, F12
 		"Bob>Alice NOTIFY", "Alice>Bob 200/NOTIFY", // F5, F6
 	}
@@ -85,11 +85,11 @@ func TestRFC3515Examples(t *testing.T) {
 }
 
 // RFC 4538: a REFER outside the call's dialog names it with Target-Dialog;
-// the recipient finds the call. With RequireTargetDialog, a REFER outside
-// a dialog that names none of ours gets 403.
+// the recipient finds the call. By default (no AcceptOutsideDialog), a
+// REFER outside a dialog that names none of ours gets 403.
 func TestTargetDialog(t *testing.T) {
 	s := newStage(t)
-	alice, bob, carol := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{RequireTargetDialog: true}), s.add("Carol", 5080, Config{})
+	alice, bob, carol := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{}), s.add("Carol", 5080, Config{})
 	ab, ba := s.call(alice, bob)
 	id := ab.Dialog().ID()
 	tr, err := alice.agent.ReferOutside(bob.uri(), &ReferOptions{ReferTo: "<" + carol.uri() + ">", TargetDialog: &id})
@@ -140,7 +140,7 @@ func TestNotifyChecks(t *testing.T) {
 	if code := notify([]dialog.Header{ev, active}, "no status line"); code != 200 {
 		t.Errorf("bad sipfrag: %d, want 200", code)
 	}
-	if got := progress.String(); got != "accepted 202, notified 100 active, notified active err" {
+	if got := progress.String(); got != "accepted 200, notified 100 active, notified active err" {
 		t.Errorf("progress %s", got)
 	}
 	in.Notify(200, "")
@@ -174,7 +174,7 @@ func TestSipfragBadHeaderKeepsStatus(t *testing.T) {
 	if res.Code != 486 || !errors.Is(res.Err, ErrFailed) {
 		t.Fatalf("result %+v (%s)", res, &progress)
 	}
-	if got := progress.String(); got != "accepted 202, notified 100 active, notified 486 terminated, done 486 err" {
+	if got := progress.String(); got != "accepted 200, notified 100 active, notified 486 terminated, done 486 err" {
 		t.Errorf("progress %s", got)
 	}
 }

@@ -23,11 +23,12 @@ var ErrNoReplaces = errors.New("refer: no Replaces header")
 //   - 603: the dialog matched has just ended;
 //   - 486: the dialog is confirmed and the Replaces says early-only.
 //
-// authorize, when not nil, is the local policy RFC 3891 §3 asks for (is
-// the sender allowed to replace this call? e.g. by its Referred-By); it
-// returning false gives 403. The caller answers the new call, then ends
-// the old one with Replace.
-func Replacing(ua *dialog.UA, req *sip.Message, authorize func(old *dialog.Call, req *sip.Message) bool) (*dialog.Call, error) {
+// authorize is the local policy RFC 3891 §3 asks for (is the sender
+// allowed to replace this dialog? its call is replaced.Call()); nil is
+// PartyOfReplaced. It returning
+// false gives 403. The caller answers the new call, then ends the old one
+// with Replace.
+func Replacing(ua *dialog.UA, req *sip.Message, authorize func(replaced *dialog.Dialog, req *sip.Message) bool) (*dialog.Call, error) {
 	if !req.Has(sip.HeaderReplaces) {
 		return nil, ErrNoReplaces
 	}
@@ -49,6 +50,18 @@ func Replacing(ua *dialog.UA, req *sip.Message, authorize func(old *dialog.Call,
 	// remote tag.
 	id := dialog.ID{CallID: string(r.CallID), LocalTag: string(r.ToTag), RemoteTag: string(r.FromTag)}
 	d := ua.FindDialog(id)
+	if d == nil && (id.LocalTag == "0" || id.RemoteTag == "0") {
+		// RFC 3891 §6.1: "a tag of zero matches both tags of zero and
+		// null", for a dialog with an RFC 2543 peer, which sent no tag.
+		alt := id
+		if alt.LocalTag == "0" {
+			alt.LocalTag = ""
+		}
+		if alt.RemoteTag == "0" {
+			alt.RemoteTag = ""
+		}
+		d = ua.FindDialog(alt)
+	}
 	if d == nil {
 		if ua.RecentlyEnded(id) {
 			// RFC 3891 §3: a dialog that has already terminated: 603.
@@ -80,10 +93,59 @@ func Replacing(ua *dialog.UA, req *sip.Message, authorize func(old *dialog.Call,
 	default:
 		return nil, &Error{Status: 603, Reason: "Replaced Call Ended", Err: ErrReplaces}
 	}
-	if authorize != nil && !authorize(old, req) {
+	if authorize == nil {
+		authorize = PartyOfReplaced
+	}
+	// RFC 3891 §3: the replacement MUST be authorized as the call would be.
+	if !authorize(d, req) {
 		return nil, &Error{Status: 403, Reason: "Replacement Not Authorized", Err: ErrReplaces}
 	}
 	return old, nil
+}
+
+// PartyOfReplaced is the default authorization of an INVITE with Replaces
+// (RFC 3891 §3, §6.1): the INVITE's From, or its Referred-By (the
+// transferor of an attended transfer, RFC 5589 §7), must name a party of
+// the replaced dialog: its remote or its local URI (the latter for a
+// user's own other device picking up the call). Identities are compared
+// as address-of-record: user, host and port, sip and sips alike (RFC 3892
+// §4), parameters ignored. Neither header is proof of identity; an
+// application that authenticates requests (package digest) can check
+// them before trusting either.
+func PartyOfReplaced(d *dialog.Dialog, req *sip.Message) bool {
+	var parties [2]sip.NameAddr
+	if parties[0].Parse([]byte(d.RemoteURI())) != nil || parties[1].Parse([]byte(d.LocalURI())) != nil {
+		return false
+	}
+	for _, h := range [...]sip.HeaderName{sip.HeaderFrom, sip.HeaderReferredBy} {
+		v := req.Get(h)
+		if v == nil {
+			continue
+		}
+		var who sip.NameAddr
+		if who.Parse(v) != nil || who.Wildcard {
+			continue
+		}
+		for i := range parties {
+			if sameIdentity(&who.URI, &parties[i].URI) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameIdentity compares two URIs as identities: scheme sip and sips
+// alike, user, host and port as RFC 3261 §19.1.4 does, parameters and
+// headers ignored.
+func sameIdentity(a, b *sip.URI) bool {
+	if (a.Scheme != sip.SchemeSIP && a.Scheme != sip.SchemeSIPS) || (b.Scheme != sip.SchemeSIP && b.Scheme != sip.SchemeSIPS) {
+		return a.Equal(b)
+	}
+	x, y := *a, *b
+	x.Scheme, y.Scheme = sip.SchemeSIP, sip.SchemeSIP
+	x.Params, y.Params, x.Headers, y.Headers = nil, nil, nil, nil
+	return x.Equal(&y)
 }
 
 // Replace shuts down the call a new one has replaced, once the new one has
@@ -106,7 +168,7 @@ func Replace(ctx context.Context, old *dialog.Call) error {
 // reports false for an INVITE without Replaces, which the caller answers
 // as usual.
 func (a *Agent) AcceptReplaces(c *dialog.Call, req *sip.Message, contentType string, body []byte) bool {
-	old, err := Replacing(a.ua, req, nil)
+	old, err := Replacing(a.ua, req, a.cfg.AuthorizeReplaces)
 	if errors.Is(err, ErrNoReplaces) {
 		return false
 	}

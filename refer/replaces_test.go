@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,10 +104,16 @@ func TestReplacing(t *testing.T) {
 	wantStatus(t, err, 400)
 	_, err = Replacing(u.bob, inviteWith(t, replacesFor(d, ";early-only")), nil)
 	wantStatus(t, err, 486)
-	_, err = Replacing(u.bob, inviteWith(t, replacesFor(d, "")), func(*dialog.Call, *sip.Message) bool { return false })
+	_, err = Replacing(u.bob, inviteWith(t, replacesFor(d, "")), func(*dialog.Dialog, *sip.Message) bool { return false })
 	wantStatus(t, err, 403)
 
-	old, err := Replacing(u.bob, inviteWith(t, replacesFor(d, "")), nil)
+	// RFC 3891 §3: by default only a party of the replaced call may
+	// replace it. Carol, a stranger to it, is refused...
+	_, err = Replacing(u.bob, inviteWith(t, replacesFor(d, "")), nil)
+	wantStatus(t, err, 403)
+	// ...unless Alice, the other party, referred her (RFC 5589 §7).
+	referredBy := "Referred-By: " + d.RemoteURI()
+	old, err := Replacing(u.bob, inviteWith(t, replacesFor(d, ""), referredBy), nil)
 	if err != nil || old != bc {
 		t.Fatalf("Replacing: %v, %v; want Bob's call", old, err)
 	}
@@ -123,7 +130,7 @@ func TestReplacing(t *testing.T) {
 		t.Fatalf("Alice's call ended with %v", ac.Err())
 	}
 	// And now it has ended: 603.
-	_, err = Replacing(u.bob, inviteWith(t, replacesFor(d, "")), nil)
+	_, err = Replacing(u.bob, inviteWith(t, replacesFor(d, ""), referredBy), nil)
 	wantStatus(t, err, 603)
 }
 
@@ -143,7 +150,7 @@ func TestReplacingEarly(t *testing.T) {
 	_, err = Replacing(u.bob, inviteWith(t, replacesFor(bc.EarlyDialogs()[0], "")), nil)
 	wantStatus(t, err, 481)
 	// At Alice, the caller: replaced, and the old INVITE is cancelled.
-	old, err := Replacing(u.alice, inviteWith(t, replacesFor(early[0], ";early-only")), nil)
+	old, err := Replacing(u.alice, inviteWith(t, replacesFor(early[0], ";early-only"), "Referred-By: "+early[0].RemoteURI()), nil)
 	if err != nil || old != ac {
 		t.Fatalf("Replacing: %v, %v", old, err)
 	}
@@ -197,4 +204,80 @@ func TestReplacingNotInvite(t *testing.T) {
 	}
 	_, err = Replacing(u.bob, inviteWith(t, replacesFor(d, "")), nil)
 	wantStatus(t, err, 603)
+}
+
+// RFC 3891 §3 (authorize as the replaced call), §6.1: by default only a
+// party of the replaced dialog may replace it, named by the INVITE's From
+// or by its Referred-By (RFC 5589 §7), compared as an address of record.
+func TestPartyOfReplaced(t *testing.T) {
+	u := newTwoUAs(t, false)
+	if _, err := u.alice.Invite(context.Background(), "sip:bob@127.0.0.1:5070", nil); err != nil {
+		t.Fatal(err)
+	}
+	d := (<-u.bobCalls).Dialog()
+	alice := "sip:alice@127.0.0.1:5060"
+	if got := d.RemoteURI(); !strings.Contains(got, alice) {
+		t.Fatalf("Bob's remote URI %q", got)
+	}
+	withFrom := func(from string, extra ...string) *sip.Message {
+		m := inviteWith(t, extra...)
+		s := strings.Replace(string(m.Bytes()), "From: <sip:carol@127.0.0.1:5080>;tag=c1", "From: "+from, 1)
+		var out sip.Message
+		if err := sip.Parse(&out, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		return &out
+	}
+	for _, tc := range []struct {
+		name string
+		req  *sip.Message
+		want bool
+	}{
+		{"stranger", inviteWith(t), false},
+		{"stranger, Referred-By a stranger", inviteWith(t, "Referred-By: <sip:mallory@127.0.0.1:5060>"), false},
+		{"Referred-By the other party", inviteWith(t, "Referred-By: <"+alice+">"), true},
+		{"Referred-By with a display name and parameters", inviteWith(t, `Referred-By: "Alice" <`+alice+`;transport=udp>;cid=x`), true},
+		{"Referred-By sips", inviteWith(t, "Referred-By: <sips:alice@127.0.0.1:5060>"), true},
+		{"Referred-By another port", inviteWith(t, "Referred-By: <sip:alice@127.0.0.1:5061>"), false},
+		{"From the other party", withFrom("<" + alice + ">;tag=x"), true},
+		{"From the replaced party itself (another device)", withFrom("<sip:bob@127.0.0.1:5070>;tag=x"), true},
+		{"From another user", withFrom("<sip:alice2@127.0.0.1:5060>;tag=x"), false},
+	} {
+		if got := PartyOfReplaced(d, tc.req); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// RFC 3891 §6.1: "a tag of zero matches both tags of zero and null": a
+// call from an RFC 2543 peer, which sent no From tag, can be replaced by
+// a Replaces with from-tag=0.
+func TestReplacesTagZeroMatchesNull(t *testing.T) {
+	u := newTwoUAs(t, false)
+	invite := "INVITE sip:bob@127.0.0.1:5070 SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK2543\r\n" +
+		"Max-Forwards: 70\r\n" +
+		"From: <sip:alice@127.0.0.1:5060>\r\n" + // RFC 2543: no tag
+		"To: <sip:bob@127.0.0.1:5070>\r\n" +
+		"Call-ID: rfc2543-call\r\n" +
+		"CSeq: 1 INVITE\r\n" +
+		"Contact: <sip:alice@127.0.0.1:5060>\r\n" +
+		"Content-Length: 0\r\n\r\n"
+	to := transport.Addr{Proto: transport.UDP, AddrPort: netip.MustParseAddrPort("127.0.0.1:5070")}
+	if err := u.alice.Transport().Send(to, []byte(invite)); err != nil {
+		t.Fatal(err)
+	}
+	bc := <-u.bobCalls
+	id := bc.Dialog().ID()
+	if id.RemoteTag != "" {
+		t.Fatalf("remote tag %q, want none", id.RemoteTag)
+	}
+	replaces := fmt.Sprintf("Replaces: %s;to-tag=%s;from-tag=0", id.CallID, id.LocalTag)
+	old, err := Replacing(u.bob, inviteWith(t, replaces, "Referred-By: <sip:alice@127.0.0.1:5060>"), nil)
+	if err != nil || old != bc {
+		t.Fatalf("Replacing: %v, %v; want the RFC 2543 call", old, err)
+	}
+	// A tag other than 0 still has to match exactly.
+	_, err = Replacing(u.bob, inviteWith(t, fmt.Sprintf("Replaces: %s;to-tag=%s;from-tag=1", id.CallID, id.LocalTag)), nil)
+	wantStatus(t, err, 481)
 }

@@ -92,16 +92,29 @@ func TestEmbeddedHeaders(t *testing.T) {
 	}
 }
 
-// RFC 7647 §5: a REFER may be accepted with 200; the transferor treats it
-// as 202.
-func TestAccept200(t *testing.T) {
-	s := newStage(t)
-	alice, bob, carol := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{AcceptCode: 200}), s.add("Carol", 5080, Config{})
-	ac, _ := s.call(alice, bob)
-	tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<" + carol.uri() + ">"})
-	res, err := tr.Wait(bg())
-	if err != nil || res.ReferCode != 200 || res.Code != 200 {
-		t.Fatalf("result %+v, %v", res, err)
+// RFC 7647 §5: "an element accepting a REFER request MUST NOT reply with
+// a 202": the default is 200. AcceptCode 202 serves RFC 3515-only peers,
+// and the transferor takes a 202 as a 200.
+func TestAcceptCodeRFC7647(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want int
+	}{{Config{}, 200}, {Config{AcceptCode: 202}, 202}} {
+		s := newStage(t)
+		alice, bob, carol := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, c.cfg), s.add("Carol", 5080, Config{})
+		ac, _ := s.call(alice, bob)
+		mark := s.wire.mark()
+		tr, _ := alice.agent.Refer(ac.Dialog(), &ReferOptions{ReferTo: "<" + carol.uri() + ">"})
+		res, err := tr.Wait(bg())
+		if err != nil || res.ReferCode != c.want || res.Code != 200 {
+			t.Fatalf("AcceptCode %d: result %+v, %v", c.cfg.AcceptCode, res, err)
+		}
+		if s.wire.find(mark, fmt.Sprintf("Bob>Alice %d/REFER", c.want)) == nil {
+			t.Errorf("no %d to the REFER on the wire", c.want)
+		}
+	}
+	if _, err := New(nil, nil, Config{AcceptCode: 201}); err == nil {
+		t.Error("AcceptCode 201 taken")
 	}
 }
 
@@ -118,13 +131,13 @@ func TestNoReferSub(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := tr.Wait(bg())
-	if err != nil || !res.NoSubscription || res.ReferCode != 202 {
+	if err != nil || !res.NoSubscription || res.ReferCode != 200 {
 		t.Fatalf("result %+v, %v", res, err)
 	}
-	if got := progress.String(); got != "accepted 202, done" {
+	if got := progress.String(); got != "accepted 200, done" {
 		t.Errorf("progress %s", got)
 	}
-	ok := s.wire.find(mark, "Bob>Alice 202/REFER")
+	ok := s.wire.find(mark, "Bob>Alice 200/REFER")
 	if v, present, _ := ok.ReferSub(); !present || v {
 		t.Errorf("202 does not echo Refer-Sub: false:\n%s", ok.Bytes())
 	}
@@ -174,8 +187,8 @@ func TestSeveralRefers(t *testing.T) {
 	if r1.Code != 200 || r1.Err != nil || r2.Code != 486 || !errors.Is(r2.Err, ErrFailed) {
 		t.Fatalf("results %+v %+v", r1, r2)
 	}
-	if p1.String() != "accepted 202, notified 100 active, notified 180 active, notified 200 terminated, done 200" ||
-		p2.String() != "accepted 202, notified 100 active, notified 486 terminated, done 486 err" {
+	if p1.String() != "accepted 200, notified 100 active, notified 180 active, notified 200 terminated, done 200" ||
+		p2.String() != "accepted 200, notified 100 active, notified 486 terminated, done 486 err" {
 		t.Errorf("progress:\n%s\n%s", &p1, &p2)
 	}
 	// The call is untouched by its subscriptions ending.
@@ -268,7 +281,7 @@ func TestDeferThenDecline(t *testing.T) {
 		t.Fatalf("answered before DecideWithin: %s", &progress)
 	}
 	s.clock.Advance(500 * time.Millisecond)
-	if progress.String() != "accepted 202, notified 100 pending" {
+	if progress.String() != "accepted 200, notified 100 pending" {
 		t.Fatalf("progress %s", &progress)
 	}
 	in := <-undecided
@@ -333,7 +346,7 @@ func TestDeferredNoSubscriptionAccepted(t *testing.T) {
 	ab, _ := s.call(alice, bob)
 	tr, _ := alice.agent.Refer(ab.Dialog(), &ReferOptions{ReferTo: "<" + carol.uri() + ">", NoSubscription: true})
 	s.clock.Advance(500 * time.Millisecond)
-	if res := tr.Result(); !res.NoSubscription || res.ReferCode != 202 {
+	if res := tr.Result(); !res.NoSubscription || res.ReferCode != 200 {
 		t.Fatalf("after the deferral: %+v", res)
 	}
 	in := <-undecided
@@ -366,7 +379,7 @@ func TestNotifyBeforeAccept(t *testing.T) {
 	}
 	in.Accept()
 	in.Notify(200, "")
-	if got := progress.String(); got != "accepted 202, notified 100 active, notified 200 terminated, done 200" {
+	if got := progress.String(); got != "accepted 200, notified 100 active, notified 200 terminated, done 200" {
 		t.Fatalf("progress %s", got)
 	}
 }
@@ -440,7 +453,7 @@ func TestNotifyRate(t *testing.T) {
 	if res := tr.Result(); res.Code != 200 || res.Err != nil {
 		t.Errorf("result %+v", res)
 	}
-	if got := progress.String(); got != "accepted 202, notified 100 active, notified 180 active, notified 200 terminated, done 200" {
+	if got := progress.String(); got != "accepted 200, notified 100 active, notified 180 active, notified 200 terminated, done 200" {
 		t.Errorf("progress %s", got)
 	}
 
@@ -497,7 +510,7 @@ func TestLostNotifyBounded(t *testing.T) {
 	if res := tr.Result(); !errors.Is(res.Err, ErrNoOutcome) || !errors.As(res.Err, &se) || se.Code != 403 {
 		t.Errorf("result %+v", res)
 	}
-	if got := progress.String(); got != "accepted 202, notified 100 active, done 100 err" {
+	if got := progress.String(); got != "accepted 200, notified 100 active, done 100 err" {
 		t.Errorf("progress %s", got)
 	}
 }
@@ -530,7 +543,35 @@ func TestRefreshCrossesFinalNotify(t *testing.T) {
 	if res.Code != 200 || res.Err != nil {
 		t.Fatalf("result %+v (%s)", res, &progress)
 	}
-	if got := progress.String(); got != "accepted 202, notified 100 active, notified 180 active, notified 200 terminated, done 200" {
+	if got := progress.String(); got != "accepted 200, notified 100 active, notified 180 active, notified 200 terminated, done 200" {
 		t.Errorf("progress %s", got)
+	}
+}
+
+// RFC 3892 §3: the referee copies the REFER's Referred-By into the
+// request to the target; a REFER without one (baresip, linphone) gets the
+// REFER's From, tag dropped, so that the target of an attended transfer
+// can see who vouches for the Replaces (PartyOfReplaced).
+func TestReferredByCopiedOrFromREFER(t *testing.T) {
+	s := newStage(t)
+	alice, bob, carol := s.add("Alice", 5060, Config{}), s.add("Bob", 5070, Config{}), s.add("Carol", 5080, Config{})
+	ab, _ := s.call(alice, bob)
+	for _, tc := range []struct{ referredBy, want string }{
+		{"", "<" + alice.uri() + ">"},
+		{`"Al" <sip:al@example.com>;cid=1`, `"Al" <sip:al@example.com>;cid=1`},
+	} {
+		mark := s.wire.mark()
+		tr, _ := alice.agent.Refer(ab.Dialog(), &ReferOptions{ReferTo: "<" + carol.uri() + ">", ReferredBy: tc.referredBy})
+		if res, err := tr.Wait(bg()); err != nil || res.Code != 200 {
+			t.Fatalf("%+v %v", res, err)
+		}
+		inv := s.wire.find(mark, "Bob>Carol INVITE")
+		if inv == nil {
+			t.Fatal("no INVITE to Carol")
+		}
+		if got := string(inv.Get(sip.HeaderReferredBy)); got != tc.want {
+			t.Errorf("REFER with Referred-By %q: INVITE has %q, want %q", tc.referredBy, got, tc.want)
+		}
+		<-carol.calls
 	}
 }

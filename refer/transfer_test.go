@@ -38,15 +38,15 @@ func TestBlindTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("transfer: %v (%s)", err, &progress)
 	}
-	if res.ReferCode != 202 || res.Code != 200 {
+	if res.ReferCode != 200 || res.Code != 200 {
 		t.Errorf("result %+v", res)
 	}
-	if got, want := progress.String(), "accepted 202, notified 100 active, notified 180 active, notified 200 terminated, done 200"; got != want {
+	if got, want := progress.String(), "accepted 200, notified 100 active, notified 180 active, notified 200 terminated, done 200"; got != want {
 		t.Errorf("progress:\n got %s\nwant %s", got, want)
 	}
 	lines, _ := s.wire.since(mark)
 	want := []string{
-		"Alice>Bob REFER", "Bob>Alice 202/REFER",
+		"Alice>Bob REFER", "Bob>Alice 200/REFER",
 		"Bob>Alice NOTIFY", "Alice>Bob 200/NOTIFY", // 100 Trying
 		"Bob>Carol INVITE", "Carol>Bob 180/INVITE",
 		"Bob>Alice NOTIFY", "Alice>Bob 200/NOTIFY", // 180 Ringing

@@ -93,15 +93,26 @@ func (a *Agent) handleRefer(r *dialog.Request) {
 	if r.Dialog != nil {
 		in.About = r.Dialog.Call()
 	} else {
+		// RFC 3261 §8.1.1.8: a request that can create a dialog MUST carry
+		// one Contact; without it there is nowhere to send the NOTIFYs.
+		if !oneContact(req) {
+			r.Respond(400, "Missing or Bad Contact", nil)
+			return
+		}
 		// RFC 4538 §4: Target-Dialog names the dialog the REFER is about,
 		// from the recipient's point of view.
+		named := false
 		if td, err := in.Msg.TargetDialog(); err == nil {
 			if d := a.ua.FindDialog(dialog.ID{CallID: string(td.CallID), LocalTag: string(td.LocalTag), RemoteTag: string(td.RemoteTag)}); d != nil {
+				named = true
 				in.About = d.Call()
 			}
 		}
-		if a.cfg.RequireTargetDialog && in.About == nil {
-			r.Respond(403, "Target-Dialog Required", nil)
+		// RFC 3515 §5: a REFER from anyone could make this UA place calls
+		// for them; outside a dialog of ours it needs the application's
+		// consent.
+		if !named && !a.cfg.AcceptOutsideDialog {
+			r.Respond(403, "REFER Outside a Dialog Not Accepted", nil)
 			return
 		}
 	}
@@ -123,6 +134,23 @@ func (a *Agent) handleRefer(r *dialog.Request) {
 	a.cfg.OnRefer(in)
 }
 
+// oneContact reports whether m has exactly one Contact value, a URI.
+func oneContact(m *sip.Message) bool {
+	var v []byte
+	for it := m.Values(sip.HeaderContact); ; {
+		f, ok := it.Next()
+		if !ok {
+			break
+		}
+		if v != nil || sip.ListElementEnd(f) != len(f) {
+			return false
+		}
+		v = f
+	}
+	var na sip.NameAddr
+	return v != nil && na.Parse(v) == nil && !na.Wildcard
+}
+
 // Accept accepts the REFER: a 202 (or Config.AcceptCode) and, unless
 // NoSubscription, the implicit subscription with its first NOTIFY, "SIP/2.0
 // 100 Trying" in state active (RFC 3515 §2.4.4, §2.4.5). After Defer it
@@ -139,8 +167,11 @@ func (in *Incoming) Accept() error {
 	in.stopTimerLocked()
 	in.mu.Unlock()
 	if wasDeferred {
-		// Refer-Sub: false leaves no subscription to grant: go on to call.
-		if err := in.notify(event.StateActive, 100, "Trying"); err != nil && !errors.Is(err, ErrNoSubscription) {
+		// Refer-Sub: false leaves no subscription to grant, and one the
+		// referrer ended meanwhile does not withdraw the reference (RFC
+		// 3515 §2.4.4; RFC 6665 §4.2.1.4 ends only the subscription): go
+		// on to call either way.
+		if err := in.notify(event.StateActive, 100, "Trying"); err != nil && !errors.Is(err, ErrNoSubscription) && !errors.Is(err, event.ErrState) {
 			return err
 		}
 	} else if err := in.respond(event.StateActive); err != nil {
@@ -164,7 +195,15 @@ func (in *Incoming) Defer() error {
 	in.decided, in.deferred = true, true
 	in.stopTimerLocked()
 	in.mu.Unlock()
-	return in.respond(event.StatePending)
+	if err := in.respond(event.StatePending); err != nil {
+		// The REFER was refused after all (503, or nothing could be sent):
+		// nothing is pending, and a later Accept must not call the target.
+		in.mu.Lock()
+		in.deferred, in.final = false, true
+		in.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // Reject refuses the REFER. Before it is answered, the response is code
@@ -234,6 +273,14 @@ func (in *Incoming) respond(state event.State) error {
 			reason = "Too Many Subscriptions"
 		}
 		in.r.Respond(503, reason, nil)
+		if created {
+			// Made for the subscription that could not be: nothing may
+			// stay in the UA's table that nothing will end.
+			d.Terminate(err)
+			in.mu.Lock()
+			in.Dialog = nil
+			in.mu.Unlock()
+		}
 		return err
 	}
 	in.mu.Lock()
@@ -328,8 +375,8 @@ func (in *Incoming) callTarget() {
 		}
 	}
 	opts.Headers = append([]dialog.Header(nil), opts.Headers...)
-	if in.Target.ReferredBy != nil {
-		opts.Headers = append(opts.Headers, dialog.Header{Name: "Referred-By", Value: string(in.Target.ReferredBy)})
+	if rb := in.referredBy(); rb != "" {
+		opts.Headers = append(opts.Headers, dialog.Header{Name: "Referred-By", Value: rb})
 	}
 	in.Target.EachHeader(nil, func(_ sip.HeaderName, name, value []byte) {
 		opts.Headers = append(opts.Headers, dialog.Header{Name: string(name), Value: string(value)})
@@ -354,6 +401,30 @@ func (in *Incoming) callTarget() {
 	if a.cfg.OnCall != nil {
 		a.cfg.OnCall(in, c)
 	}
+}
+
+// referredBy is the Referred-By of the request to the target: the REFER's
+// (RFC 3892 §3: the referee copies it), or, when the REFER has none, the
+// REFER's From without its tag, since that is who referred us. The
+// target of an attended transfer needs it: it is how RFC 5589 §7 lets the
+// replaced call's party vouch for the INVITE with Replaces (see
+// PartyOfReplaced).
+func (in *Incoming) referredBy() string {
+	if in.Target.ReferredBy != nil {
+		return string(in.Target.ReferredBy)
+	}
+	from, err := in.Msg.From()
+	if err != nil || from.Wildcard {
+		return ""
+	}
+	var b []byte
+	if from.Quoted {
+		b = append(append(append(b, '"'), from.DisplayName...), '"', ' ')
+	} else if len(from.DisplayName) > 0 {
+		b = append(append(b, from.DisplayName...), ' ')
+	}
+	b = append(append(append(b, '<'), from.URI.Raw...), '>')
+	return string(b)
 }
 
 // outcome is the status to report for a call's answer.
