@@ -18,8 +18,8 @@
 #                 UA) and transfers him (ctrl_tcp "transfer") to Carol (our
 #                 UA); Bob must take the REFER, call Carol and notify
 #                 Alice up to a final 200, Carol must get Bob's call
-#   transfer-b-rfc7647, transfer-b-declined
-#                 the same with Bob answering the REFER 200 (-rfc7647), and
+#   transfer-b-rfc3515, transfer-b-declined
+#                 the same with Bob answering the REFER 202 (-rfc3515), and
 #                 declining it 603 (-accept-refer=false: nobody calls Carol)
 #
 # baresip's known deviations (shared/PEERS.md) are tolerated: a bare
@@ -397,16 +397,16 @@ if [ "${1:-}" = --case ]; then
 	# UAs) answer; Alice is baresip: she dials Bob, then transfers him to
 	# Carol (ctrl_tcp "transfer"). baresip sends a bare addr-spec
 	# Refer-To and no Referred-By. VARIANT:
-	#   blind      Bob answers 202, calls Carol and notifies Alice up to the
-	#              final 200; baresip then hangs up
-	#   rfc7647    Bob answers the REFER 200 (RFC 7647): the same
+	#   blind      Bob answers 200 (RFC 7647 §5), calls Carol and notifies
+	#              Alice up to the final 200; baresip then hangs up
+	#   rfc3515    Bob answers the REFER 202 (RFC 3515 §2.4.2): the same
 	#   declined   Bob declines with 603: baresip reports TRANSFER_FAILED
 	#              (and hangs up all the same); nobody calls Carol
 	transfer_b() {
 		local variant=$1 args=()
 		case $variant in
 		blind) ;;
-		rfc7647) args=(-rfc7647) ;;
+		rfc3515) args=(-rfc3515) ;;
 		declined) args=(-accept-refer=false) ;;
 		*) fail "unknown case transfer-b-$variant" ;;
 		esac
@@ -433,8 +433,8 @@ if [ "${1:-}" = --case ]; then
 			clean_stats bob carol
 			return 0
 		fi
-		local code=202
-		[ "$variant" = rfc7647 ] && code=200
+		local code=200
+		[ "$variant" = rfc3515 ] && code=202
 		expect bob "\"event\":\"refer_received\".*\"refer_to\":\"[^\"]*$carol_uri.*\"code\":$code" "refer_received (to Carol, answered $code)" 5
 		expect bob '"event":"call_established".*"direction":"out".*"purpose":"referred"' "call_established (to Carol)" 5
 		expect carol "\"event\":\"call_incoming\".*\"from\":\"[^\"]*sip:bob@" "call_incoming from Bob" 5
@@ -499,7 +499,7 @@ fi
 # The driver.
 cd "$(dirname "$0")/../.."
 CASES=${CASES:-call-out call-in transfer-a transfer-a-norefersub transfer-a-out-of-dialog transfer-a-attended
-	transfer-b transfer-b-rfc7647 transfer-b-declined}
+	transfer-b transfer-b-rfc3515 transfer-b-declined}
 
 # skip_or_fail MESSAGE: without baresip a run outside CI skips; CI fails.
 skip_or_fail() {

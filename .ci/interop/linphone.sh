@@ -286,7 +286,7 @@ if [ "${1:-}" = --case ]; then
 		expect bob '"event":"call_established".*"direction":"in"' "call_established (from Alice, linphone)" 10
 		lin_expect 'Call 1 with .* connected' "Call 1 connected" 5
 		lin transfer "$carol_uri"
-		expect bob "\"event\":\"refer_received\".*\"refer_to\":\"[^\"]*$carol_uri.*\"code\":202" "refer_received (to Carol, answered 202)" 5
+		expect bob "\"event\":\"refer_received\".*\"refer_to\":\"[^\"]*$carol_uri.*\"code\":200" "refer_received (to Carol, answered 200)" 5
 		expect bob '"event":"call_established".*"direction":"out".*"purpose":"referred"' "call_established (to Carol)" 5
 		expect carol '"event":"call_incoming".*"from":"[^"]*sip:bob@' "call_incoming from Bob" 5
 		expect carol '"event":"call_established".*"direction":"in"' "call_established (from Bob)" 5
@@ -325,7 +325,7 @@ if [ "${1:-}" = --case ]; then
 		lin_expect 'Call 2 with .* connected' "Call 2 connected" 5
 		consult=$(sed -n 's/.*"event":"call_established","call_id":"\([^"]*\)".*/\1/p' "$dir/carol.out" | head -n 1)
 		lin transfer 1 --to-call 2
-		expect bob '"event":"refer_received".*"attended":true.*"code":202' "refer_received with Replaces (answered 202)" 5
+		expect bob '"event":"refer_received".*"attended":true.*"code":200' "refer_received with Replaces (answered 200)" 5
 		expect carol "\"event\":\"call_incoming\".*\"from\":\"[^\"]*sip:bob@.*\"replaces\":\"$consult\"" "INVITE with Replaces of the consultation" 5
 		expect bob '"event":"call_established".*"direction":"out".*"purpose":"referred"' "call_established (to Carol, replacing)" 5
 		expect carol "\"event\":\"call_ended\",\"call_id\":\"$consult\"" "the consultation ended (replaced)" 5
@@ -350,7 +350,7 @@ if [ "${1:-}" = --case ]; then
 		expect alice '"event":"notify".*"code":200.*"state":"terminated' "final NOTIFY (sipfrag 200, terminated)" 0
 		expect alice '"event":"transfer_result".*"ok":true' "transfer_result ok" 0
 		expect alice '"event":"call_ended".*"purpose":"consult".*"reason":"dialog: remote hung up"' "consultation ended by Carol (replaced)" 0
-		expect bob '"event":"refer_received".*"attended":true.*"code":202' "refer_received with Replaces" 0
+		expect bob '"event":"refer_received".*"attended":true.*"code":200' "refer_received with Replaces" 0
 		expect bob '"event":"call_established".*"direction":"out".*"purpose":"referred"' "call_established (to Carol, replacing)" 5
 		lin_expect "Call 2 with sip:bob@127\\.0\\.0\\.1:$bob_port connected" "Call 2 with Bob connected" 0
 		lin_expect 'Call 1 with .* ended' "Call 1 (the consultation) ended" 0

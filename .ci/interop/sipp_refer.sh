@@ -3,11 +3,12 @@
 # "demo ua" on the refer layer. Scenarios in .ci/interop/sipp/refer_*.xml.
 #   transferor          SIPp (refer_transferor.xml) calls our UA and REFERs
 #                       it, in the call's dialog, to a second SIPp playing the
-#                       target (refer_target.xml); the REFER must get 202,
+#                       target (refer_target.xml); the REFER must get 200
+#                       (RFC 7647 §5),
 #                       then NOTIFYs with sipfrag 100 (active) and 200
 #                       (terminated); SIPp answers each 200 and hangs up. Our
 #                       UA must have called the target (which hangs up).
-#   transferor-rfc7647  the same with "demo ua -rfc7647": the REFER gets 200
+#   transferor-rfc3515  the same with "demo ua -rfc3515": the REFER gets 202
 #   transferee          our UA (-call, -transfer-to) calls SIPp
 #                       (refer_transferee.xml), which answers, takes the
 #                       REFER (202) and sends NOTIFYs 100 and 200
@@ -17,9 +18,12 @@
 #                       with two (one field, two fields) in a call's dialog:
 #                       each must get 400, and the call go on to its BYE
 #   outside             SIPp (refer_outside.xml) sends a REFER outside any
-#                       dialog, to the target as above: 202 with a To tag,
-#                       then the NOTIFYs in the dialog it created (SIPp checks
-#                       their Call-ID and both tags)
+#                       dialog, to the target as above, to our UA run with
+#                       -accept-outside: 200 with a To tag, then the NOTIFYs
+#                       in the dialog it created (SIPp checks their Call-ID
+#                       and both tags)
+#   outside-refused     the same REFER from a stranger to our UA as it is by
+#                       default (refer_outside_refused.xml): 403, no call
 # Each pass: every SIPp call successful, none failed, the UA's counts as
 # expected and no dialog left in it.
 #
@@ -37,7 +41,7 @@ cd "$(dirname "$0")/../.."
 CALLS=${CALLS:-5}
 RATE=${RATE:-10}
 TIMEOUT=${TIMEOUT:-15}
-PASSES=${PASSES:-"transferor transferor-rfc7647 transferee bad-refer outside"}
+PASSES=${PASSES:-"transferor transferor-rfc3515 transferee bad-refer outside outside-refused"}
 scenarios=.ci/interop/sipp
 
 command -v sipp >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y sip-tester; }
@@ -193,11 +197,11 @@ count_events() {
 # transferor [UA_FLAGS...]: SIPp transfers its calls to our UA to the target.
 transferor() {
 	local scenario=$scenarios/refer_transferor.xml
-	if [ "${1:-}" = -rfc7647 ]; then
-		# RFC 7647 §5: 200 accepts a REFER as 202 does.
-		sed 's|<recv response="202"/>|<recv response="200"/>|' "$scenario" >"$tmp/refer_transferor_200.xml"
-		grep -q '<recv response="200"/>' "$tmp/refer_transferor_200.xml" || fail "$pass: no 202 to replace"
-		scenario=$tmp/refer_transferor_200.xml
+	if [ "${1:-}" = -rfc3515 ]; then
+		# RFC 3515 §2.4.2: a 202 accepts the REFER.
+		sed 's|<recv response="200" response_txn="refer"/>|<recv response="202" response_txn="refer"/>|' "$scenario" >"$tmp/refer_transferor_202.xml"
+		grep -q '<recv response="202" response_txn="refer"/>' "$tmp/refer_transferor_202.xml" || fail "$pass: no 200 to replace"
+		scenario=$tmp/refer_transferor_202.xml
 	fi
 	start_sipp_uas target "$scenarios/refer_target.xml"
 	target_pid=$uas_pid
@@ -254,7 +258,7 @@ bad_refer() {
 outside() {
 	start_sipp_uas target "$scenarios/refer_target.xml"
 	target_pid=$uas_pid
-	start_ua
+	start_ua -accept-outside
 	run_sipp_uac outside "$scenarios/refer_outside.xml" -key target_port "$uas_port"
 	wait_target
 	stop_ua
@@ -266,6 +270,18 @@ outside() {
 		fail "$pass: ua wrote not $CALLS refer_received events outside a dialog"
 }
 
+# outside_refused: a stranger's REFERs outside any dialog get 403 from our
+# UA as it is by default, and it calls no one.
+outside_refused() {
+	start_ua
+	run_sipp_uac outside-refused "$scenarios/refer_outside_refused.xml"
+	stop_ua
+	check_sipp outside-refused "$uac_rc"
+	check_ua refers_received=0 refers_accepted=0 refers_refused=">=$CALLS" referred_calls=0 calls_placed=0
+	[ "$(count_events '"event":"refer_refused".*"code":403')" -ge "$CALLS" ] ||
+		fail "$pass: ua wrote fewer than $CALLS refer_refused events with 403"
+}
+
 began=$(date +%s.%N)
 go build -o "$tmp/demo" ./cmd/demo
 for pass in $PASSES; do
@@ -274,10 +290,11 @@ for pass in $PASSES; do
 	start=$(date +%s.%N)
 	case $pass in
 	transferor) transferor ;;
-	transferor-rfc7647) transferor -rfc7647 ;;
+	transferor-rfc3515) transferor -rfc3515 ;;
 	transferee) transferee ;;
 	bad-refer) bad_refer ;;
 	outside) outside ;;
+	outside-refused) outside_refused ;;
 	*) fail "unknown pass $pass" ;;
 	esac
 	echo "$pass: ok in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"

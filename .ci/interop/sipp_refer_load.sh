@@ -3,13 +3,14 @@
 # transferee, driven by SIPp on 127.0.0.1 (results in docs/LOAD.md, "REFER
 # load"). A SIPp transferor (sipp/load_transferor.xml) calls our UA, REFERs
 # it in the call's dialog to a second SIPp, the target
-# (sipp/load_target.xml), expects 202 and NOTIFYs with sipfrag "100 Trying"
-# (active) then "200 OK" (terminated), answers them and hangs up; our UA
-# calls the target, which answers and hangs up. One SIPp call is one complete
-# transfer: INVITE/200/ACK, REFER/202, NOTIFY(100)/200, NOTIFY(200)/200,
-# BYE/200 with the transferor, INVITE/200/ACK, BYE/200 with the target: 8
-# datagrams in and 8 out at our UA. The load_*.xml scenarios are the
-# refer_*.xml ones of sipp_refer.sh, made to survive SIPp's own stalls.
+# (sipp/load_target.xml), expects 200 (RFC 7647 §5) and NOTIFYs with sipfrag
+# "100 Trying" (active) then "200 OK" (terminated), answers them and hangs
+# up; our UA calls the target, which answers and hangs up. One SIPp call is
+# one complete transfer: INVITE/200/ACK, REFER/200, NOTIFY(100)/200,
+# NOTIFY(200)/200, BYE/200 with the transferor, INVITE/200/ACK, BYE/200 with
+# the target: 8 datagrams in and 8 out at our UA. The load_*.xml scenarios
+# are the refer_*.xml ones of sipp_refer.sh, made to survive SIPp's own
+# stalls.
 #
 # It prints one summary line: transfers completed, duration, transfers/s,
 # failed calls (SIPp's: calls not successful; our UA's: counters not as

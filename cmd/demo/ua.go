@@ -51,8 +51,10 @@ Allow.
 As a transferee it takes REFERs (RFC 3515) inside a call's dialog or
 outside any (RFC 7647, with Target-Dialog, RFC 4538). A REFER without
 exactly one SIP Refer-To gets 400 (403 for other schemes); the others are
-accepted with 202 (200 with -rfc7647) unless -accept-refer=false declines
-them with 603. An accepted REFER creates the implicit subscription (not
+accepted with 200 (RFC 7647 §5; 202 with -rfc3515) unless -accept-refer=false
+declines them with 603. A REFER outside any dialog whose Target-Dialog names
+no call of this UA gets 403 unless -accept-outside lets it through: a
+stranger cannot make the UA place calls by default. An accepted REFER creates the implicit subscription (not
 with Refer-Sub: false, RFC 4488, unless -refer-sub=ignore): a NOTIFY
 "100 Trying", then one per provisional response and the final one,
 terminated. The UA calls the Refer-To target with its SDP offer,
@@ -159,7 +161,8 @@ type uaFlags struct {
 	// Transferee.
 	acceptRefer bool
 	referSubIgn bool // -refer-sub=ignore
-	rfc7647     bool // accept REFERs with 200
+	rfc3515     bool // accept REFERs with 202
+	acceptOut   bool // accept REFERs outside a dialog naming none of ours
 	transferTo  string
 	attended    bool
 	noReferSub  bool
@@ -192,9 +195,10 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	fs.IntVar(&f.maxCalls, "max-calls", 1, "with -call: calls to place in all; 0 places calls until the UA is told to exit")
 	fs.Float64Var(&f.callRate, "call-rate", 10, "with -call: at most this many `calls` started per second (up to 10000)")
 	fs.DurationVar(&f.hold, "hold", 0, "with -call: how long to keep each call once established before BYE (or before the REFER, with -transfer-to); 0 hangs up at once")
-	fs.BoolVar(&f.acceptRefer, "accept-refer", true, "as transferee: accept REFERs (202) and call their target; false declines them with 603")
+	fs.BoolVar(&f.acceptRefer, "accept-refer", true, "as transferee: accept REFERs (200) and call their target; false declines them with 603")
 	referSub := fs.String("refer-sub", "honour", "as transferee, for a REFER with Refer-Sub: false (RFC 4488): `honour` (no subscription, no NOTIFY) or ignore (notify anyway)")
-	fs.BoolVar(&f.rfc7647, "rfc7647", false, "as transferee: accept REFERs with 200 instead of 202 (RFC 7647 §5)")
+	fs.BoolVar(&f.rfc3515, "rfc3515", false, "as transferee: accept REFERs with 202 (RFC 3515 §2.4.2) instead of 200 (RFC 7647 §5)")
+	fs.BoolVar(&f.acceptOut, "accept-outside", false, "as transferee: accept REFERs outside a dialog that name none of this UA's calls (by default 403: anyone could make the UA place calls)")
 	fs.StringVar(&f.transferTo, "transfer-to", "", "with -call: transfer each call to this `URI` (REFER, RFC 3515), e.g. sip:carol@127.0.0.1:5063, then hang up")
 	fs.BoolVar(&f.attended, "attended", false, "with -transfer-to: call the target first and REFER with a Replaces of that call (attended transfer, RFC 5589 §7)")
 	fs.BoolVar(&f.noReferSub, "norefersub", false, "with -transfer-to: send Refer-Sub: false, asking for no NOTIFYs (RFC 4488)")
@@ -478,11 +482,12 @@ func newUAApp(f *uaFlags, events *eventWriter, base dialog.Config) (*uaApp, erro
 	rc := refer.Config{
 		OnRefer:              a.onRefer,
 		IgnoreNoSubscription: f.referSubIgn,
+		AcceptOutsideDialog:  f.acceptOut,
 		CallOptions:          a.referredCallOptions,
 		OnCall:               a.onReferredCall,
 	}
-	if f.rfc7647 {
-		rc.AcceptCode = 200
+	if f.rfc3515 {
+		rc.AcceptCode = 202
 	}
 	agent, err := refer.New(a.ua, a.ev, rc)
 	if err != nil {
@@ -675,9 +680,9 @@ func (a *uaApp) onRefer(in *refer.Incoming) {
 		a.events.write(ev)
 		err = in.Reject(603, "Declined")
 	default:
-		ev.Code = 202
-		if a.f.rfc7647 {
-			ev.Code = 200
+		ev.Code = 200
+		if a.f.rfc3515 {
+			ev.Code = 202
 		}
 		a.refersAccepted.Add(1)
 		a.events.write(ev)

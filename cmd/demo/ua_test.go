@@ -317,46 +317,47 @@ func TestUATransfer(t *testing.T) {
 	}{
 		{
 			name: "blind",
-			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=false", "refer_response 202",
-				"notify 100 active", "notify 200 terminated",
-				"transfer_result ok=true refer_code=202 code=200 no_subscription=false", ended},
-			referCode: 202,
-		},
-		{
-			name: "rfc7647",
-			bob:  []string{"-rfc7647"},
 			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=false", "refer_response 200",
 				"notify 100 active", "notify 200 terminated",
 				"transfer_result ok=true refer_code=200 code=200 no_subscription=false", ended},
 			referCode: 200,
 		},
 		{
-			// RFC 4488: no NOTIFY; nothing is known beyond the 202.
+			// A peer that knows only RFC 3515 gets the 202 it expects.
+			name: "rfc3515",
+			bob:  []string{"-rfc3515"},
+			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=false", "refer_response 202",
+				"notify 100 active", "notify 200 terminated",
+				"transfer_result ok=true refer_code=202 code=200 no_subscription=false", ended},
+			referCode: 202,
+		},
+		{
+			// RFC 4488: no NOTIFY; nothing is known beyond the 200.
 			name:  "norefersub",
 			alice: []string{"-norefersub"},
-			want: []string{"call_established out", "refer_sent attended=false norefersub=true out_of_dialog=false", "refer_response 202",
-				"transfer_result ok=true refer_code=202 code=0 no_subscription=true", ended},
-			referCode: 202,
+			want: []string{"call_established out", "refer_sent attended=false norefersub=true out_of_dialog=false", "refer_response 200",
+				"transfer_result ok=true refer_code=200 code=0 no_subscription=true", ended},
+			referCode: 200,
 			noSub:     true,
 		},
 		{
 			name:  "norefersub ignored",
 			alice: []string{"-norefersub"},
 			bob:   []string{"-refer-sub", "ignore"},
-			want: []string{"call_established out", "refer_sent attended=false norefersub=true out_of_dialog=false", "refer_response 202",
+			want: []string{"call_established out", "refer_sent attended=false norefersub=true out_of_dialog=false", "refer_response 200",
 				"notify 100 active", "notify 200 terminated",
-				"transfer_result ok=true refer_code=202 code=200 no_subscription=false", ended},
-			referCode: 202,
+				"transfer_result ok=true refer_code=200 code=200 no_subscription=false", ended},
+			referCode: 200,
 		},
 		{
 			// RFC 4538: the REFER goes outside the call's dialog, its
-			// NOTIFYs in the dialog its 202 creates.
+			// NOTIFYs in the dialog its 200 creates.
 			name:  "out of dialog",
 			alice: []string{"-out-of-dialog"},
-			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=true", "refer_response 202",
+			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=true", "refer_response 200",
 				"notify 100 active", "notify 200 terminated",
-				"transfer_result ok=true refer_code=202 code=200 no_subscription=false", ended},
-			referCode: 202,
+				"transfer_result ok=true refer_code=200 code=200 no_subscription=false", ended},
+			referCode: 200,
 		},
 		{
 			// RFC 5589 §7.3: Carol answers Bob's INVITE with Replaces at
@@ -364,11 +365,11 @@ func TestUATransfer(t *testing.T) {
 			name:  "attended",
 			alice: []string{"-attended"},
 			want: []string{"call_established out", "call_established out consult",
-				"refer_sent attended=true norefersub=false out_of_dialog=false", "refer_response 202",
+				"refer_sent attended=true norefersub=false out_of_dialog=false", "refer_response 200",
 				"notify 100 active", "notify 200 terminated",
-				"transfer_result ok=true refer_code=202 code=200 no_subscription=false",
+				"transfer_result ok=true refer_code=200 code=200 no_subscription=false",
 				"call_ended out consult: dialog: remote hung up", ended},
-			referCode: 202,
+			referCode: 200,
 		},
 	}
 	for _, tt := range tests {
@@ -520,9 +521,9 @@ func TestUATransferTargetBusy(t *testing.T) {
 		{
 			// RFC 3515 §2.4.5: the final NOTIFY carries the target's 486.
 			name: "blind",
-			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=false", "refer_response 202",
+			want: []string{"call_established out", "refer_sent attended=false norefersub=false out_of_dialog=false", "refer_response 200",
 				"notify 100 active", "notify 486 terminated",
-				"transfer_result ok=false refer_code=202 code=486 no_subscription=false", "call_ended out: dialog: local hang-up"},
+				"transfer_result ok=false refer_code=200 code=486 no_subscription=false", "call_ended out: dialog: local hang-up"},
 		},
 		{
 			// No consultation, no REFER.
@@ -787,7 +788,7 @@ func TestParseUAFlags(t *testing.T) {
 	}
 	if f.listen.String() != "127.0.0.1:5070" || f.proto != transport.UDP || f.user != "bob" || f.duration != 0 || f.verbose ||
 		f.answerCode != 200 || f.ring || f.call != "" || f.maxCalls != 1 || f.callRate != 10 || f.hold != 0 ||
-		!f.acceptRefer || f.referSubIgn || f.rfc7647 || f.transferTo != "" || f.attended || f.noReferSub || f.outOfDialog {
+		!f.acceptRefer || f.referSubIgn || f.rfc3515 || f.acceptOut || f.transferTo != "" || f.attended || f.noReferSub || f.outOfDialog {
 		t.Errorf("defaults: %+v", f)
 	}
 	f, err = parseUAFlags([]string{"-listen", "[::1]:5080", "-transport", "TLS", "-user", "carol", "-duration", "2s", "-v",
@@ -799,12 +800,12 @@ func TestParseUAFlags(t *testing.T) {
 		f.answerCode != 486 || !f.ring || f.call != "sip:bob@[::1]:5070" || f.maxCalls != 200 || f.callRate != 50 || f.hold != 1500*time.Millisecond {
 		t.Errorf("set: %+v", f)
 	}
-	f, err = parseUAFlags([]string{"-accept-refer=false", "-refer-sub", "ignore", "-rfc7647", "-call", "sip:bob@127.0.0.1:5070",
+	f, err = parseUAFlags([]string{"-accept-refer=false", "-refer-sub", "ignore", "-rfc3515", "-accept-outside", "-call", "sip:bob@127.0.0.1:5070",
 		"-transfer-to", "sip:carol@127.0.0.1:5063", "-attended", "-norefersub", "-out-of-dialog", "-proxy", "sip:127.0.0.1:5060;lr"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.acceptRefer || !f.referSubIgn || !f.rfc7647 || f.transferTo != "sip:carol@127.0.0.1:5063" || !f.attended || !f.noReferSub || !f.outOfDialog ||
+	if f.acceptRefer || !f.referSubIgn || !f.rfc3515 || !f.acceptOut || f.transferTo != "sip:carol@127.0.0.1:5063" || !f.attended || !f.noReferSub || !f.outOfDialog ||
 		f.proxy != "sip:127.0.0.1:5060;lr" {
 		t.Errorf("transfer flags: %+v", f)
 	}
@@ -845,7 +846,7 @@ func TestUAHelp(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 	for _, name := range []string{"listen", "transport", "user", "duration", "v", "debug", "answer-code", "ring", "call", "max-calls", "call-rate", "hold",
-		"accept-refer", "refer-sub", "rfc7647", "transfer-to", "attended", "norefersub", "out-of-dialog", "proxy", "memprofile", "cpuprofile"} {
+		"accept-refer", "refer-sub", "rfc3515", "accept-outside", "transfer-to", "attended", "norefersub", "out-of-dialog", "proxy", "memprofile", "cpuprofile"} {
 		if !regexp.MustCompile(`\n  -` + name + `[ \t\n]`).MatchString(out.String()) {
 			t.Errorf("-h does not list -%s", name)
 		}
