@@ -334,6 +334,18 @@ func (m *Manager) handleNotify(r *dialog.Request) {
 		if m.notifyInitial(r, &ev, &ss) {
 			return
 		}
+		// The 2xx to the SUBSCRIBE, received meanwhile on another
+		// connection or reader, has made the dialog since the UA routed
+		// this NOTIFY to the attempt (RFC 6665 §4.1.2.4: NOTIFY and 2xx
+		// race). The NOTIFY belongs to that dialog.
+		id := dialog.ID{CallID: string(r.Msg.CallID()), LocalTag: string(r.Msg.ToTag()), RemoteTag: string(r.Msg.FromTag())}
+		if d := m.ua.FindDialog(id); d != nil {
+			if s := m.findSub(d, &ev); s != nil {
+				r.Dialog = d
+				s.handleNotify(r, &ev, &ss)
+				return
+			}
+		}
 	}
 	// RFC 6665 §4.1.3: a NOTIFY matching no subscription MUST get 481.
 	r.Respond(481, "Subscription Does Not Exist", nil)

@@ -188,6 +188,22 @@ func TestEventsNotifyAndSubscribe(t *testing.T) {
 				"-notifies", fmt.Sprint(more), "-interval", "10ms", "-max", "1")
 			subscriber := startEvents(t, "-listen", "127.0.0.1:0", "-transport", proto, "-user", "alice",
 				"-subscribe", evTarget(notifier.addr, proto), "-expires", "120s")
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("NOTIFIER LOG:\n%s", notifier.log.String())
+					for {
+						select {
+						case l, ok := <-notifier.lines:
+							if !ok {
+								return
+							}
+							t.Logf("notifier: %s", l)
+						case <-time.After(time.Second):
+							return
+						}
+					}
+				}
+			})
 
 			sub, err := subscriber.wait()
 			if err != nil {

@@ -24,6 +24,7 @@ type proc struct {
 	done   chan struct{} // closed when the run has returned, err set
 	err    error
 	log    *lockedBuffer
+	seen   bytes.Buffer // event lines drain has read, for failure messages
 }
 
 // startProc starts run (runUAContext, runEventsContext) with args on a
@@ -87,9 +88,11 @@ func (p *proc) drain(add func(line []byte)) error {
 				<-p.done
 				return p.err
 			}
+			p.seen.Write(line)
+			p.seen.WriteByte('\n')
 			add(line)
 		case <-deadline:
-			p.t.Fatalf("%s did not exit within %v\n%s", p.name, procTimeout, p.log.String())
+			p.t.Fatalf("%s did not exit within %v; its events:\n%s\n%s", p.name, procTimeout, p.seen.String(), p.log.String())
 		}
 	}
 }
