@@ -43,3 +43,21 @@ func checkOptionsAnswer(t *testing.T, m *sip.Message) {
 		t.Errorf("Supported %q", got)
 	}
 }
+
+// RFC 3891 §3: a UA that supports Replaces answers 400 to a request other
+// than INVITE that carries one, in a dialog or outside; without "replaces"
+// among its extensions the header means nothing to it.
+func TestReplacesOutsideINVITEGets400(t *testing.T) {
+	w := newWorld(t)
+	_, caller, _, tag := established(t, w, Config{Extensions: []string{"replaces"}})
+	req := caller.inDialog(memAddr(5070), "OPTIONS", "call-1", "caller", tag, 11)
+	req = strings.Replace(req, "\r\n\r\n", "\r\nReplaces: x;to-tag=a;from-tag=b\r\n\r\n", 1)
+	caller.Send(memAddr(5070), req)
+	caller.ExpectStatus(400)
+
+	w.ua("carol", 5090, Config{})
+	p := w.peer(5081)
+	opts := strings.Replace(p.invite(memAddr(5090), "o-2", "a", 1), "INVITE", "OPTIONS", 2)
+	p.Send(memAddr(5090), strings.Replace(opts, "\r\n\r\n", "\r\nReplaces: x;to-tag=a;from-tag=b\r\n\r\n", 1))
+	p.ExpectStatus(200)
+}

@@ -1,6 +1,8 @@
 package dialog
 
 import (
+	"slices"
+
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
 	"github.com/sipxfer/sipxfer/transport"
@@ -18,6 +20,12 @@ func (ua *UA) HandleRequest(tx *transaction.ServerTx, req *sip.Message) {
 	// 420 with Unsupported listing it.
 	if u := ua.unsupported(req); u != "" {
 		r.Respond(420, "", &ResponseOptions{Headers: []Header{{"Unsupported", u}}})
+		return
+	}
+	// RFC 3891 §3: a UA supporting Replaces answers 400 to a Replaces in
+	// any request but INVITE.
+	if req.Method() != sip.MethodInvite && req.Method() != sip.MethodAck && req.Has(sip.HeaderReplaces) && ua.supports("replaces") {
+		r.Respond(400, "Replaces Only in INVITE", nil)
 		return
 	}
 	if toTag := req.ToTag(); len(toTag) > 0 {
@@ -52,6 +60,13 @@ func (ua *UA) answerOptions(r *Request) {
 		hs = append(hs, Header{"Allow-Events", e})
 	}
 	r.Respond(200, "", &ResponseOptions{Headers: hs})
+}
+
+// supports reports whether tag is one of the option tags of Support.
+func (ua *UA) supports(tag string) bool {
+	ua.mu.Lock()
+	defer ua.mu.Unlock()
+	return slices.Contains(ua.exts, tag)
 }
 
 func (ua *UA) handler(method string) Handler {
