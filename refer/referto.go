@@ -188,6 +188,21 @@ func (t *Target) Method() sip.Method {
 	return sip.LookupMethod(v)
 }
 
+// MethodName returns the method of the request to the target as it is
+// written on the wire: the method URI parameter, unescaped (RFC 3261
+// §19.1.5), or "INVITE" without one. Methods are case-sensitive (§7.1).
+func (t *Target) MethodName() string {
+	v, ok := t.NameAddr.URI.Param("method")
+	if !ok {
+		return "INVITE"
+	}
+	b, err := sip.Unescape(nil, v)
+	if err != nil {
+		return string(v)
+	}
+	return string(b)
+}
+
 // AppendRequestURI appends the URI the request to the target is sent to:
 // the Refer-To URI without its headers and method parameter, which RFC
 // 3261 §19.1.1 (Table 1) and §19.1.5 keep out of a Request-URI.
@@ -389,6 +404,11 @@ func ParseReferTo(req *sip.Message, p *Policy) (Target, error) {
 		return t, reject(403, "Refer-To scheme not allowed", ErrScheme, nil)
 	}
 	if u.Scheme != sip.SchemeTel && u.Scheme != sip.SchemeOther && t.Method() != sip.MethodInvite && !p.AnyMethod {
+		return t, reject(403, "Refer-To method not allowed", ErrMethod, nil)
+	}
+	if m := t.Method(); m == sip.MethodAck || m == sip.MethodCancel {
+		// An ACK or CANCEL exists only for a transaction of the sender's
+		// (RFC 3261 §17.1.1.3, §9.1): no request of its own to send.
 		return t, reject(403, "Refer-To method not allowed", ErrMethod, nil)
 	}
 	if err := t.checkHeaders(p); err != nil {

@@ -575,3 +575,42 @@ func TestReferredByCopiedOrFromREFER(t *testing.T) {
 		<-carol.calls
 	}
 }
+
+// RFC 3261 §19.1.5: a Refer-To's method parameter names the request the
+// referee sends (with Policy.AnyMethod): a BYE for method=BYE, not an
+// INVITE; its answer is the reference's outcome (RFC 3515 §2.4.5). ACK and
+// CANCEL, which exist only inside a transaction, are refused.
+func TestReferToMethodSendsThatMethod(t *testing.T) {
+	s := newStage(t)
+	alice, carol := s.add("Alice", 5060, Config{}), s.add("Carol", 5080, Config{})
+	bob := s.add("Bob", 5070, Config{Policy: &Policy{AnyMethod: true}})
+	ab, _ := s.call(alice, bob)
+	for _, tc := range []struct {
+		method string
+		code   int // Carol's answer: a BYE matching no dialog gets 481
+	}{{"BYE", 481}, {"OPTIONS", 200}} {
+		mark := s.wire.mark()
+		tr, _ := alice.agent.Refer(ab.Dialog(), &ReferOptions{ReferTo: "<" + carol.uri() + ";method=" + tc.method + ">"})
+		res, _ := tr.Wait(bg())
+		if res.Code != tc.code {
+			t.Errorf("method=%s: outcome %+v, want %d", tc.method, res, tc.code)
+		}
+		m := s.wire.find(mark, "Bob>Carol "+tc.method)
+		if m == nil || s.wire.find(mark, "Bob>Carol INVITE") != nil {
+			lines, _ := s.wire.since(mark)
+			t.Fatalf("method=%s: Bob sent %q", tc.method, lines)
+		}
+		if ru := m.RequestURI(); ru.HasParam("method") {
+			t.Errorf("method=%s: Request-URI %s keeps the method parameter", tc.method, ru.Raw)
+		}
+	}
+	if len(carol.calls) != 0 {
+		t.Error("Carol was called")
+	}
+	for _, m := range []string{"ACK", "CANCEL"} {
+		tr, _ := alice.agent.Refer(ab.Dialog(), &ReferOptions{ReferTo: "<" + carol.uri() + ";method=" + m + ">"})
+		if res := tr.Result(); res.ReferCode != 403 {
+			t.Errorf("method=%s: %+v, want 403", m, res)
+		}
+	}
+}

@@ -389,6 +389,12 @@ func (in *Incoming) callTarget() {
 		in.Notify(code, reason)
 	}
 	uri := string(in.Target.AppendRequestURI(nil))
+	if method := in.Target.MethodName(); method != "INVITE" {
+		// RFC 3261 §19.1.5: the Refer-To's method parameter names the
+		// request to send (Policy.AnyMethod let it through).
+		in.requestTarget(method, uri, &opts.InitialOptions)
+		return
+	}
 	c, err := a.ua.Dial(uri, &opts)
 	if err != nil {
 		// RFC 3515 §2.4.5: a reference that fails: 503.
@@ -400,6 +406,36 @@ func (in *Incoming) callTarget() {
 	in.mu.Unlock()
 	if a.cfg.OnCall != nil {
 		a.cfg.OnCall(in, c)
+	}
+}
+
+// requestTarget sends the non-INVITE request a Refer-To's method
+// parameter asks for, outside any dialog, and reports its provisional
+// responses but 100 and its final one as the reference's progress (RFC
+// 3515 §2.4.5), as for an INVITE.
+func (in *Incoming) requestTarget(method, uri string, o *dialog.InitialOptions) {
+	req, err := in.agent.ua.NewInitial(method, uri, o)
+	if err != nil {
+		in.Notify(503, "Service Unavailable") // RFC 3515 §2.4.5
+		return
+	}
+	_, err = req.Send(transaction.ClientHandlerFunc(func(_ *transaction.ClientTx, r transaction.Response) {
+		switch {
+		case r.Err == nil && r.Status < 200:
+			if r.Status > 100 {
+				in.Notify(r.Status, string(r.Msg.Reason()))
+			}
+			return
+		case r.Err == nil:
+			in.Notify(r.Status, string(r.Msg.Reason()))
+		default:
+			in.Notify(r.Status, sip.StatusText(r.Status))
+		}
+		req.Close()
+	}))
+	if err != nil {
+		req.Close()
+		in.Notify(503, "Service Unavailable")
 	}
 }
 
