@@ -1,11 +1,13 @@
 package dialog
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 
+	"github.com/sipxfer/sipxfer/locate"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
 	"github.com/sipxfer/sipxfer/transport"
@@ -30,6 +32,8 @@ type Initial struct {
 	secure   bool
 	req      []byte // without Via
 	dst      transport.Addr
+	targets  []locate.Target // RFC 3263: dst first, then the failover targets
+	abandon  func() bool     // set by Dial: a cancelled call tries no further target
 }
 
 // InitialOptions adjusts an Initial request.
@@ -50,8 +54,33 @@ func initialKey(callID, localTag []byte) string {
 
 // NewInitial builds a dialog-forming request for target (a SIP URI) and
 // registers it with the UA; send it with Send, and Close it when it can
-// create no more dialogs.
+// create no more dialogs. Where it goes (the target, or
+// Config.OutboundProxy) is located by RFC 3263, which for a host name
+// waits for DNS: call it from the application, not from a handler.
 func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, error) {
+	return ua.newInitial(context.Background(), method, target, o)
+}
+
+// nextHop returns the URI a request outside a dialog is sent to: the
+// target, or the outbound proxy (RFC 3261 §8.1.2).
+func (ua *UA) nextHop(target string) (string, error) {
+	proxy := ua.cfg.OutboundProxy
+	if proxy == "" {
+		return target, nil
+	}
+	// RFC 3261 §8.1.2: a preloaded route set; the request goes to its
+	// first URI. Only a loose router keeps the Request-URI the target.
+	var p sip.URI
+	if err := p.Parse([]byte(proxy)); err != nil {
+		return "", errors.Join(ErrNoAddress, fmt.Errorf("dialog: OutboundProxy %q: %w", proxy, err))
+	}
+	if !p.HasParam("lr") {
+		return "", fmt.Errorf("%w: OutboundProxy %q is not a loose router (no lr parameter)", ErrNoAddress, proxy)
+	}
+	return proxy, nil
+}
+
+func (ua *UA) newInitial(ctx context.Context, method, target string, o *InitialOptions) (*Initial, error) {
 	if o == nil {
 		o = &InitialOptions{}
 	}
@@ -59,24 +88,16 @@ func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, er
 	if err := u.Parse([]byte(target)); err != nil {
 		return nil, errors.Join(ErrNoAddress, err)
 	}
-	next := target
-	proxy := ua.cfg.OutboundProxy
-	if proxy != "" {
-		// RFC 3261 §8.1.2: a preloaded route set; the request goes to its
-		// first URI. Only a loose router keeps the Request-URI the target.
-		var p sip.URI
-		if err := p.Parse([]byte(proxy)); err != nil {
-			return nil, errors.Join(ErrNoAddress, fmt.Errorf("dialog: OutboundProxy %q: %w", proxy, err))
-		}
-		if !p.HasParam("lr") {
-			return nil, fmt.Errorf("%w: OutboundProxy %q is not a loose router (no lr parameter)", ErrNoAddress, proxy)
-		}
-		next = proxy
-	}
-	dst, err := ua.resolve(next, false)
+	next, err := ua.nextHop(target)
 	if err != nil {
 		return nil, err
 	}
+	proxy := ua.cfg.OutboundProxy
+	targets, err := ua.targets(ctx, next, false)
+	if err != nil {
+		return nil, err
+	}
+	dst := targets[0].Addr
 	in := &Initial{
 		ua:       ua,
 		method:   method,
@@ -86,9 +107,10 @@ func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, er
 		remote:   o.To,
 		target:   target,
 		// RFC 3261 §8.1.1.5: an initial CSeq less than 2**31.
-		seq:    1 + rand.Uint32N(1<<16),
-		secure: u.Scheme == sip.SchemeSIPS && dst.Proto == transport.TLS,
-		dst:    dst,
+		seq:     1 + rand.Uint32N(1<<16),
+		secure:  u.Scheme == sip.SchemeSIPS && dst.Proto == transport.TLS,
+		dst:     dst,
+		targets: targets,
 	}
 	if in.callID == "" {
 		in.callID = newCallID()
@@ -166,9 +188,12 @@ func (in *Initial) release() {
 // Dest returns where the request goes.
 func (in *Initial) Dest() transport.Addr { return in.dst }
 
-// Send sends the request as a new client transaction reporting to h.
+// Send sends the request as a new client transaction reporting to h. When
+// RFC 3263 gave several targets, a transport error, a timeout or a 503
+// from one sends the request again to the next, as a new transaction
+// (§4.3); h sees one final outcome.
 func (in *Initial) Send(h transaction.ClientHandler) (*transaction.ClientTx, error) {
-	return in.ua.tm.Request(in.dst, in.Bytes(), h)
+	return in.ua.request(in.Bytes(), in.targets, h, in.abandon)
 }
 
 // Close unregisters the request: later requests with its tag get 481.
