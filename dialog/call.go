@@ -60,7 +60,7 @@ type Call struct {
 	stx         *transaction.ServerTx // incoming INVITE awaiting its final response
 	req         *sip.Message          // incoming INVITE (a clone)
 	localTag    string                // incoming: our tag
-	proto       transport.Protocol    // incoming: how the INVITE came
+	remote      transport.Addr        // incoming: where the INVITE came from
 	contentType string
 	localBody   []byte
 	remoteBody  []byte
@@ -623,7 +623,7 @@ func (ua *UA) newIncomingCall(r *Request) {
 	c.stx = r.Tx
 	c.req = r.Msg.Clone()
 	c.localTag = r.ToTag()
-	c.proto = r.Remote.Proto
+	c.remote = r.Remote
 	c.remoteBody = append([]byte(nil), c.req.Body()...)
 	ua.mu.Lock()
 	ua.incoming[r.Tx] = c
@@ -683,7 +683,7 @@ func (c *Call) uasDialog(s State) (*Dialog, error) {
 	if req == nil {
 		return nil, ErrState
 	}
-	d, err := c.ua.uasDialog(req, c.localTag, transport.Addr{Proto: c.proto})
+	d, err := c.ua.uasDialog(req, c.localTag, c.remote)
 	if err != nil {
 		return nil, err
 	}
@@ -710,7 +710,7 @@ func (c *Call) response(code int, reason string, d *Dialog) []byte {
 	b := make([]byte, 0, 768)
 	b = sip.AppendResponse(b, req, code, reason, c.localTag)
 	if d != nil {
-		b = appendDialogFields(b, c.ua, req, c.proto)
+		b = appendDialogFields(b, c.ua, req, c.remote)
 	}
 	return c.ua.appendServer(b)
 }
@@ -954,7 +954,7 @@ func (c *Call) handleReInvite(r *Request) {
 	}
 	b := make([]byte, 0, 768)
 	b = sip.AppendResponse(b, r.Msg, code, "", r.Dialog.id.LocalTag)
-	b = appendDialogFields(b, c.ua, r.Msg, r.Remote.Proto)
+	b = appendDialogFields(b, c.ua, r.Msg, r.Remote)
 	b = c.ua.appendServer(b)
 	if len(body) > 0 {
 		b = sip.AppendBody(b, c.contentTypeOr(r.Msg), body)

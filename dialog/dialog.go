@@ -416,7 +416,7 @@ func (d *Dialog) buildRequest(method string, seq uint32, o *RequestOptions) ([]b
 	b = sip.AppendHeader(b, sip.HeaderCallID, d.id.CallID)
 	b = sip.AppendCSeq(b, seq, method)
 	if carriesContact(method) {
-		contact, err := d.ua.contact(dst.Proto, secure)
+		contact, err := d.ua.contact(dst, secure)
 		if err != nil {
 			return nil, dst, err
 		}

@@ -116,7 +116,7 @@ func (ua *UA) newInitial(ctx context.Context, method, target string, o *InitialO
 		in.callID = newCallID()
 	}
 	if in.localURI == "" {
-		self, err := ua.URI(dst.Proto)
+		self, err := ua.uri(dst)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +128,7 @@ func (ua *UA) newInitial(ctx context.Context, method, target string, o *InitialO
 	if in.remote == "" {
 		in.remote = "<" + target + ">"
 	}
-	contact, err := ua.contact(dst.Proto, in.secure)
+	contact, err := ua.contact(dst, in.secure)
 	if err != nil {
 		return nil, err
 	}

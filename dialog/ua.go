@@ -440,30 +440,41 @@ func (ua *UA) listener(p transport.Protocol) (transport.Addr, bool) {
 	return transport.Addr{}, false
 }
 
-// contact returns the Contact value for requests and responses carried by
-// protocol p: the UA's user at the listener's address.
-func (ua *UA) contact(p transport.Protocol, secure bool) (string, error) {
-	l, ok := ua.listener(p)
-	if !ok {
+// contact returns the Contact value for requests and responses exchanged
+// with to (its protocol and, when known, its address): the UA's user at the
+// address that names the UA to that peer (transport.Layer.LocalHostPort:
+// the configured advertised address, else the local address used towards
+// the peer; never an unspecified one).
+func (ua *UA) contact(to transport.Addr, secure bool) (string, error) {
+	host, port, err := ua.tp.LocalHostPort(to)
+	if err != nil {
 		return "", ErrNoListener
 	}
 	scheme := "sip:"
 	if secure {
 		scheme = "sips:" // RFC 3261 §12.1.1: a SIPS URI when the request-URI was one
 	}
-	// An IPv6 zone is local to this host; RFC 3261 §25 has no syntax for it.
-	hostPort := netip.AddrPortFrom(l.Addr().WithZone(""), l.Port())
-	s := "<" + scheme + ua.cfg.User + "@" + hostPort.String()
-	if p != transport.UDP && !secure {
-		s += ";transport=" + strings.ToLower(p.String())
+	// LocalHostPort drops an IPv6 zone: it is local to this host, and RFC
+	// 3261 §25 has no syntax for it.
+	s := "<" + scheme + ua.cfg.User + "@" + host + ":" + strconv.Itoa(int(port))
+	if to.Proto != transport.UDP && !secure {
+		s += ";transport=" + strings.ToLower(to.Proto.String())
 	}
 	return s + ">", nil
 }
 
 // URI returns the UA's own URI on protocol p, for From and for Refer-To
-// targets: sip:user@host:port, with a transport parameter for streams.
+// targets: sip:user@host:port, with a transport parameter for streams. The
+// host is the advertised one (transport.Config.Host) or the listener's
+// address, for a listener on 0.0.0.0 or :: the address the system would
+// use to reach the world.
 func (ua *UA) URI(p transport.Protocol) (string, error) {
-	c, err := ua.contact(p, false)
+	return ua.uri(transport.Addr{Proto: p})
+}
+
+// uri is URI for requests to dst.
+func (ua *UA) uri(dst transport.Addr) (string, error) {
+	c, err := ua.contact(dst, false)
 	if err != nil {
 		return "", err
 	}

@@ -353,6 +353,9 @@ func (c *streamConn) nextDeadline(now int64) int64 {
 	if c.nc != nil {
 		next = min(next, now+int64(cfg.MessageTimeout))
 	}
+	if c.pings() {
+		next = min(next, c.lastActive.Load()+int64(cfg.KeepAlive))
+	}
 	return max(next, now)
 }
 
@@ -382,12 +385,28 @@ func (c *streamConn) checkTimers() {
 		c.mu.Unlock()
 		l.stats.idleClosed.Add(1)
 	default:
+		ping := c.pings() && now >= c.lastActive.Load()+int64(l.cfg.KeepAlive)
+		if ping {
+			c.touch() // the ping is activity: the next one is KeepAlive away
+			now = l.cfg.Clock.Now().UnixNano()
+		}
 		c.timer = l.cfg.Clock.AfterFunc(time.Duration(c.nextDeadline(now)-now), c.checkTimers)
 		c.mu.Unlock()
+		// RFC 5626 §3.5.1: a CRLF CRLF ping; the peer answers with a CRLF
+		// pong. A write that fails closes the connection.
+		if ping && c.write(doubleCRLF) == nil {
+			l.stats.pings.Add(1)
+		}
 		return
 	}
 	c.close()
 }
+
+var doubleCRLF = []byte("\r\n\r\n")
+
+// pings reports whether c sends keep-alive pings: a connection this Layer
+// opened (the flow's client, RFC 5626 §3.5.1), with Config.KeepAlive set.
+func (c *streamConn) pings() bool { return c.l.cfg.KeepAlive > 0 && !c.accepted }
 
 // close closes c once: stops its timer, unregisters it and closes the
 // socket, which ends the reader.
