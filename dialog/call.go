@@ -541,6 +541,9 @@ func (c *Call) sendACKNow(d *Dialog, seq uint32) error {
 		c.ua.log.Warn("dialog: cannot build ACK", "dialog", d.String(), "err", err)
 		return err
 	}
+	if t, ok := d.located(dst); ok {
+		c.ua.connect(t) // an ACK has no transaction: a failure shows in the send
+	}
 	wire, used, err := c.ua.tp.SendRequest(dst, transport.NewBranch(nil), ack)
 	if err != nil {
 		c.ua.log.Warn("dialog: cannot send ACK", "dialog", d.String(), "err", err)

@@ -387,6 +387,18 @@ func (d *Dialog) locateHop(ctx context.Context, hop string, secure, wait bool) (
 	return ts, nil
 }
 
+// located returns the target dst was located as, for its domain.
+func (d *Dialog) located(dst transport.Addr) (locate.Target, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, t := range d.hopTo {
+		if t.Addr == dst {
+			return t, true
+		}
+	}
+	return locate.Target{}, false
+}
+
 // buildRequest writes a request of the dialog with the given CSeq number.
 // A first hop named by a host not located yet is located here, waiting for
 // DNS (bounded by the Locator): callers on a reader goroutine locate it
@@ -487,7 +499,7 @@ func (d *Dialog) Request(req []byte, dst transport.Addr, h transaction.ClientHan
 	d.mu.Lock()
 	ts := d.hopTo
 	d.mu.Unlock()
-	if len(ts) < 2 || ts[0].Addr != dst {
+	if len(ts) == 0 || ts[0].Addr != dst {
 		return d.ua.tm.Request(dst, req, h)
 	}
 	return d.ua.request(req, ts, h, nil)

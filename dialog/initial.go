@@ -93,7 +93,9 @@ func (ua *UA) newInitial(ctx context.Context, method, target string, o *InitialO
 		return nil, err
 	}
 	proxy := ua.cfg.OutboundProxy
-	targets, err := ua.targets(ctx, next, false)
+	// RFC 3261 §26.2.2: a SIPS Request-URI means TLS on every hop, the
+	// outbound proxy's included.
+	targets, err := ua.targets(ctx, next, u.Scheme == sip.SchemeSIPS)
 	if err != nil {
 		return nil, err
 	}

@@ -133,6 +133,19 @@ func (ua *UA) background(f func(ctx context.Context)) {
 	}()
 }
 
+// connect opens the TLS connection to a target located from a domain,
+// checking the server's certificate against that domain (RFC 5922 §7);
+// other targets need nothing before the send.
+func (ua *UA) connect(t locate.Target) error {
+	if t.Proto != transport.TLS || t.Domain == "" {
+		return nil
+	}
+	if err := ua.tp.ConnectTLS(t.Addr, t.Domain); err != nil {
+		return &transaction.Error{Err: transaction.ErrTransport, Cause: err}
+	}
+	return nil
+}
+
 // request sends req as a client transaction to the first of targets and,
 // when that fails, to the next (RFC 3263 §4.3): h sees the provisional
 // responses of the attempt in progress and one outcome. A single target
@@ -142,6 +155,9 @@ func (ua *UA) request(req []byte, targets []locate.Target, h transaction.ClientH
 		return nil, ErrNoAddress
 	}
 	if len(targets) == 1 {
+		if err := ua.connect(targets[0]); err != nil {
+			return nil, err
+		}
 		return ua.tm.Request(targets[0].Addr, req, h)
 	}
 	f := &failover{ua: ua, req: req, targets: targets, h: h, abandon: abandon}
@@ -179,9 +195,12 @@ func (f *failover) start() (*transaction.ClientTx, error) {
 		f.next++
 		f.provisional = false
 		f.mu.Unlock()
-		tx, e := f.ua.tm.Request(t.Addr, f.req, f)
+		e := f.ua.connect(t)
 		if e == nil {
-			return tx, nil
+			var tx *transaction.ClientTx
+			if tx, e = f.ua.tm.Request(t.Addr, f.req, f); e == nil {
+				return tx, nil
+			}
 		}
 		err = e
 		if errors.Is(e, transaction.ErrClosed) || errors.Is(e, transport.ErrClosed) {

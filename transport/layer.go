@@ -52,11 +52,14 @@ type Config struct {
 	// this long. It should exceed the longest transaction, 64*T1 = 32 s
 	// (RFC 3261 §18). Default 2 minutes.
 	IdleTimeout time.Duration
-	// TLS is the server configuration of ListenTLS (certificates). Dialling
-	// TLS uses a clone of it, ServerName and RootCAs as given; an empty
-	// ServerName means the destination IP address, which the server's
-	// certificate must then name. Nil: ListenTLS fails and dialling
-	// verifies against the system roots.
+	// TLS is the server configuration of ListenTLS (Certificates; ClientAuth
+	// and ClientCAs to ask for and verify client certificates). Dialling
+	// TLS uses a clone of it: RootCAs verify the server, and Certificates
+	// are offered when the server asks for a client certificate (mutual
+	// TLS). The server's certificate must be valid for the name given to
+	// ConnectTLS for that destination (the SIP domain, RFC 5922 §7), else
+	// for ServerName, else for the destination IP address. Nil: ListenTLS
+	// fails and dialling verifies against the system roots.
 	TLS *tls.Config
 	// MaxConns bounds the stream connections open at once, accepted and
 	// dialled together (in-memory ones included). Over it, accepted
@@ -197,6 +200,9 @@ type Layer struct {
 	perIP   map[netip.Addr]int // accepted connections by source address
 	dialing map[Addr]*dialWait
 	nextID  uint64
+	// TLS server names by destination, from ConnectTLS: what a connection
+	// dialled to that address must be verified against.
+	tlsNames map[Addr]string
 }
 
 // New returns a Layer that passes inbound messages to h. It listens on
@@ -244,6 +250,8 @@ func New(cfg Config, h Handler) *Layer {
 		byID:    make(map[uint64]*streamConn),
 		perIP:   make(map[netip.Addr]int),
 		dialing: make(map[Addr]*dialWait),
+
+		tlsNames: make(map[Addr]string),
 	}
 }
 
