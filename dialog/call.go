@@ -39,6 +39,14 @@ type CallOptions struct {
 	// *StatusError, a *transaction.Error, ErrCancelled, ErrTerminated).
 	// It must not block.
 	OnAnswer func(c *Call, err error)
+	// OnOffer, for a delayed offer (an INVITE without a session
+	// description, RFC 3264 §4), is called with the 2xx's Content-Type and
+	// body (the offer) before the ACK is sent; what it returns (the answer)
+	// goes in the ACK (RFC 3261 §13.2.2.4, §13.3.1.4) and becomes LocalBody.
+	// It is not called when the INVITE carried a body, nor for a 2xx
+	// without one. It runs on the goroutine that read the 2xx and must not
+	// block.
+	OnOffer func(c *Call, contentType string, offer []byte) (answerType string, answer []byte)
 }
 
 // Call is the INVITE usage of a dialog (RFC 5057): a session set up by an
@@ -66,6 +74,7 @@ type Call struct {
 	remoteBody  []byte
 	onProgress  func(*Call, int, string)
 	onAnswer    func(*Call, error) // outgoing: once, then nil
+	onOffer     func(*Call, string, []byte) (string, []byte)
 
 	// The ACK for the last 2xx received (outgoing side of any INVITE), to
 	// send again for each retransmission of that 2xx (RFC 3261 §13.2.2.4).
@@ -200,7 +209,7 @@ func (c *Call) end(err error) {
 	answer := c.onAnswer
 	// The INVITE transaction can hold c for another 64*T1 (Timer M):
 	// let go of what the application's callbacks hold.
-	c.onAnswer, c.onProgress = nil, nil
+	c.onAnswer, c.onProgress, c.onOffer = nil, nil, nil
 	c.mu.Unlock()
 	c.ua.mu.Lock()
 	if stx != nil {
@@ -247,6 +256,7 @@ func (ua *UA) Dial(target string, o *CallOptions) (*Call, error) {
 	c.contentType, c.localBody = o.ContentType, o.Body
 	c.onProgress = o.OnProgress
 	c.onAnswer = o.OnAnswer
+	c.onOffer = o.OnOffer
 	if numeric {
 		in, err := ua.NewInitial("INVITE", target, &o.InitialOptions)
 		if err != nil {
@@ -475,6 +485,18 @@ func (c *Call) successResponse(resp *sip.Message) {
 	wasEarly := containsDialog(c.early, d)
 	c.early = nil
 	hangUp := c.cancel
+	var ackBody *RequestOptions
+	if onOffer := c.onOffer; onOffer != nil && len(c.localBody) == 0 && len(c.remoteBody) > 0 {
+		// Delayed offer: the 2xx carries the offer, the ACK the answer.
+		c.onOffer = nil
+		c.mu.Unlock()
+		ct, answer := onOffer(c, string(resp.Get(sip.HeaderContentType)), c.RemoteBody())
+		c.mu.Lock()
+		if len(answer) > 0 {
+			ackBody = &RequestOptions{ContentType: ct, Body: answer}
+			c.contentType, c.localBody = ct, answer
+		}
+	}
 	c.mu.Unlock()
 	if !wasEarly {
 		d.AddUsage(c)
@@ -482,7 +504,7 @@ func (c *Call) successResponse(resp *sip.Message) {
 	// RFC 3261 §13.2.2.4: the ACK is built like any request of the dialog
 	// but with the CSeq number of the INVITE; the UAC MUST send it for each
 	// 2xx. The call is established once it is sent.
-	c.sendACK(d, cseq.Seq, func(err error) {
+	c.sendACK(d, cseq.Seq, ackBody, func(err error) {
 		if err != nil {
 			// No ACK can reach the peer (its Contact or Record-Route cannot
 			// be located): it will end the session itself (§13.3.1.4).
@@ -517,7 +539,7 @@ func (c *Call) successResponse(resp *sip.Message) {
 // on the reader goroutine that brought the 2xx: when the dialog's first
 // hop is a host name not located yet, the lookup and the ACK go to a
 // goroutine of the UA, so that DNS never holds up the reader.
-func (c *Call) sendACK(d *Dialog, seq uint32, then func(error)) {
+func (c *Call) sendACK(d *Dialog, seq uint32, o *RequestOptions, then func(error)) {
 	if then == nil {
 		then = func(error) {}
 	}
@@ -528,15 +550,15 @@ func (c *Call) sendACK(d *Dialog, seq uint32, then func(error)) {
 				then(err)
 				return
 			}
-			then(c.sendACKNow(d, seq))
+			then(c.sendACKNow(d, seq, o))
 		})
 		return
 	}
-	then(c.sendACKNow(d, seq))
+	then(c.sendACKNow(d, seq, o))
 }
 
-func (c *Call) sendACKNow(d *Dialog, seq uint32) error {
-	ack, dst, err := d.buildRequest("ACK", seq, nil)
+func (c *Call) sendACKNow(d *Dialog, seq uint32, o *RequestOptions) error {
+	ack, dst, err := d.buildRequest("ACK", seq, o)
 	if err != nil {
 		c.ua.log.Warn("dialog: cannot build ACK", "dialog", d.String(), "err", err)
 		return err
@@ -1043,7 +1065,7 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 				c.resendACK(d, seq)
 				return
 			}
-			c.sendACK(d, seq, nil)
+			c.sendACK(d, seq, nil, nil)
 			done <- result{body: rb}
 		default:
 			clear()
