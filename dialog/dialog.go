@@ -387,6 +387,28 @@ func (d *Dialog) locateHop(ctx context.Context, hop string, secure, wait bool) (
 	return ts, nil
 }
 
+// prelocate starts locating the dialog's first hop on a goroutine of the
+// UA when it names a host not located yet. Requests of a dialog may be
+// built on a transport reader goroutine (a NOTIFY reporting a response, a
+// BYE after a failed re-INVITE), where buildRequest would wait for DNS:
+// located ahead, they find the targets ready (or the Locator's cache warm).
+func (d *Dialog) prelocate() {
+	_, _, hop, secure, err := d.route()
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	cached := d.hopTo != nil && d.hop == hop && d.hopSecure == secure
+	d.mu.Unlock()
+	if cached {
+		return
+	}
+	if _, ok, err := d.ua.numeric(hop, secure); ok || err != nil {
+		return
+	}
+	d.ua.background(func(ctx context.Context) { d.locateHop(ctx, hop, secure, true) })
+}
+
 // located returns the target dst was located as, for its domain.
 func (d *Dialog) located(dst transport.Addr) (locate.Target, bool) {
 	d.mu.Lock()
@@ -548,8 +570,12 @@ func (d *Dialog) Do(ctx context.Context, method string, o *RequestOptions) (*sip
 func (d *Dialog) refreshTarget(m *sip.Message) {
 	if uri, ok := contactURI(m); ok {
 		d.mu.Lock()
+		changed := d.remoteTarget != uri
 		d.remoteTarget = uri
 		d.mu.Unlock()
+		if changed {
+			d.prelocate()
+		}
 	}
 }
 

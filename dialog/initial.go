@@ -235,6 +235,7 @@ func (in *Initial) DialogFromResponse(resp *sip.Message) (*Dialog, error) {
 				d.remoteTarget = target
 			}
 			d.mu.Unlock()
+			d.prelocate()
 		}
 		return d, nil
 	}
@@ -248,7 +249,15 @@ func (in *Initial) DialogFromResponse(resp *sip.Message) (*Dialog, error) {
 	d.remoteTarget = target
 	d.routes = routes
 	d.localSeq, d.localSeqSet = in.seq, true
-	return in.ua.addDialog(d)
+	return in.ua.prelocated(in.ua.addDialog(d))
+}
+
+// prelocated starts locating the first hop of a dialog just entered.
+func (ua *UA) prelocated(d *Dialog, err error) (*Dialog, error) {
+	if err == nil {
+		d.prelocate()
+	}
+	return d, err
 }
 
 // DialogFromRequest returns the dialog a request with this Initial's tag
@@ -277,7 +286,7 @@ func (in *Initial) DialogFromRequest(req *sip.Message, from transport.Addr) (*Di
 	d.routes = recordRoutes(req)
 	d.localSeq, d.localSeqSet = in.seq, true
 	d.remoteSeq, d.remoteSeqSet = cseq.Seq, true
-	return in.ua.addDialog(d)
+	return in.ua.prelocated(in.ua.addDialog(d))
 }
 
 func (ua *UA) findInitial(callID, localTag []byte) *Initial {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -217,7 +218,12 @@ func TestLocateFailover(t *testing.T) {
 						t.Fatalf("got %s, want the ACK", siptest.FirstLine(ack.Msg))
 					}
 				} else {
-					// No answer at all: Timer B (64*T1) ends the attempt.
+					// No answer at all: Timer B (64*T1) ends the attempt. The
+					// INVITE left from the goroutine that located the
+					// target, which arms the timers once the send returns.
+					for deadline := time.Now().Add(5 * time.Second); w.clock.Pending() == 0 && time.Now().Before(deadline); {
+						runtime.Gosched()
+					}
 					for len(b.In()) == 0 && w.clock.Pending() > 0 {
 						w.clock.Advance(time.Second)
 					}
@@ -327,5 +333,38 @@ func TestACKToHostNameContact(t *testing.T) {
 	}
 	if got := f.questions(); len(got) != n {
 		t.Errorf("the BYE asked DNS %v", got[n:])
+	}
+}
+
+// The callee's requests go to a caller's Contact that names a host: the
+// UA locates it (from the moment the dialog exists) and its BYE arrives.
+func TestByeToHostNameContact(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeDNS()
+	f.addr["peer.example.test"] = loopback()
+	calls := make(chan *Call, 1)
+	cfg := w.locating(f)
+	cfg.OnInvite = func(c *Call, req *sip.Message) { calls <- c; autoAnswer(c, req) }
+	w.ua("bob", 5070, cfg)
+	alice := w.peer(5080)
+	inv := alice.invite(memAddr(5070), "hn-1", "a1", 1)
+	inv = strings.Replace(inv, "Contact: <sip:peer@127.0.0.1:5080>", "Contact: <sip:peer@peer.example.test:5080>", 1)
+	alice.Send(memAddr(5070), inv)
+	c := <-calls
+	alice.ExpectStatus(180)
+	ok := alice.ExpectStatus(200)
+	alice.Send(memAddr(5070), alice.inDialog(memAddr(5070), "ACK", "hn-1", "a1", string(ok.Msg.ToTag()), 1))
+	if err := c.Wait(bg()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Bye(bg()) }()
+	bye := alice.Wait()
+	if bye.Msg.Method() != sip.MethodBye || bye.Msg.RequestURI().String() != "sip:peer@peer.example.test:5080" {
+		t.Fatalf("got %s, want the BYE to the Contact", siptest.FirstLine(bye.Msg))
+	}
+	alice.Respond(bye, 200, "")
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

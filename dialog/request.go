@@ -164,6 +164,9 @@ func (ua *UA) uasDialog(req *sip.Message, localTag string, from transport.Addr) 
 	if err != nil {
 		return nil, err
 	}
+	if got == d {
+		d.prelocate()
+	}
 	return got, nil
 }
 
