@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ type Initial struct {
 	req      []byte // without Via
 	dst      transport.Addr
 	targets  []locate.Target // RFC 3263: dst first, then the failover targets
+	contact  string          // the Contact of req, written for dst.Proto
 	abandon  func() bool     // set by Dial: a cancelled call tries no further target
 }
 
@@ -134,6 +136,7 @@ func (ua *UA) newInitial(ctx context.Context, method, target string, o *InitialO
 	if err != nil {
 		return nil, err
 	}
+	in.contact = contact
 	b := make([]byte, 0, 512+len(o.Body))
 	b = sip.AppendRequestLine(b, method, target)
 	if proxy != "" {
@@ -195,7 +198,31 @@ func (in *Initial) Dest() transport.Addr { return in.dst }
 // from one sends the request again to the next, as a new transaction
 // (§4.3); h sees one final outcome.
 func (in *Initial) Send(h transaction.ClientHandler) (*transaction.ClientTx, error) {
-	return in.ua.request(in.Bytes(), in.targets, h, in.abandon)
+	return in.ua.requestFor(in.Bytes(), in.forTarget, in.targets, h, in.abandon)
+}
+
+// forTarget returns the request for a failover target reached over
+// another transport than the first: its Contact names that transport's
+// listener (RFC 3261 §8.1.1.8: where the peer sends requests back). Via
+// is the transport's own.
+func (in *Initial) forTarget(t locate.Target) []byte {
+	req := in.Bytes()
+	if t.Proto == in.dst.Proto {
+		return req
+	}
+	c, err := in.ua.contact(t.Addr, in.secure)
+	if err != nil {
+		return req
+	}
+	old := []byte("\r\nContact: " + in.contact + "\r\n")
+	i := bytes.Index(req, old)
+	if i < 0 {
+		return req
+	}
+	out := make([]byte, 0, len(req)+len(c))
+	out = append(out, req[:i]...)
+	out = append(out, "\r\nContact: "+c+"\r\n"...)
+	return append(out, req[i+len(old):]...)
 }
 
 // Close unregisters the request: later requests with its tag get 481.

@@ -151,6 +151,13 @@ func (ua *UA) connect(t locate.Target) error {
 // responses of the attempt in progress and one outcome. A single target
 // costs nothing more than tm.Request.
 func (ua *UA) request(req []byte, targets []locate.Target, h transaction.ClientHandler, abandon func() bool) (*transaction.ClientTx, error) {
+	return ua.requestFor(req, nil, targets, h, abandon)
+}
+
+// requestFor is request, with build (if not nil) giving the request to
+// send to each target after the first (its Contact names the transport
+// the target is reached over).
+func (ua *UA) requestFor(req []byte, build func(locate.Target) []byte, targets []locate.Target, h transaction.ClientHandler, abandon func() bool) (*transaction.ClientTx, error) {
 	if len(targets) == 0 {
 		return nil, ErrNoAddress
 	}
@@ -160,7 +167,7 @@ func (ua *UA) request(req []byte, targets []locate.Target, h transaction.ClientH
 		}
 		return ua.tm.Request(targets[0].Addr, req, h)
 	}
-	f := &failover{ua: ua, req: req, targets: targets, h: h, abandon: abandon}
+	f := &failover{ua: ua, req: req, build: build, targets: targets, h: h, abandon: abandon}
 	return f.start()
 }
 
@@ -172,6 +179,7 @@ func (ua *UA) request(req []byte, targets []locate.Target, h transaction.ClientH
 type failover struct {
 	ua      *UA
 	req     []byte
+	build   func(locate.Target) []byte // nil: req for every target
 	targets []locate.Target
 	h       transaction.ClientHandler
 	abandon func() bool // when it says so, no further target is tried
@@ -192,13 +200,17 @@ func (f *failover) start() (*transaction.ClientTx, error) {
 			return nil, err
 		}
 		t := f.targets[f.next]
+		req := f.req
+		if f.build != nil && f.next > 0 {
+			req = f.build(t)
+		}
 		f.next++
 		f.provisional = false
 		f.mu.Unlock()
 		e := f.ua.connect(t)
 		if e == nil {
 			var tx *transaction.ClientTx
-			if tx, e = f.ua.tm.Request(t.Addr, f.req, f); e == nil {
+			if tx, e = f.ua.tm.Request(t.Addr, req, f); e == nil {
 				return tx, nil
 			}
 		}

@@ -368,3 +368,43 @@ func TestByeToHostNameContact(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Failover to a target over another transport: the request sent there
+// carries a Contact for that transport, where the peer's requests must
+// come back (RFC 3261 §8.1.1.8), and the same Call-ID and CSeq.
+func TestLocateFailoverOtherTransport(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeDNS()
+	f.srv["_sip._udp.mixed.test"] = []locate.SRV{srvRR(10, 0, 5081, "a.mixed.test.")}
+	f.srv["_sip._tcp.mixed.test"] = []locate.SRV{srvRR(10, 0, 5082, "b.mixed.test.")}
+	f.addr["a.mixed.test"] = loopback()
+	f.addr["b.mixed.test"] = loopback()
+	alice := w.ua("alice", 5060, w.locating(f))
+	tcp := memAddr(5060)
+	tcp.Proto = transport.TCP
+	if _, err := alice.ListenMem(w.net, tcp); err != nil {
+		t.Fatal(err)
+	}
+	second := memAddr(5082)
+	second.Proto = transport.TCP
+	b := &peer{siptest.NewPeer(t, w.clock, w.net, second)}
+	var res dialResult
+	if _, err := alice.Dial("sip:bob@mixed.test", res.opts()); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); w.clock.Pending() == 0 && time.Now().Before(deadline); {
+		runtime.Gosched()
+	}
+	for len(b.In()) == 0 && w.clock.Pending() > 0 {
+		w.clock.Advance(time.Second) // Timer B for the UDP target, which is silent
+	}
+	inv := b.Wait()
+	if got := string(inv.Msg.Get(sip.HeaderContact)); got != "<sip:alice@127.0.0.1:5060;transport=tcp>" {
+		t.Errorf("Contact %q over TCP, want the TCP listener", got)
+	}
+	answer(t, b, inv, "b", "<sip:peer@127.0.0.1:5082;transport=tcp>")
+	b.Wait() // ACK
+	if err := res.wait(t); err != nil {
+		t.Fatal(err)
+	}
+}
