@@ -39,6 +39,14 @@ type CallOptions struct {
 	// *StatusError, a *transaction.Error, ErrCancelled, ErrTerminated).
 	// It must not block.
 	OnAnswer func(c *Call, err error)
+	// OnOffer, for a delayed offer (an INVITE without a session
+	// description, RFC 3264 §4), is called with the 2xx's Content-Type and
+	// body (the offer) before the ACK is sent; what it returns (the answer)
+	// goes in the ACK (RFC 3261 §13.2.2.4, §13.3.1.4) and becomes LocalBody.
+	// It is not called when the INVITE carried a body, nor for a 2xx
+	// without one. It runs on the goroutine that read the 2xx and must not
+	// block.
+	OnOffer func(c *Call, contentType string, offer []byte) (answerType string, answer []byte)
 }
 
 // Call is the INVITE usage of a dialog (RFC 5057): a session set up by an
@@ -60,12 +68,13 @@ type Call struct {
 	stx         *transaction.ServerTx // incoming INVITE awaiting its final response
 	req         *sip.Message          // incoming INVITE (a clone)
 	localTag    string                // incoming: our tag
-	proto       transport.Protocol    // incoming: how the INVITE came
+	remote      transport.Addr        // incoming: where the INVITE came from
 	contentType string
 	localBody   []byte
 	remoteBody  []byte
 	onProgress  func(*Call, int, string)
 	onAnswer    func(*Call, error) // outgoing: once, then nil
+	onOffer     func(*Call, string, []byte) (string, []byte)
 
 	// The ACK for the last 2xx received (outgoing side of any INVITE), to
 	// send again for each retransmission of that 2xx (RFC 3261 §13.2.2.4).
@@ -200,7 +209,7 @@ func (c *Call) end(err error) {
 	answer := c.onAnswer
 	// The INVITE transaction can hold c for another 64*T1 (Timer M):
 	// let go of what the application's callbacks hold.
-	c.onAnswer, c.onProgress = nil, nil
+	c.onAnswer, c.onProgress, c.onOffer = nil, nil, nil
 	c.mu.Unlock()
 	c.ua.mu.Lock()
 	if stx != nil {
@@ -223,7 +232,10 @@ func (c *Call) end(err error) {
 // ---- outgoing calls (UAC, RFC 3261 §13.2) ----
 
 // Dial sends an INVITE to target and returns the call at once; Wait (or
-// Established and Done) tells how it goes. o may be nil.
+// Established and Done) tells how it goes. o may be nil. A target (or
+// outbound proxy) named by a host name is located (RFC 3263) on a
+// goroutine of the UA, so Dial never waits for DNS: a failure to locate it
+// ends the call with an error wrapping ErrNoAddress.
 func (ua *UA) Dial(target string, o *CallOptions) (*Call, error) {
 	if o == nil {
 		o = &CallOptions{}
@@ -231,24 +243,73 @@ func (ua *UA) Dial(target string, o *CallOptions) (*Call, error) {
 	if ua.full() {
 		return nil, ErrTooManyDialogs
 	}
-	in, err := ua.NewInitial("INVITE", target, &o.InitialOptions)
+	next, err := ua.nextHop(target)
+	if err != nil {
+		return nil, err
+	}
+	_, numeric, err := ua.numeric(next, false)
 	if err != nil {
 		return nil, err
 	}
 	c := newCall(ua, true)
-	c.initial = in
 	c.state = CallCalling
 	c.contentType, c.localBody = o.ContentType, o.Body
 	c.onProgress = o.OnProgress
 	c.onAnswer = o.OnAnswer
+	c.onOffer = o.OnOffer
+	if numeric {
+		in, err := ua.NewInitial("INVITE", target, &o.InitialOptions)
+		if err != nil {
+			return nil, err
+		}
+		c.initial = in
+		in.abandon = c.abandoned
+		ua.mu.Lock()
+		ua.dialing[c] = struct{}{}
+		ua.mu.Unlock()
+		if _, err := in.Send(transaction.ClientHandlerFunc(c.inviteResponse)); err != nil {
+			in.Close()
+			return nil, err
+		}
+		return c, nil
+	}
 	ua.mu.Lock()
 	ua.dialing[c] = struct{}{}
 	ua.mu.Unlock()
-	if _, err := in.Send(transaction.ClientHandlerFunc(c.inviteResponse)); err != nil {
-		in.Close()
-		return nil, err
+	io := o.InitialOptions
+	ua.background(func(ctx context.Context) {
+		in, err := ua.newInitial(ctx, "INVITE", target, &io)
+		if err != nil {
+			c.end(err)
+			return
+		}
+		in.abandon = c.abandoned
+		c.mu.Lock()
+		c.initial = in
+		stop := c.cancel || c.state == CallEnded
+		c.mu.Unlock()
+		if stop {
+			in.Close()
+			c.end(ErrCancelled)
+			return
+		}
+		if _, err := in.Send(transaction.ClientHandlerFunc(c.inviteResponse)); err != nil {
+			in.Close()
+			c.end(err)
+		}
+	})
+	if ua.isClosed() {
+		c.end(ErrTerminated)
 	}
 	return c, nil
+}
+
+// abandoned reports whether an outgoing call tries no further RFC 3263
+// target: it was cancelled or has ended.
+func (c *Call) abandoned() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cancel || c.state == CallEnded
 }
 
 // Invite places a call and waits until it is established or fails. If ctx
@@ -424,54 +485,98 @@ func (c *Call) successResponse(resp *sip.Message) {
 	wasEarly := containsDialog(c.early, d)
 	c.early = nil
 	hangUp := c.cancel
+	var ackBody *RequestOptions
+	if onOffer := c.onOffer; onOffer != nil && len(c.localBody) == 0 && len(c.remoteBody) > 0 {
+		// Delayed offer: the 2xx carries the offer, the ACK the answer.
+		c.onOffer = nil
+		c.mu.Unlock()
+		ct, answer := onOffer(c, string(resp.Get(sip.HeaderContentType)), c.RemoteBody())
+		c.mu.Lock()
+		if len(answer) > 0 {
+			ackBody = &RequestOptions{ContentType: ct, Body: answer}
+			c.contentType, c.localBody = ct, answer
+		}
+	}
 	c.mu.Unlock()
 	if !wasEarly {
 		d.AddUsage(c)
 	}
 	// RFC 3261 §13.2.2.4: the ACK is built like any request of the dialog
-	// but with the CSeq number of the INVITE.
-	c.sendACK(d, cseq.Seq)
-	close(c.established)
-	c.mu.Lock()
-	answer := c.onAnswer
-	// The INVITE transaction can hold c for another 64*T1 (Timer M):
-	// let go of what the application's callbacks hold.
-	c.onAnswer, c.onProgress = nil, nil
-	c.mu.Unlock()
-	c.ua.mu.Lock()
-	delete(c.ua.dialing, c)
-	c.ua.mu.Unlock()
-	if answer != nil {
-		answer(c, nil)
-	}
-	for _, e := range others {
-		e.RemoveUsage(c) // early dialogs of other forks end (§13.2.2.4)
-	}
-	if hangUp {
-		// The 2xx crossed our CANCEL: the session exists, so end it.
-		c.hangUp(ErrCancelled)
-	}
+	// but with the CSeq number of the INVITE; the UAC MUST send it for each
+	// 2xx. The call is established once it is sent.
+	c.sendACK(d, cseq.Seq, ackBody, func(err error) {
+		if err != nil {
+			// No ACK can reach the peer (its Contact or Record-Route cannot
+			// be located): it will end the session itself (§13.3.1.4).
+			c.end(err)
+			return
+		}
+		close(c.established)
+		c.mu.Lock()
+		answer := c.onAnswer
+		// The INVITE transaction can hold c for another 64*T1 (Timer M):
+		// let go of what the application's callbacks hold.
+		c.onAnswer, c.onProgress = nil, nil
+		c.mu.Unlock()
+		c.ua.mu.Lock()
+		delete(c.ua.dialing, c)
+		c.ua.mu.Unlock()
+		if answer != nil {
+			answer(c, nil)
+		}
+		for _, e := range others {
+			e.RemoveUsage(c) // early dialogs of other forks end (§13.2.2.4)
+		}
+		if hangUp {
+			// The 2xx crossed our CANCEL: the session exists, so end it.
+			c.hangUp(ErrCancelled)
+		}
+	})
 }
 
 // sendACK builds, sends and keeps the ACK for the 2xx of the INVITE with
-// CSeq number seq.
-func (c *Call) sendACK(d *Dialog, seq uint32) {
-	ack, dst, err := d.buildRequest("ACK", seq, nil)
+// CSeq number seq, then calls then (if not nil) with the outcome. It runs
+// on the reader goroutine that brought the 2xx: when the dialog's first
+// hop is a host name not located yet, the lookup and the ACK go to a
+// goroutine of the UA, so that DNS never holds up the reader.
+func (c *Call) sendACK(d *Dialog, seq uint32, o *RequestOptions, then func(error)) {
+	if then == nil {
+		then = func(error) {}
+	}
+	if _, err := d.destination(context.Background(), false); errors.Is(err, errNeedsDNS) {
+		c.ua.background(func(ctx context.Context) {
+			if _, err := d.destination(ctx, true); err != nil {
+				c.ua.log.Warn("dialog: cannot locate where the ACK goes", "dialog", d.String(), "err", err)
+				then(err)
+				return
+			}
+			then(c.sendACKNow(d, seq, o))
+		})
+		return
+	}
+	then(c.sendACKNow(d, seq, o))
+}
+
+func (c *Call) sendACKNow(d *Dialog, seq uint32, o *RequestOptions) error {
+	ack, dst, err := d.buildRequest("ACK", seq, o)
 	if err != nil {
 		c.ua.log.Warn("dialog: cannot build ACK", "dialog", d.String(), "err", err)
-		return
+		return err
+	}
+	if t, ok := d.located(dst); ok {
+		c.ua.connect(t) // an ACK has no transaction: a failure shows in the send
 	}
 	wire, used, err := c.ua.tp.SendRequest(dst, transport.NewBranch(nil), ack)
 	if err != nil {
 		c.ua.log.Warn("dialog: cannot send ACK", "dialog", d.String(), "err", err)
-		return
+		return nil // as if lost: the UAS ends the session when no ACK comes (§13.3.1.4)
 	}
 	c.mu.Lock()
 	if c.state == CallEnded {
 		// A BYE ended the call while the ACK was sent: keep nothing, so
 		// that no timer outlives the call (end stopped the last one).
 		c.mu.Unlock()
-		return
+		return nil
 	}
 	c.ack, c.ackDst, c.ackSeq = wire, used, seq
 	if c.ackTimer != nil {
@@ -487,6 +592,7 @@ func (c *Call) sendACK(d *Dialog, seq uint32) {
 		c.mu.Unlock()
 	})
 	c.mu.Unlock()
+	return nil
 }
 
 // resendACK answers a retransmitted 2xx with the ACK sent for it.
@@ -503,6 +609,16 @@ func (c *Call) resendACK(d *Dialog, seq uint32) {
 // §13.2.2.4: "it MUST terminate the dialog by sending a BYE" after the
 // ACK).
 func (c *Call) ackAndBye(d *Dialog, seq uint32) {
+	if _, err := d.destination(context.Background(), false); errors.Is(err, errNeedsDNS) {
+		c.ua.background(func(ctx context.Context) {
+			if _, err := d.destination(ctx, true); err != nil {
+				d.Terminate(err)
+				return
+			}
+			c.ackAndBye(d, seq)
+		})
+		return
+	}
 	if ack, dst, err := d.buildRequest("ACK", seq, nil); err == nil {
 		c.ua.tp.SendRequest(dst, transport.NewBranch(nil), ack)
 	}
@@ -532,7 +648,7 @@ func (ua *UA) newIncomingCall(r *Request) {
 	c.stx = r.Tx
 	c.req = r.Msg.Clone()
 	c.localTag = r.ToTag()
-	c.proto = r.Remote.Proto
+	c.remote = r.Remote
 	c.remoteBody = append([]byte(nil), c.req.Body()...)
 	ua.mu.Lock()
 	ua.incoming[r.Tx] = c
@@ -592,7 +708,7 @@ func (c *Call) uasDialog(s State) (*Dialog, error) {
 	if req == nil {
 		return nil, ErrState
 	}
-	d, err := c.ua.uasDialog(req, c.localTag, transport.Addr{Proto: c.proto})
+	d, err := c.ua.uasDialog(req, c.localTag, c.remote)
 	if err != nil {
 		return nil, err
 	}
@@ -619,7 +735,7 @@ func (c *Call) response(code int, reason string, d *Dialog) []byte {
 	b := make([]byte, 0, 768)
 	b = sip.AppendResponse(b, req, code, reason, c.localTag)
 	if d != nil {
-		b = appendDialogFields(b, c.ua, req, c.proto)
+		b = appendDialogFields(b, c.ua, req, c.remote)
 	}
 	return c.ua.appendServer(b)
 }
@@ -863,7 +979,7 @@ func (c *Call) handleReInvite(r *Request) {
 	}
 	b := make([]byte, 0, 768)
 	b = sip.AppendResponse(b, r.Msg, code, "", r.Dialog.id.LocalTag)
-	b = appendDialogFields(b, c.ua, r.Msg, r.Remote.Proto)
+	b = appendDialogFields(b, c.ua, r.Msg, r.Remote)
 	b = c.ua.appendServer(b)
 	if len(body) > 0 {
 		b = sip.AppendBody(b, c.contentTypeOr(r.Msg), body)
@@ -949,7 +1065,7 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 				c.resendACK(d, seq)
 				return
 			}
-			c.sendACK(d, seq)
+			c.sendACK(d, seq, nil, nil)
 			done <- result{body: rb}
 		default:
 			clear()
@@ -1015,14 +1131,46 @@ func (c *Call) hangUp(why error) (<-chan error, error) {
 		return nil, ErrState
 	}
 	c.mu.Unlock()
+	done := make(chan error, 1)
+	if _, err := d.destination(context.Background(), false); errors.Is(err, errNeedsDNS) {
+		// The peer's Contact is a host name not located yet, and hangUp may
+		// run on a reader goroutine: take the CSeq now, locate and send the
+		// BYE from the UA's own goroutine. The session ends at once.
+		seq, err := d.takeSeq()
+		c.end(why)
+		if err != nil {
+			return nil, err
+		}
+		c.ua.background(func(ctx context.Context) {
+			if _, err := d.destination(ctx, true); err != nil {
+				done <- err
+				return
+			}
+			req, dst, err := d.buildRequest("BYE", seq, nil)
+			if err == nil {
+				err = c.sendBye(d, req, dst, done)
+			}
+			if err != nil {
+				done <- err
+			}
+		})
+		return done, nil
+	}
 	req, dst, err := d.NewRequest("BYE", nil)
 	// RFC 3261 §15.1.1: the session ends as soon as the BYE is sent.
 	c.end(why)
 	if err != nil {
 		return nil, err
 	}
-	done := make(chan error, 1)
-	if _, err := d.Request(req, dst, transaction.ClientHandlerFunc(func(_ *transaction.ClientTx, r transaction.Response) {
+	if err := c.sendBye(d, req, dst, done); err != nil {
+		return nil, err
+	}
+	return done, nil
+}
+
+// sendBye sends a BYE built for d; done receives its outcome.
+func (c *Call) sendBye(d *Dialog, req []byte, dst transport.Addr, done chan<- error) error {
+	_, err := d.Request(req, dst, transaction.ClientHandlerFunc(func(_ *transaction.ClientTx, r transaction.Response) {
 		switch {
 		case r.Err != nil:
 			done <- r.Err
@@ -1031,10 +1179,8 @@ func (c *Call) hangUp(why error) (<-chan error, error) {
 		case r.Status >= 200:
 			done <- nil
 		}
-	})); err != nil {
-		return nil, err
-	}
-	return done, nil
+	}))
+	return err
 }
 
 // Hangup ends the call whatever its state: BYE when answered, CANCEL when

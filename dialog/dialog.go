@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sipxfer/sipxfer/locate"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
 	"github.com/sipxfer/sipxfer/transport"
@@ -75,6 +76,13 @@ type Dialog struct {
 	remoteSeqSet bool
 	usages       []Usage
 	invite       bool // created by an INVITE (a Call was its usage)
+
+	// Where the first hop (remote target or first route) was last located:
+	// requests reuse it until the hop changes, so no request of a dialog
+	// asks DNS twice, and an ACK can be sent from a reader goroutine.
+	hop       string
+	hopSecure bool
+	hopTo     []locate.Target
 }
 
 // dialogKey is the table key of a dialog ID: the three parts, NUL
@@ -286,10 +294,20 @@ func (d *Dialog) NewRequestSeq(method string, o *RequestOptions) ([]byte, transp
 
 // newRequestSeq is NewRequest, also returning the CSeq number taken.
 func (d *Dialog) newRequestSeq(method string, o *RequestOptions) ([]byte, transport.Addr, uint32, error) {
+	seq, err := d.takeSeq()
+	if err != nil {
+		return nil, transport.Addr{}, 0, err
+	}
+	req, dst, err := d.buildRequest(method, seq, o)
+	return req, dst, seq, err
+}
+
+// takeSeq takes the next local CSeq number.
+func (d *Dialog) takeSeq() (uint32, error) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.state == StateTerminated {
-		d.mu.Unlock()
-		return nil, transport.Addr{}, 0, ErrTerminated
+		return 0, ErrTerminated
 	}
 	// RFC 3261 §12.2.1.1: the local sequence number MUST be incremented by
 	// one for each request; if empty, an initial one is chosen as for an
@@ -299,30 +317,25 @@ func (d *Dialog) newRequestSeq(method string, o *RequestOptions) ([]byte, transp
 		d.localSeqSet = true
 	}
 	d.localSeq++
-	seq := d.localSeq
-	d.mu.Unlock()
-	req, dst, err := d.buildRequest(method, seq, o)
-	return req, dst, seq, err
+	return d.localSeq, nil
 }
 
-// buildRequest writes a request of the dialog with the given CSeq number.
-func (d *Dialog) buildRequest(method string, seq uint32, o *RequestOptions) ([]byte, transport.Addr, error) {
+// route returns the Request-URI, the Route values and the URI of the
+// first hop of a request of the dialog (RFC 3261 §12.2.1.1).
+func (d *Dialog) route() (ruri string, route []string, hop string, secure bool, err error) {
 	d.mu.Lock()
-	target, routes, localURI, remoteURI, secure := d.remoteTarget, d.routes, d.localURI, d.remoteURI, d.secure
+	target, routes, secure := d.remoteTarget, d.routes, d.secure
 	d.mu.Unlock()
-
-	// RFC 3261 §12.2.1.1: with an empty route set, or a loose router first,
-	// the Request-URI is the remote target and Route the route set; with a
-	// strict router first, the Request-URI is that router's URI (without
-	// the parameters a Request-URI may not have), and the remote target
-	// goes last in Route.
-	ruri := target
-	var route []string
-	hop := target
+	// With an empty route set, or a loose router first, the Request-URI is
+	// the remote target and Route the route set; with a strict router
+	// first, the Request-URI is that router's URI (without the parameters
+	// a Request-URI may not have), and the remote target goes last in
+	// Route.
+	ruri, hop = target, target
 	if len(routes) > 0 {
 		var first sip.NameAddr
 		if err := first.Parse([]byte(routes[0])); err != nil {
-			return nil, transport.Addr{}, fmt.Errorf("dialog: route set: %w", err)
+			return "", nil, "", secure, fmt.Errorf("dialog: route set: %w", err)
 		}
 		hop = string(first.URI.Raw)
 		if first.URI.LR() {
@@ -332,10 +345,99 @@ func (d *Dialog) buildRequest(method string, seq uint32, o *RequestOptions) ([]b
 			route = append(append([]string(nil), routes[1:]...), "<"+target+">")
 		}
 	}
-	dst, err := d.ua.resolve(hop, secure)
+	return ruri, route, hop, secure, nil
+}
+
+// destination returns the targets of the dialog's first hop (RFC 3263),
+// located once per hop. When the hop names a host not located yet it asks
+// DNS if wait is true, else it fails with errNeedsDNS at once.
+func (d *Dialog) destination(ctx context.Context, wait bool) ([]locate.Target, error) {
+	_, _, hop, secure, err := d.route()
 	if err != nil {
-		return nil, dst, err
+		return nil, err
 	}
+	return d.locateHop(ctx, hop, secure, wait)
+}
+
+func (d *Dialog) locateHop(ctx context.Context, hop string, secure, wait bool) ([]locate.Target, error) {
+	d.mu.Lock()
+	if d.hopTo != nil && d.hop == hop && d.hopSecure == secure {
+		ts := d.hopTo
+		d.mu.Unlock()
+		return ts, nil
+	}
+	d.mu.Unlock()
+	t, ok, err := d.ua.numeric(hop, secure)
+	var ts []locate.Target
+	switch {
+	case err != nil:
+		return nil, err
+	case ok:
+		ts = []locate.Target{t}
+	case !wait:
+		return nil, errNeedsDNS
+	default:
+		if ts, err = d.ua.targets(ctx, hop, secure); err != nil {
+			return nil, err
+		}
+	}
+	d.mu.Lock()
+	d.hop, d.hopSecure, d.hopTo = hop, secure, ts
+	d.mu.Unlock()
+	return ts, nil
+}
+
+// prelocate starts locating the dialog's first hop on a goroutine of the
+// UA when it names a host not located yet. Requests of a dialog may be
+// built on a transport reader goroutine (a NOTIFY reporting a response, a
+// BYE after a failed re-INVITE), where buildRequest would wait for DNS:
+// located ahead, they find the targets ready (or the Locator's cache warm).
+func (d *Dialog) prelocate() {
+	_, _, hop, secure, err := d.route()
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	cached := d.hopTo != nil && d.hop == hop && d.hopSecure == secure
+	d.mu.Unlock()
+	if cached {
+		return
+	}
+	if _, ok, err := d.ua.numeric(hop, secure); ok || err != nil {
+		return
+	}
+	d.ua.background(func(ctx context.Context) { d.locateHop(ctx, hop, secure, true) })
+}
+
+// located returns the target dst was located as, for its domain.
+func (d *Dialog) located(dst transport.Addr) (locate.Target, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, t := range d.hopTo {
+		if t.Addr == dst {
+			return t, true
+		}
+	}
+	return locate.Target{}, false
+}
+
+// buildRequest writes a request of the dialog with the given CSeq number.
+// A first hop named by a host not located yet is located here, waiting for
+// DNS (bounded by the Locator): callers on a reader goroutine locate it
+// first with destination in the background.
+func (d *Dialog) buildRequest(method string, seq uint32, o *RequestOptions) ([]byte, transport.Addr, error) {
+	d.mu.Lock()
+	localURI, remoteURI := d.localURI, d.remoteURI
+	d.mu.Unlock()
+	ruri, route, hop, secure, err := d.route()
+	if err != nil {
+		return nil, transport.Addr{}, err
+	}
+	ts, err := d.locateHop(context.Background(), hop, secure, true)
+	if err != nil {
+		return nil, transport.Addr{}, err
+	}
+	dst := ts[0].Addr
 
 	b := make([]byte, 0, 512+len(o.body()))
 	b = sip.AppendRequestLine(b, method, ruri)
@@ -348,7 +450,7 @@ func (d *Dialog) buildRequest(method string, seq uint32, o *RequestOptions) ([]b
 	b = sip.AppendHeader(b, sip.HeaderCallID, d.id.CallID)
 	b = sip.AppendCSeq(b, seq, method)
 	if carriesContact(method) {
-		contact, err := d.ua.contact(dst.Proto, secure)
+		contact, err := d.ua.contact(dst, secure)
 		if err != nil {
 			return nil, dst, err
 		}
@@ -410,8 +512,19 @@ func requestURIOf(u *sip.URI) string {
 // 481 or 408 end the dialog, but with several usages RFC 5057 narrows a
 // 481 to the usage the request belonged to (a NOTIFY's 481 says nothing
 // of the call beside it).
+//
+// When dst is the first of the targets RFC 3263 gave for the dialog's
+// first hop, a transport error, a timeout or a 503 from it sends the
+// request again to the next target, as a new transaction (§4.3); h sees
+// one final outcome.
 func (d *Dialog) Request(req []byte, dst transport.Addr, h transaction.ClientHandler) (*transaction.ClientTx, error) {
-	return d.ua.tm.Request(dst, req, h)
+	d.mu.Lock()
+	ts := d.hopTo
+	d.mu.Unlock()
+	if len(ts) == 0 || ts[0].Addr != dst {
+		return d.ua.tm.Request(dst, req, h)
+	}
+	return d.ua.request(req, ts, h, nil)
 }
 
 // Do builds a request with NewRequest, sends it and waits for its final
@@ -457,8 +570,12 @@ func (d *Dialog) Do(ctx context.Context, method string, o *RequestOptions) (*sip
 func (d *Dialog) refreshTarget(m *sip.Message) {
 	if uri, ok := contactURI(m); ok {
 		d.mu.Lock()
+		changed := d.remoteTarget != uri
 		d.remoteTarget = uri
 		d.mu.Unlock()
+		if changed {
+			d.prelocate()
+		}
 	}
 }
 

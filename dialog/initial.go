@@ -1,11 +1,14 @@
 package dialog
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 
+	"github.com/sipxfer/sipxfer/locate"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
 	"github.com/sipxfer/sipxfer/transport"
@@ -30,6 +33,9 @@ type Initial struct {
 	secure   bool
 	req      []byte // without Via
 	dst      transport.Addr
+	targets  []locate.Target // RFC 3263: dst first, then the failover targets
+	contact  string          // the Contact of req, written for dst.Proto
+	abandon  func() bool     // set by Dial: a cancelled call tries no further target
 }
 
 // InitialOptions adjusts an Initial request.
@@ -50,8 +56,33 @@ func initialKey(callID, localTag []byte) string {
 
 // NewInitial builds a dialog-forming request for target (a SIP URI) and
 // registers it with the UA; send it with Send, and Close it when it can
-// create no more dialogs.
+// create no more dialogs. Where it goes (the target, or
+// Config.OutboundProxy) is located by RFC 3263, which for a host name
+// waits for DNS: call it from the application, not from a handler.
 func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, error) {
+	return ua.newInitial(context.Background(), method, target, o)
+}
+
+// nextHop returns the URI a request outside a dialog is sent to: the
+// target, or the outbound proxy (RFC 3261 §8.1.2).
+func (ua *UA) nextHop(target string) (string, error) {
+	proxy := ua.cfg.OutboundProxy
+	if proxy == "" {
+		return target, nil
+	}
+	// RFC 3261 §8.1.2: a preloaded route set; the request goes to its
+	// first URI. Only a loose router keeps the Request-URI the target.
+	var p sip.URI
+	if err := p.Parse([]byte(proxy)); err != nil {
+		return "", errors.Join(ErrNoAddress, fmt.Errorf("dialog: OutboundProxy %q: %w", proxy, err))
+	}
+	if !p.HasParam("lr") {
+		return "", fmt.Errorf("%w: OutboundProxy %q is not a loose router (no lr parameter)", ErrNoAddress, proxy)
+	}
+	return proxy, nil
+}
+
+func (ua *UA) newInitial(ctx context.Context, method, target string, o *InitialOptions) (*Initial, error) {
 	if o == nil {
 		o = &InitialOptions{}
 	}
@@ -59,24 +90,18 @@ func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, er
 	if err := u.Parse([]byte(target)); err != nil {
 		return nil, errors.Join(ErrNoAddress, err)
 	}
-	next := target
-	proxy := ua.cfg.OutboundProxy
-	if proxy != "" {
-		// RFC 3261 §8.1.2: a preloaded route set; the request goes to its
-		// first URI. Only a loose router keeps the Request-URI the target.
-		var p sip.URI
-		if err := p.Parse([]byte(proxy)); err != nil {
-			return nil, errors.Join(ErrNoAddress, fmt.Errorf("dialog: OutboundProxy %q: %w", proxy, err))
-		}
-		if !p.HasParam("lr") {
-			return nil, fmt.Errorf("%w: OutboundProxy %q is not a loose router (no lr parameter)", ErrNoAddress, proxy)
-		}
-		next = proxy
-	}
-	dst, err := ua.resolve(next, false)
+	next, err := ua.nextHop(target)
 	if err != nil {
 		return nil, err
 	}
+	proxy := ua.cfg.OutboundProxy
+	// RFC 3261 §26.2.2: a SIPS Request-URI means TLS on every hop, the
+	// outbound proxy's included.
+	targets, err := ua.targets(ctx, next, u.Scheme == sip.SchemeSIPS)
+	if err != nil {
+		return nil, err
+	}
+	dst := targets[0].Addr
 	in := &Initial{
 		ua:       ua,
 		method:   method,
@@ -86,15 +111,16 @@ func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, er
 		remote:   o.To,
 		target:   target,
 		// RFC 3261 §8.1.1.5: an initial CSeq less than 2**31.
-		seq:    1 + rand.Uint32N(1<<16),
-		secure: u.Scheme == sip.SchemeSIPS && dst.Proto == transport.TLS,
-		dst:    dst,
+		seq:     1 + rand.Uint32N(1<<16),
+		secure:  u.Scheme == sip.SchemeSIPS && dst.Proto == transport.TLS,
+		dst:     dst,
+		targets: targets,
 	}
 	if in.callID == "" {
 		in.callID = newCallID()
 	}
 	if in.localURI == "" {
-		self, err := ua.URI(dst.Proto)
+		self, err := ua.uri(dst)
 		if err != nil {
 			return nil, err
 		}
@@ -106,10 +132,11 @@ func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, er
 	if in.remote == "" {
 		in.remote = "<" + target + ">"
 	}
-	contact, err := ua.contact(dst.Proto, in.secure)
+	contact, err := ua.contact(dst, in.secure)
 	if err != nil {
 		return nil, err
 	}
+	in.contact = contact
 	b := make([]byte, 0, 512+len(o.Body))
 	b = sip.AppendRequestLine(b, method, target)
 	if proxy != "" {
@@ -166,9 +193,36 @@ func (in *Initial) release() {
 // Dest returns where the request goes.
 func (in *Initial) Dest() transport.Addr { return in.dst }
 
-// Send sends the request as a new client transaction reporting to h.
+// Send sends the request as a new client transaction reporting to h. When
+// RFC 3263 gave several targets, a transport error, a timeout or a 503
+// from one sends the request again to the next, as a new transaction
+// (§4.3); h sees one final outcome.
 func (in *Initial) Send(h transaction.ClientHandler) (*transaction.ClientTx, error) {
-	return in.ua.tm.Request(in.dst, in.Bytes(), h)
+	return in.ua.requestFor(in.Bytes(), in.forTarget, in.targets, h, in.abandon)
+}
+
+// forTarget returns the request for a failover target reached over
+// another transport than the first: its Contact names that transport's
+// listener (RFC 3261 §8.1.1.8: where the peer sends requests back). Via
+// is the transport's own.
+func (in *Initial) forTarget(t locate.Target) []byte {
+	req := in.Bytes()
+	if t.Proto == in.dst.Proto {
+		return req
+	}
+	c, err := in.ua.contact(t.Addr, in.secure)
+	if err != nil {
+		return req
+	}
+	old := []byte("\r\nContact: " + in.contact + "\r\n")
+	i := bytes.Index(req, old)
+	if i < 0 {
+		return req
+	}
+	out := make([]byte, 0, len(req)+len(c))
+	out = append(out, req[:i]...)
+	out = append(out, "\r\nContact: "+c+"\r\n"...)
+	return append(out, req[i+len(old):]...)
 }
 
 // Close unregisters the request: later requests with its tag get 481.
@@ -208,6 +262,7 @@ func (in *Initial) DialogFromResponse(resp *sip.Message) (*Dialog, error) {
 				d.remoteTarget = target
 			}
 			d.mu.Unlock()
+			d.prelocate()
 		}
 		return d, nil
 	}
@@ -221,7 +276,15 @@ func (in *Initial) DialogFromResponse(resp *sip.Message) (*Dialog, error) {
 	d.remoteTarget = target
 	d.routes = routes
 	d.localSeq, d.localSeqSet = in.seq, true
-	return in.ua.addDialog(d)
+	return in.ua.prelocated(in.ua.addDialog(d))
+}
+
+// prelocated starts locating the first hop of a dialog just entered.
+func (ua *UA) prelocated(d *Dialog, err error) (*Dialog, error) {
+	if err == nil {
+		d.prelocate()
+	}
+	return d, err
 }
 
 // DialogFromRequest returns the dialog a request with this Initial's tag
@@ -250,7 +313,7 @@ func (in *Initial) DialogFromRequest(req *sip.Message, from transport.Addr) (*Di
 	d.routes = recordRoutes(req)
 	d.localSeq, d.localSeqSet = in.seq, true
 	d.remoteSeq, d.remoteSeqSet = cseq.Seq, true
-	return in.ua.addDialog(d)
+	return in.ua.prelocated(in.ua.addDialog(d))
 }
 
 func (ua *UA) findInitial(callID, localTag []byte) *Initial {

@@ -52,9 +52,9 @@ func (r *Request) Respond(code int, reason string, o *ResponseOptions) error {
 	b := make([]byte, 0, 512+len(r.Msg.Bytes())/2)
 	b = sip.AppendResponse(b, r.Msg, code, reason, r.ToTag())
 	if code >= 200 && code < 300 && r.created {
-		b = appendDialogFields(b, r.UA, r.Msg, r.Remote.Proto)
+		b = appendDialogFields(b, r.UA, r.Msg, r.Remote)
 	} else if o != nil && o.Contact {
-		if c, err := r.UA.contact(r.Remote.Proto, isSecure(r.Msg, r.Remote.Proto)); err == nil {
+		if c, err := r.UA.contact(r.Remote, isSecure(r.Msg, r.Remote.Proto)); err == nil {
 			b = sip.AppendHeader(b, sip.HeaderContact, c)
 		}
 	}
@@ -110,12 +110,12 @@ func (r *Request) CreateDialog() (*Dialog, error) {
 // appendDialogFields writes what a response establishing a dialog owes
 // (RFC 3261 §12.1.1): the Record-Route of the request, copied in order,
 // and a Contact; then Allow and Supported (§13.3.1.4 SHOULD).
-func appendDialogFields(b []byte, ua *UA, req *sip.Message, p transport.Protocol) []byte {
+func appendDialogFields(b []byte, ua *UA, req *sip.Message, remote transport.Addr) []byte {
 	vs := req.Values(sip.HeaderRecordRoute)
 	for v, ok := vs.Next(); ok; v, ok = vs.Next() {
 		b = sip.AppendHeader(b, sip.HeaderRecordRoute, v)
 	}
-	if c, err := ua.contact(p, isSecure(req, p)); err == nil {
+	if c, err := ua.contact(remote, isSecure(req, remote.Proto)); err == nil {
 		b = sip.AppendHeader(b, sip.HeaderContact, c)
 	}
 	return ua.appendCapabilities(b)
@@ -163,6 +163,9 @@ func (ua *UA) uasDialog(req *sip.Message, localTag string, from transport.Addr) 
 	got, err := ua.addDialog(d)
 	if err != nil {
 		return nil, err
+	}
+	if got == d {
+		d.prelocate()
 	}
 	return got, nil
 }

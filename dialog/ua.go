@@ -1,7 +1,7 @@
 package dialog
 
 import (
-	"errors"
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -48,12 +48,20 @@ type Config struct {
 	// Supported and accepted in a request's Require (RFC 3261 §8.2.2.3:
 	// others get 420). Packages built on the UA add theirs with Support.
 	Extensions []string
-	// Resolve maps a URI to the transport address to send to. Default: the
-	// URI's host must be an IP address; the port defaults to 5060 (5061 for
-	// sips) and the protocol is the transport parameter, TLS for sips, else
-	// UDP, or the protocol of the UA's only listener kind when it has no UDP
-	// listener. There is no DNS (RFC 3263) here.
+	// Resolve, when set, maps every URI to the one transport address to
+	// send to, in place of Locator (no DNS, no failover).
 	Resolve func(uri *sip.URI) (transport.Addr, error)
+	// Locator finds where requests for a URI go (RFC 3263 §4): a URI
+	// naming an IP address is resolved without DNS (its port, else 5060,
+	// or 5061 for TLS; its transport parameter, else TLS for sips, else
+	// UDP, or the first transport the UA listens on); a host name through
+	// NAPTR, SRV and A/AAAA records, and a request that fails at one
+	// target (transport error, timeout, 503) goes to the next (§4.3).
+	// Default: a *locate.Locator asking the nameserver of
+	// /etc/resolv.conf through a cache on Clock, for the transports the UA
+	// listens on. Lookups never run on a transport reader goroutine and
+	// are bounded by the Locator's Timeout.
+	Locator Locator
 	// OutboundProxy, when set, is the SIP URI of a loose-routing proxy
 	// (with the lr parameter, RFC 3261 §16.12) that every request outside
 	// a dialog goes through: it carries the preloaded route set
@@ -95,6 +103,10 @@ type UA struct {
 	tm    *transaction.Manager
 
 	closing chan struct{} // closed by Close: waits on transactions give up
+	loc     Locator
+	ctx     context.Context // ends at Close: DNS lookups in progress give up
+	cancel  context.CancelFunc
+	bg      sync.WaitGroup // goroutines of UA.background
 
 	mu        sync.Mutex
 	closed    bool
@@ -169,6 +181,11 @@ func NewUA(cfg Config) *UA {
 		ended:    make(map[string]time.Time),
 		closing:  make(chan struct{}),
 		exts:     slices.Clone(cfg.Extensions),
+	}
+	ua.ctx, ua.cancel = context.WithCancel(context.Background())
+	ua.loc = cfg.Locator
+	if ua.loc == nil {
+		ua.loc = ua.defaultLocator()
 	}
 	ua.tp = transport.New(cfg.Transport, transport.HandlerFunc(func(in *transport.Inbound) { ua.tm.HandleInbound(in) }))
 	ua.tm = transaction.NewManager(cfg.Transaction, ua.tp, ua)
@@ -274,6 +291,7 @@ func (ua *UA) Close() error {
 	}
 	ua.closed = true
 	close(ua.closing)
+	ua.cancel()
 	var ds []*Dialog
 	for _, d := range ua.dialogs {
 		ds = append(ds, d)
@@ -293,7 +311,9 @@ func (ua *UA) Close() error {
 		d.Terminate(ErrTerminated)
 	}
 	ua.tm.Close()
-	return ua.tp.Close()
+	err := ua.tp.Close()
+	ua.bg.Wait()
+	return err
 }
 
 // Dialogs returns how many dialogs the UA holds.
@@ -397,45 +417,6 @@ func (ua *UA) newDialog(id ID, uac bool) *Dialog {
 	}
 }
 
-// resolve maps a URI to where to send.
-func (ua *UA) resolve(uri string, secure bool) (transport.Addr, error) {
-	var u sip.URI
-	if err := u.Parse([]byte(uri)); err != nil {
-		return transport.Addr{}, errors.Join(ErrNoAddress, err)
-	}
-	if ua.cfg.Resolve != nil {
-		return ua.cfg.Resolve(&u)
-	}
-	ip, ok := sip.HostIP(u.Host)
-	if !ok || (u.Scheme != sip.SchemeSIP && u.Scheme != sip.SchemeSIPS) {
-		return transport.Addr{}, ErrNoAddress
-	}
-	proto, explicit := transport.UDP, false
-	if t := u.Transport(); t != nil {
-		p, ok := transport.ParseProtocol(t)
-		if !ok {
-			return transport.Addr{}, ErrNoAddress
-		}
-		proto, explicit = p, true
-	}
-	if u.Scheme == sip.SchemeSIPS || secure {
-		proto, explicit = transport.TLS, true
-	}
-	if !explicit && !ua.hasListener(proto) {
-		if l := ua.Addrs(); len(l) > 0 {
-			proto = l[0].Proto
-		}
-	}
-	port := u.Port
-	if port == 0 {
-		port = 5060
-		if proto == transport.TLS {
-			port = 5061 // RFC 3261 §19.1.2
-		}
-	}
-	return transport.Addr{Proto: proto, AddrPort: netip.AddrPortFrom(ip, uint16(port))}, nil
-}
-
 func (ua *UA) hasListener(p transport.Protocol) bool {
 	ua.mu.Lock()
 	defer ua.mu.Unlock()
@@ -459,30 +440,41 @@ func (ua *UA) listener(p transport.Protocol) (transport.Addr, bool) {
 	return transport.Addr{}, false
 }
 
-// contact returns the Contact value for requests and responses carried by
-// protocol p: the UA's user at the listener's address.
-func (ua *UA) contact(p transport.Protocol, secure bool) (string, error) {
-	l, ok := ua.listener(p)
-	if !ok {
+// contact returns the Contact value for requests and responses exchanged
+// with to (its protocol and, when known, its address): the UA's user at the
+// address that names the UA to that peer (transport.Layer.LocalHostPort:
+// the configured advertised address, else the local address used towards
+// the peer; never an unspecified one).
+func (ua *UA) contact(to transport.Addr, secure bool) (string, error) {
+	host, port, err := ua.tp.LocalHostPort(to)
+	if err != nil {
 		return "", ErrNoListener
 	}
 	scheme := "sip:"
 	if secure {
 		scheme = "sips:" // RFC 3261 §12.1.1: a SIPS URI when the request-URI was one
 	}
-	// An IPv6 zone is local to this host; RFC 3261 §25 has no syntax for it.
-	hostPort := netip.AddrPortFrom(l.Addr().WithZone(""), l.Port())
-	s := "<" + scheme + ua.cfg.User + "@" + hostPort.String()
-	if p != transport.UDP && !secure {
-		s += ";transport=" + strings.ToLower(p.String())
+	// LocalHostPort drops an IPv6 zone: it is local to this host, and RFC
+	// 3261 §25 has no syntax for it.
+	s := "<" + scheme + ua.cfg.User + "@" + host + ":" + strconv.Itoa(int(port))
+	if to.Proto != transport.UDP && !secure {
+		s += ";transport=" + strings.ToLower(to.Proto.String())
 	}
 	return s + ">", nil
 }
 
 // URI returns the UA's own URI on protocol p, for From and for Refer-To
-// targets: sip:user@host:port, with a transport parameter for streams.
+// targets: sip:user@host:port, with a transport parameter for streams. The
+// host is the advertised one (transport.Config.Host) or the listener's
+// address, for a listener on 0.0.0.0 or :: the address the system would
+// use to reach the world.
 func (ua *UA) URI(p transport.Protocol) (string, error) {
-	c, err := ua.contact(p, false)
+	return ua.uri(transport.Addr{Proto: p})
+}
+
+// uri is URI for requests to dst.
+func (ua *UA) uri(dst transport.Addr) (string, error) {
+	c, err := ua.contact(dst, false)
 	if err != nil {
 		return "", err
 	}
@@ -587,4 +579,10 @@ func (ua *UA) refuse(msg string, from transport.Addr) {
 	if ok, skipped := ua.refuseWarn.Allow(ua.clock.Now()); ok {
 		ua.log.Warn(msg, "from", from.String(), "suppressed", skipped)
 	}
+}
+
+func (ua *UA) isClosed() bool {
+	ua.mu.Lock()
+	defer ua.mu.Unlock()
+	return ua.closed
 }

@@ -18,7 +18,7 @@ func TestContactWithoutIPv6Zone(t *testing.T) {
 	if _, err := ua.ListenMem(w.net, transport.Addr{Proto: transport.UDP, AddrPort: netip.MustParseAddrPort("[fe80::1%eth0]:5070")}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := ua.contact(transport.UDP, false)
+	c, err := ua.contact(transport.Addr{Proto: transport.UDP}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,9 @@ type stage struct {
 	byName map[string]*party
 	// ev configures the event Manager of the parties added from now on.
 	ev event.Config
+	// locator, if set, is the dialog.Config.Locator of the parties added
+	// from now on.
+	locator dialog.Locator
 }
 
 // party is one UA with its event Manager and REFER Agent. Calls to it are
@@ -56,6 +59,7 @@ func (s *stage) add(name string, port uint16, cfg Config) *party {
 	p.ua = dialog.NewUA(dialog.Config{
 		Clock: s.clock, User: strings.ToLower(name), Logger: quiet,
 		Transport: transport.Config{Tracer: s.wire},
+		Locator:   s.locator,
 		OnInvite: func(c *dialog.Call, req *sip.Message) {
 			p.calls <- c
 			if p.answer != nil {

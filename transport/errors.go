@@ -17,8 +17,9 @@ var (
 	// stream connection.
 	ErrConnRefused = errors.New("transport: connection refused")
 	// ErrNoRoute: a response's top Via gives no address the transport can
-	// send to without DNS (RFC 3263 is not implemented): a host name in
-	// sent-by or maddr, with no source address to fall back on.
+	// send to without DNS (RFC 3263 §5, locating a response's destination,
+	// is not implemented): a host name in sent-by or maddr, with no source
+	// address to fall back on.
 	ErrNoRoute = errors.New("transport: no route for the response")
 	// ErrBadMessage: an outgoing message or branch is malformed (no request
 	// line, a branch with CR, LF or ';', an unknown Via transport).

@@ -52,11 +52,14 @@ type Config struct {
 	// this long. It should exceed the longest transaction, 64*T1 = 32 s
 	// (RFC 3261 §18). Default 2 minutes.
 	IdleTimeout time.Duration
-	// TLS is the server configuration of ListenTLS (certificates). Dialling
-	// TLS uses a clone of it, ServerName and RootCAs as given; an empty
-	// ServerName means the destination IP address, which the server's
-	// certificate must then name. Nil: ListenTLS fails and dialling
-	// verifies against the system roots.
+	// TLS is the server configuration of ListenTLS (Certificates; ClientAuth
+	// and ClientCAs to ask for and verify client certificates). Dialling
+	// TLS uses a clone of it: RootCAs verify the server, and Certificates
+	// are offered when the server asks for a client certificate (mutual
+	// TLS). The server's certificate must be valid for the name given to
+	// ConnectTLS for that destination (the SIP domain, RFC 5922 §7), else
+	// for ServerName, else for the destination IP address. Nil: ListenTLS
+	// fails and dialling verifies against the system roots.
 	TLS *tls.Config
 	// MaxConns bounds the stream connections open at once, accepted and
 	// dialled together (in-memory ones included). Over it, accepted
@@ -98,10 +101,25 @@ type Config struct {
 	// wall clock, not on Clock. Default 10 s.
 	WriteTimeout time.Duration
 	// Host, when set, is the sent-by host written in the Via of requests
-	// (an FQDN is RECOMMENDED, RFC 3261 §18.1.1). Default: the IP address
-	// of the listener used, or for a listener on an unspecified address the
-	// local address the system routes the destination from.
+	// (an FQDN is RECOMMENDED, RFC 3261 §18.1.1), and the host that
+	// LocalHostPort gives the layers above for Contact and From: the
+	// advertised address of a UA behind a NAT that forwards to it, or of a
+	// multi-homed host. Default: the IP address of the listener used, or
+	// for a listener on an unspecified address (0.0.0.0, ::) the local
+	// address the system routes the destination from; never the
+	// unspecified address itself.
 	Host string
+	// Port, when set, is the port written with Host in sent-by and given
+	// by LocalHostPort, where a NAT forwards a port other than the
+	// listener's. Default: the port of the listener used.
+	Port uint16
+	// KeepAlive, when positive, sends a CRLF CRLF ping (RFC 5626 §3.5.1)
+	// on every TCP or TLS connection this Layer opened that has carried
+	// nothing for that long, so that a NAT or firewall on the path keeps
+	// its binding and a dead connection is found. A failed write closes
+	// the connection. RFC 5626 §4.4.1 suggests 95 to 120 s. Default 0: no
+	// keep-alives (answering the peer's pings is always on).
+	KeepAlive time.Duration
 }
 
 // Stats are a Layer's counters since New.
@@ -116,6 +134,7 @@ type Stats struct {
 	DroppedResponses uint64 // responses not passed to the Handler: unparsable, invalid (see OnBadResponse) or not ours (RFC 3261 §18.1.2)
 	KeepAlives       uint64 // CRLF keep-alives received (RFC 5626 §3.5.1)
 	Pongs            uint64 // CRLF pongs sent in answer to a double-CRLF ping
+	Pings            uint64 // double-CRLF keep-alive pings sent (Config.KeepAlive)
 	FramingErrors    uint64 // stream connections closed for bad framing
 	RefusedConns     uint64 // connections refused over MaxConns
 	RefusedPerIP     uint64 // accepted connections closed over MaxConnsPerIP
@@ -130,6 +149,7 @@ type Stats struct {
 type counters struct {
 	received, sent, sendErrors, parseErrors, invalid, rejected atomic.Uint64
 	droppedRequests, droppedResponses, keepAlives, pongs       atomic.Uint64
+	pings                                                      atomic.Uint64
 	framingErrors, refusedConns, refusedPerIP, idleClosed      atomic.Uint64
 	firstMessageTimeouts, messageTimeouts                      atomic.Uint64
 }
@@ -180,6 +200,9 @@ type Layer struct {
 	perIP   map[netip.Addr]int // accepted connections by source address
 	dialing map[Addr]*dialWait
 	nextID  uint64
+	// TLS server names by destination, from ConnectTLS: what a connection
+	// dialled to that address must be verified against.
+	tlsNames map[Addr]string
 }
 
 // New returns a Layer that passes inbound messages to h. It listens on
@@ -227,6 +250,8 @@ func New(cfg Config, h Handler) *Layer {
 		byID:    make(map[uint64]*streamConn),
 		perIP:   make(map[netip.Addr]int),
 		dialing: make(map[Addr]*dialWait),
+
+		tlsNames: make(map[Addr]string),
 	}
 }
 
@@ -283,6 +308,7 @@ func (l *Layer) Stats() Stats {
 		DroppedResponses: s.droppedResponses.Load(),
 		KeepAlives:       s.keepAlives.Load(),
 		Pongs:            s.pongs.Load(),
+		Pings:            s.pings.Load(),
 		FramingErrors:    s.framingErrors.Load(),
 		RefusedConns:     s.refusedConns.Load(),
 		RefusedPerIP:     s.refusedPerIP.Load(),
@@ -329,7 +355,7 @@ func (l *Layer) SendRequest(dst Addr, branch []byte, req []byte) (wire []byte, u
 		}
 		var hostBuf [64]byte
 		host := l.sentByHost(hostBuf[:0], ep.local(), dst.AddrPort)
-		size := len(req) + viaLineLen(host, ep.local().Port(), branch)
+		size := len(req) + viaLineLen(host, l.sentByPort(ep.local()), branch)
 		if size > MTUThreshold {
 			// RFC 3261 §18.1.1: larger than 1300 bytes and the path MTU
 			// unknown: MUST use a congestion controlled transport, and
@@ -342,7 +368,7 @@ func (l *Layer) SendRequest(dst Addr, branch []byte, req []byte) (wire []byte, u
 			// element SHOULD retry the request over UDP.
 		}
 		wire = make([]byte, 0, size)
-		wire = appendWithVia(wire, req, eol, UDP, host, ep.local().Port(), branch)
+		wire = appendWithVia(wire, req, eol, UDP, host, l.sentByPort(ep.local()), branch)
 		if err := ep.send(dst.AddrPort, wire); err != nil {
 			l.stats.sendErrors.Add(1)
 			return wire, dst, err
@@ -371,8 +397,8 @@ func (l *Layer) sendRequestStream(dst Addr, eol int, branch, req []byte) ([]byte
 		var hostBuf [64]byte
 		sentBy := l.streamSentBy(c)
 		host := l.sentByHost(hostBuf[:0], sentBy, dst.AddrPort)
-		wire = make([]byte, 0, len(req)+viaLineLen(host, sentBy.Port(), branch))
-		wire = appendWithVia(wire, req, eol, dst.Proto, host, sentBy.Port(), branch)
+		wire = make([]byte, 0, len(req)+viaLineLen(host, l.sentByPort(sentBy), branch))
+		wire = appendWithVia(wire, req, eol, dst.Proto, host, l.sentByPort(sentBy), branch)
 		return c.write(wire)
 	})
 	if err != nil {
@@ -578,6 +604,88 @@ func (l *Layer) sentByHost(dst []byte, local Addr, to netip.AddrPort) []byte {
 		ip = routedSource(to.Addr(), ip)
 	}
 	return appendHost(dst, ip)
+}
+
+// sentByPort returns the sent-by port for a request from local:
+// Config.Port, else local's.
+func (l *Layer) sentByPort(local Addr) uint16 {
+	if l.cfg.Port != 0 {
+		return l.cfg.Port
+	}
+	return local.Port()
+}
+
+// LocalHostPort returns the host and port that name this Layer to a peer
+// at dst, over dst.Proto, as the Via of a request to dst would: Config.Host
+// and Config.Port when set, else the address of the listener a request to
+// dst leaves from (for a stream, the listener where a connection back
+// would be accepted), with an unspecified listener address replaced by the
+// local address the system routes dst from (RFC 3261 §18.1.1; a Contact
+// or From naming 0.0.0.0 would reach no one). An IPv6 host is bracketed.
+// It fails with ErrNoListener when no listener serves dst.Proto.
+func (l *Layer) LocalHostPort(dst Addr) (host string, port uint16, err error) {
+	local, err := l.localFor(dst)
+	if err != nil {
+		return "", 0, err
+	}
+	var b [64]byte
+	to := dst.AddrPort
+	if !to.Addr().IsValid() {
+		// No destination known: the address the system would use to reach
+		// the world, else loopback.
+		to = netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, 1}), 9)
+		if local.Addr().Is6() && !local.Addr().Unmap().Is4() {
+			to = netip.AddrPortFrom(netip.MustParseAddr("2001:db8::1"), 9)
+		}
+	}
+	h := l.sentByHost(b[:0], local, to)
+	if bytes.HasPrefix(h, []byte("0.0.0.0")) || bytes.HasPrefix(h, []byte("[::]")) {
+		h = appendHost(b[:0], netip.IPv6Loopback())
+		if local.Addr().Unmap().Is4() {
+			h = appendHost(b[:0], netip.AddrFrom4([4]byte{127, 0, 0, 1}))
+		}
+	}
+	return string(h), l.sentByPort(local), nil
+}
+
+// localFor returns the local address a request to dst leaves from, or
+// for a stream the listener that a connection back would reach.
+func (l *Layer) localFor(dst Addr) (Addr, error) {
+	if dst.Proto == UDP {
+		to := dst.AddrPort
+		if !to.Addr().IsValid() {
+			to = netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, 1}), 9)
+			if _, err := l.datagramEndpoint(to, Addr{}); err != nil {
+				to = netip.AddrPortFrom(netip.MustParseAddr("2001:db8::1"), 9)
+			}
+		}
+		ep, err := l.datagramEndpoint(to, Addr{})
+		if err != nil {
+			return Addr{}, err
+		}
+		return ep.local(), nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.mems) > 0 {
+		if ep := l.memStreamEndpoint(dst); ep != nil {
+			return ep.addr, nil
+		}
+		return Addr{}, ErrNoListener
+	}
+	var best *streamListener
+	for _, s := range l.streams {
+		if s.addr.Proto != dst.Proto {
+			continue
+		}
+		if best == nil || (dst.Addr().IsValid() && familyFits(s.addr.Addr(), dst.Addr()) && !familyFits(best.addr.Addr(), dst.Addr())) {
+			best = s
+		}
+	}
+	if best == nil {
+		return Addr{}, ErrNoListener
+	}
+	return best.addr, nil
 }
 
 // connByID returns the open stream connection with that id, or nil.

@@ -257,9 +257,10 @@ func (l *Layer) getConn(dst Addr) (c *streamConn, reused bool, err error) {
 	w := &dialWait{done: make(chan struct{})}
 	l.dialing[dst] = w
 	localIP := l.dialSource(dst)
+	name := l.tlsNames[dst]
 	l.mu.Unlock()
 
-	c, err = l.dial(dst, localIP)
+	c, err = l.dial(dst, localIP, name)
 	if err == nil {
 		if err = l.addConn(c, true); err != nil {
 			c.nc.Close()
@@ -288,8 +289,9 @@ func (l *Layer) dialSource(dst Addr) netip.Addr {
 	return netip.Addr{}
 }
 
-// dial opens a TCP or TLS connection to dst within DialTimeout.
-func (l *Layer) dial(dst Addr, localIP netip.Addr) (*streamConn, error) {
+// dial opens a TCP or TLS connection to dst within DialTimeout; a TLS
+// server's certificate must be valid for name when it is not empty.
+func (l *Layer) dial(dst Addr, localIP netip.Addr, name string) (*streamConn, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.DialTimeout)
 	defer cancel()
 	d := &net.Dialer{}
@@ -302,6 +304,9 @@ func (l *Layer) dial(dst Addr, localIP netip.Addr) (*streamConn, error) {
 		cfg := &tls.Config{}
 		if l.cfg.TLS != nil {
 			cfg = l.cfg.TLS.Clone()
+		}
+		if name != "" {
+			cfg.ServerName = name
 		}
 		td := &tls.Dialer{NetDialer: d, Config: cfg}
 		nc, err = td.DialContext(ctx, "tcp", dst.AddrPort.String())
@@ -353,6 +358,9 @@ func (c *streamConn) nextDeadline(now int64) int64 {
 	if c.nc != nil {
 		next = min(next, now+int64(cfg.MessageTimeout))
 	}
+	if c.pings() {
+		next = min(next, c.lastActive.Load()+int64(cfg.KeepAlive))
+	}
 	return max(next, now)
 }
 
@@ -382,12 +390,28 @@ func (c *streamConn) checkTimers() {
 		c.mu.Unlock()
 		l.stats.idleClosed.Add(1)
 	default:
+		ping := c.pings() && now >= c.lastActive.Load()+int64(l.cfg.KeepAlive)
+		if ping {
+			c.touch() // the ping is activity: the next one is KeepAlive away
+			now = l.cfg.Clock.Now().UnixNano()
+		}
 		c.timer = l.cfg.Clock.AfterFunc(time.Duration(c.nextDeadline(now)-now), c.checkTimers)
 		c.mu.Unlock()
+		// RFC 5626 §3.5.1: a CRLF CRLF ping; the peer answers with a CRLF
+		// pong. A write that fails closes the connection.
+		if ping && c.write(doubleCRLF) == nil {
+			l.stats.pings.Add(1)
+		}
 		return
 	}
 	c.close()
 }
+
+var doubleCRLF = []byte("\r\n\r\n")
+
+// pings reports whether c sends keep-alive pings: a connection this Layer
+// opened (the flow's client, RFC 5626 §3.5.1), with Config.KeepAlive set.
+func (c *streamConn) pings() bool { return c.l.cfg.KeepAlive > 0 && !c.accepted }
 
 // close closes c once: stops its timer, unregisters it and closes the
 // socket, which ends the reader.
@@ -587,3 +611,65 @@ func (k *keepAlive) scan(run []byte) (pings int) {
 }
 
 func (k *keepAlive) reset() { k.matched = 0 }
+
+// maxTLSNames bounds the destinations whose TLS server name a Layer
+// remembers; past it the oldest are forgotten (a new connection to one is
+// then verified against its IP address until ConnectTLS names it again).
+const maxTLSNames = 4096
+
+// ConnectTLS makes sure that requests to dst, a TLS address, travel on a
+// connection whose server certificate is valid for serverName: the SIP
+// domain of the URI the destination was located from (RFC 5922 §7; RFC
+// 3261 §26.3.1), not the IP address or an SRV target. It reuses the open
+// connection to dst if its certificate fits, and otherwise opens one,
+// verified against that name, waiting for the TCP and TLS handshakes
+// (DialTimeout). Connections opened later to dst, such as after the peer
+// closed this one, are verified against serverName too. An empty name, or
+// a dst not over TLS, costs nothing. An in-memory connection has no
+// certificate to check.
+func (l *Layer) ConnectTLS(dst Addr, serverName string) error {
+	if dst.Proto != TLS || serverName == "" {
+		return nil
+	}
+	dst = Addr{Proto: dst.Proto, AddrPort: unmapPort(dst.AddrPort)}
+	l.mu.Lock()
+	if _, ok := l.tlsNames[dst]; !ok && len(l.tlsNames) >= maxTLSNames {
+		for k := range l.tlsNames {
+			delete(l.tlsNames, k) // map order: an arbitrary one
+			break
+		}
+	}
+	l.tlsNames[dst] = serverName
+	c := l.conns[dst]
+	if c != nil && !c.validFor(serverName) {
+		// Not for this domain: leave it to whoever uses it by its ID (an
+		// accepted connection answering its requests), dial anew.
+		if l.conns[dst] == c {
+			delete(l.conns, dst)
+		}
+	}
+	l.mu.Unlock()
+	_, _, err := l.getConn(dst)
+	return err
+}
+
+// validFor reports whether c may carry requests for the TLS server name
+// name: c was dialled by this Layer, its certificate chain was verified at
+// the handshake, and its leaf certificate names name.
+func (c *streamConn) validFor(name string) bool {
+	if c.mem != nil {
+		return true
+	}
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok || c.accepted {
+		return false
+	}
+	if cfg := c.l.cfg.TLS; cfg != nil && cfg.InsecureSkipVerify {
+		return true // the configuration checks no certificate
+	}
+	st := tc.ConnectionState()
+	if len(st.VerifiedChains) == 0 || len(st.PeerCertificates) == 0 {
+		return false
+	}
+	return st.PeerCertificates[0].VerifyHostname(name) == nil
+}

@@ -345,7 +345,7 @@ func (l *Layer) isOurSentBy(v *sip.Via, arrived Addr) bool {
 	hostIP, isIP := sip.HostIP(v.Host)
 	isHost := l.cfg.Host != "" && bytes.EqualFold(v.Host, []byte(l.cfg.Host))
 	match := func(a Addr) bool {
-		if a.Port() != port {
+		if a.Port() != port && (l.cfg.Port == 0 || port != l.cfg.Port) {
 			return false
 		}
 		return isHost || (isIP && (a.Addr().IsUnspecified() || a.Addr().Unmap() == hostIP))

@@ -18,7 +18,12 @@
 #   nxdomain       a name that does not exist: exit 1, "no such domain"
 #   numeric        an IP address: no DNS query at all (dnsmasq's log)
 #
-#   TIMEOUT        seconds the whole run may take (default 60)
+# Then demo ua places calls located through a second dnsmasq (see
+# sip_cases): SRV to a callee, failover past a target with no listener and
+# past one answering 503, sips: over TLS with the certificate checked
+# against the SIP domain, and refused for a domain it does not name.
+#
+#   TIMEOUT        seconds the whole run may take (default 120)
 #   KEEP           if set, the temporary directory (logs) is kept
 #
 # It runs in a network namespace of its own (unshare -n, lo only), so
@@ -64,6 +69,118 @@ if [ "${1:-}" = --inner ]; then
 	dns_pid=$!
 	await_bound "$dns_pid" udp "$port" || { cat "$tmp/dnsmasq.out" >&2; fail "dnsmasq did not start"; }
 	tcp_listening "$port" || fail "dnsmasq does not listen on TCP"
+
+	# sip_cases runs the calls:
+	#   call           demo ua calls sip:bob@call.test: SRV _sip._udp
+	#                  names a callee's port, which gets the call
+	#   failover       sip:bob@down.test;transport=tcp: the first SRV
+	#                  target (priority 10) has no listener, the call goes
+	#                  to the second (RFC 3263 §4.3)
+	#   failover-503   sip:bob@busy.test: the first target answers 503,
+	#                  the second gets the INVITE and the call
+	#   sips           sips:bob@tls.test: NAPTR-less SRV _sips._tcp to
+	#                  srv.tls.test, TLS, the callee's certificate (from a
+	#                  CA made here) checked against tls.test
+	#   sips-wrong     sips:bob@wrong.test, same SRV target and certificate:
+	#                  refused, the certificate does not name wrong.test
+	sip_cases() {
+		local dns2=5354 pids=() certs=$tmp/certs
+		mkdir -p "$certs"
+		# A CA, and certificates for the callee (tls.test) and the caller.
+		openssl ecparam -name prime256v1 -genkey -noout -out "$certs/ca.key" 2>/dev/null
+		openssl req -x509 -new -key "$certs/ca.key" -subj /CN=sipxfer-interop-ca -days 1 -out "$certs/ca.pem" 2>/dev/null
+		for who in bob.tls.test alice.test; do
+			openssl ecparam -name prime256v1 -genkey -noout -out "$certs/$who.key" 2>/dev/null
+			openssl req -new -key "$certs/$who.key" -subj "/CN=$who" -out "$certs/$who.csr" 2>/dev/null
+			printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth,clientAuth\n' "${who#bob.}" >"$certs/$who.ext"
+			openssl x509 -req -in "$certs/$who.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" -CAcreateserial \
+				-days 1 -extfile "$certs/$who.ext" -out "$certs/$who.pem" 2>/dev/null
+		done
+		local tlsargs=(-tls-ca "$certs/ca.pem")
+		start_demo bob -duration 90s
+		start_demo busy -answer-code 503 -duration 90s
+		start_demo bobtcp -transport tcp -duration 90s
+		start_demo bobtls -transport tls -tls-cert "$certs/bob.tls.test.pem" -tls-key "$certs/bob.tls.test.key" "${tlsargs[@]}" -duration 90s
+		pids+=("$bob_pid" "$busy_pid" "$bobtcp_pid" "$bobtls_pid")
+		free_port
+		local dead=$port # nothing listens there, over TCP either
+		{
+			echo "srv-host=_sip._udp.call.test,pri.call.test,$bob_port,10,0"
+			echo "host-record=pri.call.test,127.0.0.1"
+			echo "srv-host=_sip._tcp.down.test,dead.down.test,$dead,10,0"
+			echo "srv-host=_sip._tcp.down.test,live.down.test,$bobtcp_port,20,0"
+			echo "host-record=dead.down.test,127.0.0.1"
+			echo "host-record=live.down.test,127.0.0.1"
+			echo "srv-host=_sip._udp.busy.test,busy.busy.test,$busy_port,10,0"
+			echo "srv-host=_sip._udp.busy.test,idle.busy.test,$bob_port,20,0"
+			echo "host-record=busy.busy.test,127.0.0.1"
+			echo "host-record=idle.busy.test,127.0.0.1"
+			echo "srv-host=_sips._tcp.tls.test,srv.tls.test,$bobtls_port,10,0"
+			echo "srv-host=_sips._tcp.wrong.test,srv.tls.test,$bobtls_port,10,0"
+			echo "host-record=srv.tls.test,127.0.0.1"
+		} >"$tmp/sip.conf"
+		dnsmasq -k -C /dev/null --conf-file="$tmp/sip.conf" --port=$dns2 \
+			--listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts --local=/test/ \
+			--log-queries --log-facility="$tmp/dnsmasq2.log" >"$tmp/dnsmasq2.out" 2>&1 &
+		local dns2_pid=$!
+		pids+=("$dns2_pid")
+		trap 'kill -KILL '"${pids[*]}"' $dns_pid 2>/dev/null || true' EXIT
+		await_bound "$dns2_pid" udp "$dns2" || { cat "$tmp/dnsmasq2.out" >&2; fail "second dnsmasq did not start"; }
+
+		# call NAME WANT-EXIT URI ARGS...: demo ua as alice calls URI once
+		# through dnsmasq; its exit status must be WANT-EXIT.
+		call() {
+			local name=$1 want=$2 uri=$3 rc=0 who
+			shift 3
+			who=alice_${name//-/_}
+			start_demo "$who" -resolver "127.0.0.1:$dns2" -call "$uri" -max-calls 1 -duration 15s "$@"
+			local pid_var=${who}_pid
+			wait_exit "${!pid_var}" 20 || rc=$?
+			if [ "$rc" != "$want" ]; then
+				echo "$self: $name: FAIL (alice exit $rc, want $want)"
+				sed 's/^/  /' "$tmp/$who.out" "$tmp/$who.err" | tail -n 20
+				failed=$((failed + 1))
+				return 1
+			fi
+		}
+		# count WHO EVENT: how many EVENT lines WHO printed.
+		count() { grep -c "\"event\":\"$2\"" "$tmp/$1.out" || true; }
+
+		if call call 0 sip:bob@call.test && [ "$(count bob call_established)" = 1 ]; then
+			echo "$self: call: PASS"
+		elif [ "$(count bob call_established)" != 1 ]; then
+			echo "$self: call: FAIL (bob established $(count bob call_established) calls, want 1)"
+			failed=$((failed + 1))
+		fi
+		if call failover 0 "sip:bob@down.test;transport=tcp" -transport tcp && [ "$(count bobtcp call_established)" = 1 ]; then
+			echo "$self: failover: PASS"
+		elif [ "$(count bobtcp call_established)" != 1 ]; then
+			echo "$self: failover: FAIL (the second target established $(count bobtcp call_established) calls, want 1)"
+			failed=$((failed + 1))
+		fi
+		if call failover-503 0 sip:bob@busy.test && [ "$(count busy call_incoming)" = 1 ] && [ "$(count bob call_established)" = 2 ]; then
+			echo "$self: failover-503: PASS"
+		elif [ "$(count busy call_incoming)" != 1 ] || [ "$(count bob call_established)" != 2 ]; then
+			echo "$self: failover-503: FAIL (the 503 target got $(count busy call_incoming) INVITEs, want 1; the second target established $(count bob call_established) calls in all, want 2)"
+			failed=$((failed + 1))
+		fi
+		local alice_tls=(-transport tls -tls-cert "$certs/alice.test.pem" -tls-key "$certs/alice.test.key" "${tlsargs[@]}")
+		if call sips 0 sips:bob@tls.test "${alice_tls[@]}" && [ "$(count bobtls call_established)" = 1 ]; then
+			echo "$self: sips: PASS"
+		elif [ "$(count bobtls call_established)" != 1 ]; then
+			echo "$self: sips: FAIL (the TLS callee established $(count bobtls call_established) calls, want 1)"
+			failed=$((failed + 1))
+		fi
+		if call sips-wrong 1 sips:bob@wrong.test "${alice_tls[@]}" && grep -q 'certificate is valid for tls.test, not wrong.test' "$tmp/alice_sips_wrong.out" &&
+			[ "$(count bobtls call_incoming)" = 1 ]; then
+			echo "$self: sips-wrong: PASS"
+		else
+			echo "$self: sips-wrong: FAIL (want a certificate error and no second call at the callee)"
+			grep call_failed "$tmp/alice_sips_wrong.out" | sed 's/^/  /'
+			failed=$((failed + 1))
+		fi
+		kill -TERM "${pids[@]}" 2>/dev/null || true
+	}
 
 	failed=0
 	# check NAME EXPECTED [ARGS...]: sipresolve ARGS must print EXPECTED
@@ -130,6 +247,11 @@ if [ "${1:-}" = --inner ]; then
 		echo "$self: numeric: FAIL (IP addresses caused $((after - before)) DNS queries)"
 		failed=$((failed + 1))
 	fi
+
+	# ------------------------------------------------------------------
+	# Calls: demo ua locating its peers through a second dnsmasq, whose
+	# records name the ports the callees got.
+	sip_cases
 	[ "$failed" = 0 ] || fail "$failed case(s) failed"
 	exit 0
 fi
@@ -137,7 +259,7 @@ fi
 # ======================================================================
 # The driver.
 cd "$(dirname "$0")/../.."
-TIMEOUT=${TIMEOUT:-60}
+TIMEOUT=${TIMEOUT:-120}
 tmp=$(mktemp -d)
 cleanup() {
 	if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
@@ -151,10 +273,10 @@ skip_or_fail() {
 	exit 0
 }
 
-if ! command -v dnsmasq >/dev/null || ! command -v dig >/dev/null; then
+if ! command -v dnsmasq >/dev/null || ! command -v dig >/dev/null || ! command -v openssl >/dev/null; then
 	command -v apt-get >/dev/null || skip_or_fail "dnsmasq or dig is not installed and there is no apt-get"
 	echo "$self: installing dnsmasq-base and bind9-dnsutils with apt-get"
-	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dnsmasq-base bind9-dnsutils; } >"$tmp/apt.log" 2>&1; then
+	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dnsmasq-base bind9-dnsutils openssl; } >"$tmp/apt.log" 2>&1; then
 		tail -n 20 "$tmp/apt.log" >&2
 		skip_or_fail "apt-get could not install dnsmasq-base and bind9-dnsutils"
 	fi
@@ -162,6 +284,7 @@ fi
 unshare -n true 2>/dev/null || skip_or_fail "unshare -n does not work here"
 
 go build -o "$tmp/sipresolve" ./internal/cmd/sipresolve
+go build -o "$tmp/demo" ./cmd/demo
 began=$(date +%s)
 rc=0
 timeout -k 3 "$TIMEOUT" unshare -n bash "$0" --inner "$tmp" || rc=$?

@@ -161,7 +161,7 @@ func parseEventsFlags(args []string, out io.Writer) (*eventsFlags, error) {
 	fs.IntVar(&f.notifies, "notifies", 2, "notifier: NOTIFYs to send after the immediate one, -interval apart")
 	fs.DurationVar(&f.interval, "interval", 500*time.Millisecond, "notifier: time between two NOTIFYs, and before the final one")
 	fs.BoolVar(&f.terminate, "terminate", true, "notifier: end each subscription (terminated;reason=noresource) after the -notifies; false leaves it to the subscriber or the expiry")
-	fs.StringVar(&f.subscribe, "subscribe", "", "act as subscriber to this `URI`, e.g. sip:bob@127.0.0.1:5070 (IP address hosts only; add ;transport=tcp for TCP)")
+	fs.StringVar(&f.subscribe, "subscribe", "", "act as subscriber to this `URI`, e.g. sip:bob@127.0.0.1:5070 (add ;transport=tcp for TCP); a host name is located by RFC 3263 through /etc/resolv.conf's nameserver")
 	fs.DurationVar(&f.expires, "expires", time.Minute, "subscriber: the Expires asked for (whole seconds)")
 	fs.DurationVar(&f.hold, "hold", 0, "subscriber: unsubscribe this long after the subscription is established; 0 waits for the notifier to end it")
 	fs.DurationVar(&f.refresh, "refresh", 0, "subscriber: also refresh every this long (the automatic refresh before expiry happens anyway); 0: no more")
@@ -214,9 +214,6 @@ func parseEventsFlags(args []string, out io.Writer) (*eventsFlags, error) {
 	}
 	if u.Scheme != sip.SchemeSIP {
 		return nil, fmt.Errorf("events: -subscribe %q: want a sip URI", f.subscribe)
-	}
-	if _, ok := sip.HostIP(u.Host); !ok {
-		return nil, fmt.Errorf("events: -subscribe %q: the host must be an IP address (no DNS here)", f.subscribe)
 	}
 	if f.expires < time.Second {
 		return nil, fmt.Errorf("events: -expires %v: want 1s or more", f.expires)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/sipxfer/sipxfer/dialog"
 	"github.com/sipxfer/sipxfer/event"
+	"github.com/sipxfer/sipxfer/locate"
 	"github.com/sipxfer/sipxfer/refer"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
@@ -133,7 +136,16 @@ With -transport tls the UA makes a self-signed ECDSA P-256 certificate in
 memory at start-up (transport.SelfSignedTLS), valid for 24 hours for
 127.0.0.1, ::1 and localhost; peers must be told not to verify it (or to
 trust it). Two demo processes hold different certificates, so one cannot
-call the other over TLS.
+call the other over TLS, unless each is given a certificate with -tls-cert
+and -tls-key and the CA that signed them with -tls-ca: then a server's
+certificate is checked against the SIP domain of the URI called (RFC 5922
+§7; sips:bob@example.com needs a certificate for example.com), and
+clients' certificates, when they send one, must chain to that CA.
+
+Host names in -call, -transfer-to, -proxy, Refer-To targets and the
+Contact and Record-Route of peers are located by RFC 3263 (NAPTR, SRV,
+A/AAAA; DNS server -resolver, else /etc/resolv.conf); a request that a
+target does not take (no listener, no answer, 503) goes to the next.
 
 Flags:
 `
@@ -167,6 +179,13 @@ type uaFlags struct {
 	attended    bool
 	noReferSub  bool
 	outOfDialog bool
+
+	// Server location, NAT and TLS (RFC 3263, RFC 5922).
+	resolver  netip.AddrPort // DNS server; zero: the system's
+	advertise string         // HOST[:PORT] for Via, Contact and From
+	tlsCert   string
+	tlsKey    string
+	tlsCA     string
 }
 
 // maxCallRate bounds -call-rate: the demo is a test tool, not a flood.
@@ -191,7 +210,7 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile to `file` when the run ends, before the UA closes: what it holds then (go tool pprof), for load tests")
 	fs.IntVar(&f.answerCode, "answer-code", 200, "final response to incoming INVITEs: 200 answers with SDP, 300-699 rejects")
 	fs.BoolVar(&f.ring, "ring", false, "send 180 Ringing before the final response to an INVITE")
-	fs.StringVar(&f.call, "call", "", "place calls to this `URI`, e.g. sip:alice@127.0.0.1:5060 (IP address hosts only; add ;transport=tcp for TCP)")
+	fs.StringVar(&f.call, "call", "", "place calls to this `URI`, e.g. sip:alice@127.0.0.1:5060 (add ;transport=tcp for TCP) or sip:alice@example.com (located by DNS, RFC 3263)")
 	fs.IntVar(&f.maxCalls, "max-calls", 1, "with -call: calls to place in all; 0 places calls until the UA is told to exit")
 	fs.Float64Var(&f.callRate, "call-rate", 10, "with -call: at most this many `calls` started per second (up to 10000)")
 	fs.DurationVar(&f.hold, "hold", 0, "with -call: how long to keep each call once established before BYE (or before the REFER, with -transfer-to); 0 hangs up at once")
@@ -204,8 +223,33 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	fs.BoolVar(&f.noReferSub, "norefersub", false, "with -transfer-to: send Refer-Sub: false, asking for no NOTIFYs (RFC 4488)")
 	fs.StringVar(&f.proxy, "proxy", "", "send every request outside a dialog through this loose-routing proxy `URI`, e.g. sip:127.0.0.1:5060;lr (a preloaded Route, RFC 3261 §8.1.2)")
 	fs.BoolVar(&f.outOfDialog, "out-of-dialog", false, "with -transfer-to: send the REFER outside the call's dialog, naming it with Target-Dialog (RFC 4538)")
+	// Server location (RFC 3263), NAT and TLS by domain (RFC 5922).
+	resolver := fs.String("resolver", "", "DNS server `IP:port` for RFC 3263 server location (NAPTR, SRV, A/AAAA) of host names; default the first nameserver of /etc/resolv.conf")
+	fs.StringVar(&f.advertise, "advertise", "", "`host[:port]` to name this UA by in Via, Contact and From (the address a NAT forwards to it); default the address used towards each peer")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) `file` for TLS, as server and as client (mutual TLS); with -tls-key, in place of the self-signed one")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
+	fs.StringVar(&f.tlsCA, "tls-ca", "", "PEM CA certificates `file` that TLS servers' certificates (checked against the SIP domain called, RFC 5922) and clients' certificates must chain to; default the system's roots")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if *resolver != "" {
+		ap, err := netip.ParseAddrPort(*resolver)
+		if err != nil {
+			ip, err2 := netip.ParseAddr(*resolver)
+			if err2 != nil {
+				return nil, fmt.Errorf("ua: -resolver %q: want IP:port", *resolver)
+			}
+			ap = netip.AddrPortFrom(ip, 53)
+		}
+		f.resolver = ap
+	}
+	if f.advertise != "" {
+		if _, _, err := splitAdvertise(f.advertise); err != nil {
+			return nil, err
+		}
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return nil, errors.New("ua: -tls-cert and -tls-key go together")
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("ua: unexpected argument %q", fs.Arg(0))
@@ -318,8 +362,8 @@ var errCallsFailed = errors.New("ua: calls failed")
 // started failed (and every call it placed was established).
 var errTransfersFailed = errors.New("ua: transfers failed")
 
-// checkTarget checks the URI of flag name: sip or sips, with an IP
-// address for host.
+// checkTarget checks the URI of flag name: sip or sips. A host name is
+// located by RFC 3263 when the call is placed.
 func checkTarget(name, target string) error {
 	var u sip.URI
 	if err := u.Parse([]byte(target)); err != nil {
@@ -328,9 +372,55 @@ func checkTarget(name, target string) error {
 	if u.Scheme != sip.SchemeSIP && u.Scheme != sip.SchemeSIPS {
 		return fmt.Errorf("ua: %s %q: want a sip or sips URI", name, target)
 	}
-	if _, ok := sip.HostIP(u.Host); !ok {
-		return fmt.Errorf("ua: %s %q: the host must be an IP address (no DNS here)", name, target)
+	return nil
+}
+
+// splitAdvertise reads -advertise: a host name or IP address, with an
+// optional port.
+func splitAdvertise(s string) (host string, port uint16, err error) {
+	var u sip.URI
+	if err := u.Parse([]byte("sip:" + s)); err != nil || len(u.Host) == 0 || len(u.User) > 0 || len(u.Params) > 0 {
+		return "", 0, fmt.Errorf("ua: -advertise %q: want host[:port]", s)
 	}
+	return string(u.Host), uint16(u.Port), nil
+}
+
+// locationConfig applies -resolver, -advertise and the TLS files to cfg.
+func locationConfig(f *uaFlags, cfg *dialog.Config) error {
+	if f.resolver.IsValid() {
+		cfg.Locator = &locate.Locator{Resolver: locate.NewCache(&locate.Client{Server: f.resolver}, transport.SystemClock(), locate.CacheConfig{})}
+	}
+	if f.advertise != "" {
+		cfg.Transport.Host, cfg.Transport.Port, _ = splitAdvertise(f.advertise)
+	}
+	if f.tlsCert == "" && f.tlsCA == "" {
+		return nil
+	}
+	tc := cfg.Transport.TLS
+	if tc == nil {
+		tc = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return fmt.Errorf("ua: -tls-cert: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	if f.tlsCA != "" {
+		pem, err := os.ReadFile(f.tlsCA)
+		if err != nil {
+			return fmt.Errorf("ua: -tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("ua: -tls-ca %s: no PEM certificate", f.tlsCA)
+		}
+		// The CA vouches for servers and for clients: a client that
+		// presents a certificate must chain to it (mutual TLS).
+		tc.RootCAs, tc.ClientCAs, tc.ClientAuth = pool, pool, tls.VerifyClientCertIfGiven
+	}
+	cfg.Transport.TLS = tc
 	return nil
 }
 
@@ -357,10 +447,13 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	events := &eventWriter{enc: enc}
 
 	cfg := dialog.Config{Logger: logger, OutboundProxy: f.proxy}
-	if f.proto == transport.TLS {
+	if f.proto == transport.TLS && f.tlsCert == "" {
 		if cfg.Transport.TLS, err = transport.SelfSignedTLS(); err != nil {
 			return err
 		}
+	}
+	if err := locationConfig(f, &cfg); err != nil {
+		return err
 	}
 	app, err := newUAApp(f, events, cfg)
 	if err != nil {

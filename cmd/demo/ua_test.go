@@ -809,6 +809,30 @@ func TestParseUAFlags(t *testing.T) {
 		f.proxy != "sip:127.0.0.1:5060;lr" {
 		t.Errorf("transfer flags: %+v", f)
 	}
+	// Host names are located by RFC 3263 now: accepted in -call,
+	// -transfer-to and -proxy.
+	f, err = parseUAFlags([]string{"-call", "sip:bob@localhost:5070", "-transfer-to", "sips:carol@example.test", "-proxy", "sip:proxy.example.com;lr",
+		"-resolver", "127.0.0.1:5353", "-advertise", "pbx.example.test:5999", "-tls-cert", "c.pem", "-tls-key", "k.pem", "-tls-ca", "ca.pem"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.resolver != netip.MustParseAddrPort("127.0.0.1:5353") || f.advertise != "pbx.example.test:5999" || f.tlsCert != "c.pem" || f.tlsKey != "k.pem" || f.tlsCA != "ca.pem" {
+		t.Errorf("location flags: %+v", f)
+	}
+	if f, err := parseUAFlags([]string{"-resolver", "::1"}, io.Discard); err != nil || f.resolver != netip.MustParseAddrPort("[::1]:53") {
+		t.Errorf("-resolver ::1: %v %v, want port 53", f, err)
+	}
+	lf, err := parseUAFlags([]string{"-resolver", "127.0.0.1:5353", "-advertise", "pbx.example.test:5999"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg dialog.Config
+	if err := locationConfig(lf, &cfg); err != nil || cfg.Locator == nil || cfg.Transport.Host != "pbx.example.test" || cfg.Transport.Port != 5999 {
+		t.Errorf("locationConfig: %v, Locator %v, Host %q, Port %d", err, cfg.Locator, cfg.Transport.Host, cfg.Transport.Port)
+	}
+	if err := locationConfig(f, &cfg); err == nil {
+		t.Error("locationConfig with missing certificate files: no error")
+	}
 	for _, args := range [][]string{
 		{"-transport", "sctp"},
 		{"-listen", "localhost:5070"},
@@ -816,7 +840,10 @@ func TestParseUAFlags(t *testing.T) {
 		{"-answer-code", "180"},
 		{"-answer-code", "202"},
 		{"-answer-code", "700"},
-		{"-call", "sip:bob@localhost:5070"},
+		{"-resolver", "dns.example.com:53"},
+		{"-advertise", "sip:host"},
+		{"-advertise", "host:port"},
+		{"-tls-cert", "a.pem"}, // without -tls-key
 		{"-call", "tel:+15551234"},
 		{"-call", "bob"},
 		{"-max-calls", "-1"},
@@ -825,13 +852,11 @@ func TestParseUAFlags(t *testing.T) {
 		{"-hold", "-1s"},
 		{"-refer-sub", "maybe"},
 		{"-transfer-to", "sip:carol@127.0.0.1:5063"}, // without -call
-		{"-call", "sip:bob@127.0.0.1", "-transfer-to", "sip:carol@localhost"},
 		{"-call", "sip:bob@127.0.0.1", "-transfer-to", "tel:+15551234"},
 		{"-attended"},
 		{"-norefersub"},
 		{"-out-of-dialog"},
 		{"-proxy", "sip:127.0.0.1:5060"}, // a strict router
-		{"-proxy", "sip:proxy.example.com;lr"},
 	} {
 		if _, err := parseUAFlags(args, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
@@ -846,7 +871,8 @@ func TestUAHelp(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 	for _, name := range []string{"listen", "transport", "user", "duration", "v", "debug", "answer-code", "ring", "call", "max-calls", "call-rate", "hold",
-		"accept-refer", "refer-sub", "rfc3515", "accept-outside", "transfer-to", "attended", "norefersub", "out-of-dialog", "proxy", "memprofile", "cpuprofile"} {
+		"accept-refer", "refer-sub", "rfc3515", "accept-outside", "transfer-to", "attended", "norefersub", "out-of-dialog", "proxy", "memprofile", "cpuprofile",
+		"resolver", "advertise", "tls-cert", "tls-key", "tls-ca"} {
 		if !regexp.MustCompile(`\n  -` + name + `[ \t\n]`).MatchString(out.String()) {
 			t.Errorf("-h does not list -%s", name)
 		}
