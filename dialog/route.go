@@ -24,7 +24,7 @@ func (ua *UA) HandleRequest(tx *transaction.ServerTx, req *sip.Message) {
 	}
 	// RFC 3891 §3: a UA supporting Replaces answers 400 to a Replaces in
 	// any request but INVITE.
-	if req.Method() != sip.MethodInvite && req.Method() != sip.MethodAck && req.Has(sip.HeaderReplaces) && ua.supports("replaces") {
+	if req.Method() != sip.MethodInvite && req.Method() != sip.MethodAck && req.Has(sip.HeaderReplaces) && ua.hasExtension("replaces") {
 		r.Respond(400, "Replaces Only in INVITE", nil)
 		return
 	}
@@ -62,8 +62,8 @@ func (ua *UA) answerOptions(r *Request) {
 	r.Respond(200, "", &ResponseOptions{Headers: hs})
 }
 
-// supports reports whether tag is one of the option tags of Support.
-func (ua *UA) supports(tag string) bool {
+// hasExtension reports whether tag is one of the option tags of Support.
+func (ua *UA) hasExtension(tag string) bool {
 	ua.mu.Lock()
 	defer ua.mu.Unlock()
 	return slices.Contains(ua.exts, tag)
