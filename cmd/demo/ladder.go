@@ -176,13 +176,15 @@ func (l *Ladder) Summary(err error) {
 		title = "Run"
 	}
 	counts := fmt.Sprintf("%s, %s", plural(l.messages, "message"), plural(l.retransmissions, "retransmission"))
-	l.out = l.out[:0]
-	if err == nil {
-		l.out = l.paint(l.out, ansiGreen, fmt.Sprintf("✓ %s succeeded in %v: %s", title, elapsed, counts))
-	} else {
-		l.out = l.paint(l.out, ansiRed, fmt.Sprintf("✗ %s failed after %v: %v; %s", title, elapsed, err, counts))
+	text, colour := fmt.Sprintf("✓ %s succeeded in %v:", title, elapsed), ansiGreen
+	if err != nil {
+		text, colour = fmt.Sprintf("✗ %s failed after %v: %v;", title, elapsed, err), ansiRed
 	}
-	l.out = append(l.out, '\n')
+	l.out = l.out[:0]
+	for _, line := range wrapWords(append(strings.Fields(text), counts), lineWidth) {
+		l.out = l.paint(l.out, colour, line)
+		l.out = append(l.out, '\n')
+	}
 	l.flush()
 }
 
@@ -414,9 +416,12 @@ func (l *Ladder) appendVerbose(b []byte, msg []byte) []byte {
 	return append(b, '\n')
 }
 
-// wrapLabel joins parts with two spaces into lines of at most width runes, less
-// two for the continuation lines, which are indented; a part too long for a
-// line is cut.
+// wrapLabel joins parts with two spaces into lines of at most width runes,
+// less two for the continuation lines, which are indented. A part goes
+// whole onto the line it fits on; one longer than a line is broken only
+// between the parameters of its value (before ';', '?', '&', ',' or their
+// escapes %3B, %26), never inside a token; a single parameter longer than a
+// line is abbreviated, with '…' for the mark. -v prints messages whole.
 func wrapLabel(parts []string, width int) []string {
 	var lines []string
 	var line []rune
@@ -426,22 +431,74 @@ func wrapLabel(parts []string, width int) []string {
 		}
 		return width - 2
 	}
+	newLine := func() {
+		lines = append(lines, string(line))
+		line = nil
+	}
 	for _, p := range parts {
 		r := []rune(p)
-		if len(line) > 0 && len(line)+2+len(r) > limit() {
-			lines = append(lines, string(line))
-			line = nil
-		}
+		sep := 0
 		if len(line) > 0 {
-			line = append(line, ' ', ' ')
+			sep = 2
 		}
-		line = append(line, r...)
-		for n := limit(); len(line) > n; n = limit() {
-			lines = append(lines, string(line[:n]))
-			line = line[n:]
+		if len(line)+sep+len(r) > limit() && len(line) > 0 {
+			if len(r) <= width-2 {
+				newLine() // whole on a line of its own
+				sep = 0
+			}
+		}
+		for i, piece := range labelPieces(p) {
+			pr := []rune(piece)
+			if i == 0 && len(line) > 0 {
+				pr = append([]rune("  "), pr...)
+			}
+			if len(line)+len(pr) > limit() && len(line) > 0 {
+				newLine()
+				pr = []rune(strings.TrimLeft(string(pr), " "))
+			}
+			if n := limit(); len(pr) > n {
+				pr = append(pr[:n-1], '…')
+			}
+			line = append(line, pr...)
 		}
 	}
 	return append(lines, string(line))
+}
+
+// labelPieces splits a label part before each parameter separator of its
+// value, the places wrapLabel may break it: the pieces joined are p.
+func labelPieces(p string) []string {
+	var pieces []string
+	start := 0
+	for i := 1; i < len(p); i++ {
+		switch {
+		case strings.IndexByte(";?&,", p[i]) >= 0:
+		case p[i] == '%' && i+2 < len(p) && (strings.EqualFold(p[i:i+3], "%3B") || p[i:i+3] == "%26"):
+		default:
+			continue
+		}
+		pieces = append(pieces, p[start:i])
+		start = i
+	}
+	return append(pieces, p[start:])
+}
+
+// wrapWords joins words with spaces into lines of at most width runes; a
+// word longer than that has a line of its own.
+func wrapWords(words []string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range words {
+		if line != "" && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return append(lines, line)
 }
 
 // column returns the column of the party at a, giving an unknown address a

@@ -24,6 +24,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sipxfer/sipxfer/dialog"
@@ -39,29 +40,45 @@ func main() {
 		if os.Args[1] == "events" {
 			sub = runEvents
 		}
-		err := sub(os.Args[2:])
+		err := sub(helpAsFlag(os.Args[2:]))
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "demo:", err)
-			os.Exit(1)
+			fail(err)
 		}
 		return
 	}
-	err := runDemo(os.Args[1:], os.Stdout)
+	err := runDemo(helpAsFlag(os.Args[1:]), os.Stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "demo:", err)
-		os.Exit(1)
+		fail(err)
 	}
+}
+
+// fail prints err, each of its lines prefixed, and exits with status 1.
+func fail(err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(os.Stderr, "demo:", line)
+	}
+	os.Exit(1)
+}
+
+// helpAsFlag makes "demo help" (and "demo ua help") what "-h" is: the
+// usage on standard output, exit status 0.
+func helpAsFlag(args []string) []string {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "--help") {
+		return append([]string{"-h"}, args[1:]...)
+	}
+	return args
 }
 
 const demoUsage = `usage: demo [flags]
        demo ua [flags]      a standalone user agent (demo ua -h)
        demo events [flags]  an event notifier or subscriber (demo events -h)
+       demo help            this text
 
 Runs a blind and then an attended call transfer among Alice, Bob and Carol,
 three user agents in this process on 127.0.0.1, and draws each SIP message
@@ -120,8 +137,9 @@ type person struct {
 	ev    *event.Manager
 	agent *refer.Agent
 	uri   string
-	calls chan *dialog.Call // calls to this person
-	media mediaDesc         // what its session descriptions say, set once listening
+	calls chan *dialog.Call  // calls to this person
+	track func(*dialog.Call) // stage.track
+	media mediaDesc          // what its session descriptions say, set once listening
 }
 
 // stage is the three user agents and what watches them.
@@ -130,6 +148,9 @@ type stage struct {
 	ladder *Ladder
 	pcap   *PcapWriter
 	people []*person
+
+	mu    sync.Mutex
+	calls []*dialog.Call // the calls of the current section, for settle
 }
 
 func runDemo(args []string, out io.Writer) error {
@@ -160,8 +181,21 @@ func runDemo(args []string, out io.Writer) error {
 	}
 	defer s.stop()
 
-	fmt.Fprintf(out, "Alice %s, Bob %s, Carol %s over %s%s\n", s.people[0].uri, s.people[1].uri, s.people[2].uri,
-		f.proto, map[bool]string{true: fmt.Sprintf(" (in memory, %.0f %% datagram loss)", f.loss*100)}[f.loss > 0])
+	over := "over " + f.proto.String()
+	if f.loss > 0 {
+		over += fmt.Sprintf(" (in memory, %.0f %% datagram loss)", f.loss*100)
+	}
+	intro := []string{strings.ToUpper(over[:1]) + over[1:] + ":"}
+	for i, p := range s.people {
+		sep := ","
+		if i == len(s.people)-1 {
+			sep = ""
+		}
+		intro = append(intro, p.name+" "+p.uri+sep)
+	}
+	for _, line := range wrapWords(intro, lineWidth) {
+		fmt.Fprintln(out, line)
+	}
 	blindErr := s.blind()
 	attendedErr := s.attended()
 	if s.pcap != nil {
@@ -192,7 +226,7 @@ func (s *stage) start(tracer transport.Tracer) error {
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for i, name := range []string{"Alice", "Bob", "Carol"} {
-		p := &person{name: name, calls: make(chan *dialog.Call, 8)}
+		p := &person{name: name, calls: make(chan *dialog.Call, 8), track: s.track}
 		tc := tlsConf
 		tc.Tracer = tracer
 		p.ua = dialog.NewUA(dialog.Config{User: strings.ToLower(name), Logger: quiet, Transport: tc, OnInvite: p.answer, OnReInvite: p.reanswer})
@@ -240,6 +274,7 @@ func (s *stage) stop() {
 // answer is every person's OnInvite: an INVITE with Replaces takes over
 // the call it names (RFC 3891); any other rings and is answered.
 func (p *person) answer(c *dialog.Call, req *sip.Message) {
+	p.track(c)
 	p.calls <- c
 	body := p.media.answer(nil, req.Body())
 	if len(req.Body()) == 0 {
@@ -287,125 +322,257 @@ func ended(ctx context.Context, who string, c *dialog.Call) error {
 	}
 }
 
-// blind runs the blind transfer.
-func (s *stage) blind() (err error) {
-	alice, bob, carol := s.people[0], s.people[1], s.people[2]
-	s.ladder.Section("Blind transfer (RFC 5589 §6.1)")
-	defer func() { s.ladder.Summary(err) }()
-	ctx, cancel := context.WithTimeout(context.Background(), s.f.timeout)
-	defer cancel()
+// A timeoutError is a transfer given up at -timeout. Its text says so and
+// no more: what the layer below reports then ("INVITE cancelled") may
+// contradict the ladder, which can show the answer that came too late.
+type timeoutError struct {
+	during  string
+	timeout time.Duration
+	err     error
+}
 
-	s.ladder.Note("Alice calls Bob")
-	ab, err := alice.ua.Invite(ctx, bob.uri, alice.withSDP())
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("-timeout %v reached during %s", e.timeout, e.during)
+}
+
+func (e *timeoutError) Unwrap() error { return e.err }
+
+// fail describes the failure of step what: a timeoutError if the
+// section's time is up, else what and err.
+func (s *stage) fail(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return &timeoutError{during: what, timeout: s.f.timeout, err: err}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// track records a call of the current section, for settle.
+func (s *stage) track(c *dialog.Call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, c)
+}
+
+// settle, after a failed section, hangs up the calls it left and waits
+// (at most settleWithin) for them and every dialog to end, so that the
+// messages this sends are drawn in the section that caused them, above
+// its summary, and the next section starts clean.
+func (s *stage) settle() {
+	ctx, cancel := context.WithTimeout(context.Background(), settleWithin)
+	defer cancel()
+	s.mu.Lock()
+	calls := s.calls
+	s.calls = nil
+	s.mu.Unlock()
+	// The callers hang up first; a callee hangs up only if its call is
+	// still up a while later (its caller is not ours to hang up, as with
+	// the calls the refer Agent places, or it is a late 2xx the UA ends
+	// itself): hanging up both ends at once would cross two BYEs.
+	var callees []*dialog.Call
+	for _, c := range calls {
+		if c.Outgoing() {
+			go c.Hangup(ctx) // BYE or CANCEL, as its state needs
+		} else {
+			callees = append(callees, c)
+		}
+	}
+	grace := time.NewTimer(settleGrace)
+	defer grace.Stop()
+	for _, c := range callees {
+		select {
+		case <-c.Done():
+			continue
+		case <-grace.C:
+		case <-ctx.Done():
+			return
+		}
+		// Grace is over: hang up this one and every other still up.
+		for _, c := range callees {
+			go c.Hangup(ctx)
+		}
+		break
+	}
+	for _, c := range calls {
+		select {
+		case <-c.Done():
+		case <-ctx.Done():
+			return
+		}
+	}
+	// A late 2xx that a cancelled INVITE got is ACKed and hung up by the
+	// UA itself: wait for its dialog to go too.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n := 0
+		for _, p := range s.people {
+			n += p.ua.Dialogs()
+		}
+		if n == 0 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// settleWithin bounds settle; settleGrace is how long the callees' ends of
+// the calls wait for their callers' BYE.
+const (
+	settleWithin = 3 * time.Second
+	settleGrace  = 500 * time.Millisecond
+)
+
+// section runs one transfer story under its title, with its own -timeout,
+// and sums it up.
+func (s *stage) section(title string, story func(ctx context.Context) error) error {
+	s.ladder.Section(title)
+	for _, p := range s.people { // calls a failed section left unclaimed
+		for len(p.calls) > 0 {
+			<-p.calls
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.f.timeout)
+	err := story(ctx)
+	cancel()
 	if err != nil {
-		return fmt.Errorf("Alice's call to Bob: %w", err)
+		s.settle()
 	}
-	ba, err := bob.next(ctx)
+	s.mu.Lock()
+	s.calls = nil
+	s.mu.Unlock()
+	s.ladder.Summary(err)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s failed: %w", strings.ToLower(title[:1])+title[1:], err)
 	}
-	s.ladder.Note("Alice transfers Bob to Carol")
-	tr, err := alice.agent.Refer(ab.Dialog(), &refer.ReferOptions{ReferTo: "<" + carol.uri + ">", ReferredBy: alice.agent.Self(ab.Dialog())})
-	if err != nil {
-		return err
-	}
-	res, err := tr.Wait(ctx)
-	if err != nil {
-		return fmt.Errorf("transfer: %w", err)
-	}
-	s.ladder.Note(fmt.Sprintf("Bob reached Carol (%d %s); Alice hangs up", res.Code, res.Reason))
-	if err := ab.Bye(ctx); err != nil {
-		return fmt.Errorf("Alice's BYE: %w", err)
-	}
-	if err := ended(ctx, "Bob", ba); err != nil {
-		return err
-	}
-	cb, err := carol.next(ctx)
-	if err != nil {
-		return err
-	}
-	s.ladder.Note("Bob and Carol talk, then Carol hangs up")
-	return bye(ctx, cb, "Carol")
+	return nil
+}
+
+// blind runs the blind transfer.
+func (s *stage) blind() error {
+	return s.section("Blind transfer (RFC 5589 §6.1)", func(ctx context.Context) error {
+		alice, bob, carol := s.people[0], s.people[1], s.people[2]
+		s.ladder.Note("Alice calls Bob")
+		ab, err := alice.ua.Invite(ctx, bob.uri, alice.withSDP())
+		if ab != nil {
+			s.track(ab) // even failed: a 2xx may have come as ctx ended
+		}
+		if err != nil {
+			return s.fail(ctx, "Alice's call to Bob", err)
+		}
+		ba, err := bob.next(ctx)
+		if err != nil {
+			return s.fail(ctx, "Alice's call to Bob", err)
+		}
+		s.ladder.Note("Alice transfers Bob to Carol")
+		tr, err := alice.agent.Refer(ab.Dialog(), &refer.ReferOptions{ReferTo: "<" + carol.uri + ">", ReferredBy: alice.agent.Self(ab.Dialog())})
+		if err != nil {
+			return err
+		}
+		res, err := tr.Wait(ctx)
+		if err != nil {
+			return s.fail(ctx, "the transfer", err)
+		}
+		s.ladder.Note(fmt.Sprintf("Bob reached Carol (%d %s); Alice hangs up", res.Code, res.Reason))
+		if err := ab.Bye(ctx); err != nil {
+			return s.fail(ctx, "Alice's BYE", err)
+		}
+		if err := ended(ctx, "Bob", ba); err != nil {
+			return s.fail(ctx, "the end of Bob's call with Alice", err)
+		}
+		cb, err := carol.next(ctx)
+		if err != nil {
+			return s.fail(ctx, "Bob's call to Carol", err)
+		}
+		s.ladder.Note("Bob and Carol talk, then Carol hangs up")
+		return s.bye(ctx, cb, "Carol")
+	})
 }
 
 // attended runs the attended transfer.
-func (s *stage) attended() (err error) {
-	alice, bob, carol := s.people[0], s.people[1], s.people[2]
-	s.ladder.Section("Attended transfer (RFC 5589 §7.3)")
-	defer func() { s.ladder.Summary(err) }()
-	ctx, cancel := context.WithTimeout(context.Background(), s.f.timeout)
-	defer cancel()
-
-	s.ladder.Note("Alice calls Bob")
-	ab, err := alice.ua.Invite(ctx, bob.uri, alice.withSDP())
-	if err != nil {
-		return fmt.Errorf("Alice's call to Bob: %w", err)
-	}
-	ba, err := bob.next(ctx)
-	if err != nil {
-		return err
-	}
-	s.ladder.Note("Alice puts Bob on hold")
-	// RFC 3264 §8.4: a=sendonly; §8: the new offer's o= version is one
-	// more than the last.
-	answer, err := ab.ReInvite(ctx, "application/sdp", alice.media.reoffer(ab.LocalBody(), "sendonly"))
-	if err != nil {
-		return fmt.Errorf("hold: %w", err)
-	}
-	if dir := parseSDP(answer).dir; dir != "recvonly" {
-		return fmt.Errorf("hold: Bob answered a=%s, not a=recvonly", dir)
-	}
-	s.ladder.Note("Alice consults Carol")
-	ac, err := alice.ua.Invite(ctx, carol.uri, alice.withSDP())
-	if err != nil {
-		return fmt.Errorf("Alice's call to Carol: %w", err)
-	}
-	if _, err := carol.next(ctx); err != nil {
-		return err
-	}
-	s.ladder.Note("Alice transfers Bob to Carol, replacing her call with Carol")
-	referTo, err := refer.AttendedReferTo(ac.Dialog())
-	if err != nil {
-		return err
-	}
-	tr, err := alice.agent.Refer(ab.Dialog(), &refer.ReferOptions{ReferTo: referTo, ReferredBy: alice.agent.Self(ab.Dialog())})
-	if err != nil {
-		return err
-	}
-	res, err := tr.Wait(ctx)
-	if err != nil {
-		return fmt.Errorf("transfer: %w", err)
-	}
-	if err := ended(ctx, "Alice", ac); err != nil { // Carol ended it: replaced
-		return err
-	}
-	s.ladder.Note(fmt.Sprintf("Bob replaced Alice's call with Carol (%d %s); Alice hangs up", res.Code, res.Reason))
-	if err := ab.Bye(ctx); err != nil {
-		return fmt.Errorf("Alice's BYE: %w", err)
-	}
-	if err := ended(ctx, "Bob", ba); err != nil {
-		return err
-	}
-	cb, err := carol.next(ctx)
-	if err != nil {
-		return err
-	}
-	s.ladder.Note("Bob and Carol talk, then Carol hangs up")
-	return bye(ctx, cb, "Carol")
+func (s *stage) attended() error {
+	return s.section("Attended transfer (RFC 5589 §7.3)", func(ctx context.Context) error {
+		alice, bob, carol := s.people[0], s.people[1], s.people[2]
+		s.ladder.Note("Alice calls Bob")
+		ab, err := alice.ua.Invite(ctx, bob.uri, alice.withSDP())
+		if ab != nil {
+			s.track(ab) // even failed: a 2xx may have come as ctx ended
+		}
+		if err != nil {
+			return s.fail(ctx, "Alice's call to Bob", err)
+		}
+		ba, err := bob.next(ctx)
+		if err != nil {
+			return s.fail(ctx, "Alice's call to Bob", err)
+		}
+		s.ladder.Note("Alice puts Bob on hold")
+		// RFC 3264 §8.4: a=sendonly; §8: the new offer's o= version is one
+		// more than the last.
+		answer, err := ab.ReInvite(ctx, "application/sdp", alice.media.reoffer(ab.LocalBody(), "sendonly"))
+		if err != nil {
+			return s.fail(ctx, "the hold", err)
+		}
+		if dir := parseSDP(answer).dir; dir != "recvonly" {
+			return fmt.Errorf("hold: Bob answered a=%s, not a=recvonly", dir)
+		}
+		s.ladder.Note("Alice consults Carol")
+		ac, err := alice.ua.Invite(ctx, carol.uri, alice.withSDP())
+		if ac != nil {
+			s.track(ac) // even failed: a 2xx may have come as ctx ended
+		}
+		if err != nil {
+			return s.fail(ctx, "Alice's call to Carol", err)
+		}
+		if _, err := carol.next(ctx); err != nil {
+			return s.fail(ctx, "Alice's call to Carol", err)
+		}
+		s.ladder.Note("Alice transfers Bob to Carol, replacing her call with Carol")
+		referTo, err := refer.AttendedReferTo(ac.Dialog())
+		if err != nil {
+			return err
+		}
+		tr, err := alice.agent.Refer(ab.Dialog(), &refer.ReferOptions{ReferTo: referTo, ReferredBy: alice.agent.Self(ab.Dialog())})
+		if err != nil {
+			return err
+		}
+		res, err := tr.Wait(ctx)
+		if err != nil {
+			return s.fail(ctx, "the transfer", err)
+		}
+		if err := ended(ctx, "Alice", ac); err != nil { // Carol ended it: replaced
+			return s.fail(ctx, "the end of the replaced call", err)
+		}
+		s.ladder.Note(fmt.Sprintf("Bob replaced Alice's call with Carol (%d %s); Alice hangs up", res.Code, res.Reason))
+		if err := ab.Bye(ctx); err != nil {
+			return s.fail(ctx, "Alice's BYE", err)
+		}
+		if err := ended(ctx, "Bob", ba); err != nil {
+			return s.fail(ctx, "the end of Bob's call with Alice", err)
+		}
+		cb, err := carol.next(ctx)
+		if err != nil {
+			return s.fail(ctx, "Bob's call to Carol", err)
+		}
+		s.ladder.Note("Bob and Carol talk, then Carol hangs up")
+		return s.bye(ctx, cb, "Carol")
+	})
 }
 
 // bye waits until c is established (its ACK may still be on its way) and
 // hangs it up.
-func bye(ctx context.Context, c *dialog.Call, who string) error {
+func (s *stage) bye(ctx context.Context, c *dialog.Call, who string) error {
 	select {
 	case <-c.Established():
 	case <-c.Done():
 		return fmt.Errorf("%s's call ended early: %w", who, c.Err())
 	case <-ctx.Done():
-		return ctx.Err()
+		return s.fail(ctx, who+"'s BYE", ctx.Err())
 	}
 	if err := c.Bye(ctx); err != nil {
-		return fmt.Errorf("%s's BYE: %w", who, err)
+		return s.fail(ctx, who+"'s BYE", err)
 	}
 	return nil
 }
