@@ -55,6 +55,9 @@ type Ladder struct {
 	retransmissions int
 	traces          map[messageKey]*traceCount
 
+	recording bool      // see RecordSVG
+	items     []svgItem // what was drawn, while recording
+
 	copy []byte // the traced message, copied: Parse may rewrite line folds
 	msg  sip.Message
 	id   []byte // messageID of msg
@@ -149,6 +152,7 @@ func (l *Ladder) Section(title string) {
 	l.title, l.start = title, l.now()
 	l.messages, l.retransmissions = 0, 0
 	clear(l.traces)
+	l.record(svgItem{kind: svgSection, text: title})
 
 	l.out = append(l.out[:0], '\n')
 	rule := "━━ " + title + " "
@@ -180,6 +184,7 @@ func (l *Ladder) Summary(err error) {
 	if err != nil {
 		text, colour = fmt.Sprintf("✗ %s failed after %v: %v;", title, elapsed, err), ansiRed
 	}
+	l.record(svgItem{kind: svgSummary, text: text + " " + counts, failed: err != nil})
 	l.out = l.out[:0]
 	for _, line := range wrapWords(append(strings.Fields(text), counts), lineWidth) {
 		l.out = l.paint(l.out, colour, line)
@@ -197,6 +202,7 @@ func (l *Ladder) Note(text string) {
 	if !l.named {
 		l.out = l.appendNames(l.out)
 	}
+	l.record(svgItem{kind: svgNote, text: text})
 	l.out = append(l.out, l.lifelines()...)
 	l.out = append(l.out, "  "...)
 	l.out = l.paint(l.out, ansiBold, text)
@@ -254,6 +260,7 @@ func (l *Ladder) TraceMessage(t *transport.Trace) {
 		label = append(label[:1], "(retransmission)")
 		colour = ansiDim
 	}
+	l.record(svgItem{kind: svgArrow, from: from, to: to, label: label, colour: colour, retransmission: retransmission})
 	l.out = l.out[:0]
 	if !l.named {
 		l.out = l.appendNames(l.out)

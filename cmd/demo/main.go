@@ -92,6 +92,7 @@ Flags:
 type demoFlags struct {
 	verbose bool
 	pcap    string
+	svg     string
 	proto   transport.Protocol
 	loss    float64
 	timeout time.Duration
@@ -107,6 +108,7 @@ func parseDemoFlags(args []string, out io.Writer) (*demoFlags, error) {
 	f := &demoFlags{}
 	fs.BoolVar(&f.verbose, "v", false, "print every message in full under its arrow")
 	fs.StringVar(&f.pcap, "pcap", "", "write every message to `file` in libpcap format (Wireshark, tshark)")
+	fs.StringVar(&f.svg, "svg", "", "write the ladder of both transfers to `file` as an SVG image")
 	proto := fs.String("transport", "udp", "`protocol`: udp, tcp or tls (a self-signed certificate shared by the three)")
 	fs.Float64Var(&f.loss, "loss", 0, "run over an in-memory network losing this `fraction` of datagrams (0.2: 20 %), to watch retransmissions recover")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up on a transfer after this long")
@@ -128,6 +130,19 @@ func parseDemoFlags(args []string, out io.Writer) (*demoFlags, error) {
 		return nil, errors.New("-loss: only datagrams are lost; use it with -transport udp")
 	}
 	return f, nil
+}
+
+// writeFile creates name and has write fill it.
+func writeFile(name string, write func(io.Writer) error) error {
+	file, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := write(file); err != nil {
+		file.Close()
+		return err
+	}
+	return file.Close()
 }
 
 // person is one of the three user agents.
@@ -164,6 +179,9 @@ func runDemo(args []string, out io.Writer) error {
 	}
 	s := &stage{f: f, ladder: NewLadder(out, colour)}
 	s.ladder.Verbose = f.verbose
+	if f.svg != "" {
+		s.ladder.RecordSVG()
+	}
 	var tracer transport.Tracer = s.ladder
 	if f.pcap != "" {
 		file, err := os.Create(f.pcap)
@@ -203,6 +221,12 @@ func runDemo(args []string, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "\n%d messages written to %s\n", s.pcap.Count(), f.pcap)
+	}
+	if f.svg != "" {
+		if err := writeFile(f.svg, s.ladder.WriteSVG); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\nladder drawn in %s\n", f.svg)
 	}
 	return errors.Join(blindErr, attendedErr)
 }
