@@ -195,7 +195,7 @@ func (l *Ladder) WriteSVG(w io.Writer) error {
 			if it.failed {
 				fill = svgColours[colourError]
 			}
-			fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold" fill="%s">%s</text>
+			fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold" fill="%s" stroke="#ffffff" stroke-width="4" paint-order="stroke">%s</text>
 `, svgMargin, y-8, fill, esc(it.text))
 		}
 	}
