@@ -81,8 +81,9 @@ const demoUsage = `usage: demo [flags]
        demo help            this text
 
 Runs a blind and then an attended call transfer among Alice, Bob and Carol,
-three user agents in this process on 127.0.0.1, and draws each SIP message
-as it is sent. Colour when standard output is a terminal and NO_COLOR is
+three user agents in this process on 127.0.0.1 (127.0.0.1, .2 and .3 over
+TCP and TLS), and draws each SIP message as it is sent; -svg draws the
+same ladder as an image. Colour when standard output is a terminal and NO_COLOR is
 unset. Exit status 0 only if both transfers succeed.
 
 Flags:
