@@ -336,9 +336,17 @@ func (l *Ladder) appendArrow(b []byte, from, to int, label []string, colour stri
 func (l *Ladder) appendVerbose(b []byte, msg []byte) []byte {
 	text := strings.TrimRight(strings.ReplaceAll(string(msg), "\r\n", "\n"), "\n")
 	for _, line := range strings.Split(text, "\n") {
-		b = append(b, verboseIndent...)
-		b = l.paint(b, ansiDim, line)
-		b = append(b, '\n')
+		// A line too long for the terminal is broken as labels are,
+		// between parameters, its continuations indented two more
+		// (the pcap has the bytes as sent).
+		for i, part := range wrapLabel([]string{line}, lineWidth-len(verboseIndent)) {
+			b = append(b, verboseIndent...)
+			if i > 0 {
+				b = append(b, "  "...)
+			}
+			b = l.paint(b, ansiDim, part)
+			b = append(b, '\n')
+		}
 	}
 	return append(b, '\n')
 }

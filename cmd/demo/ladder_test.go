@@ -630,3 +630,22 @@ func TestWrapWords(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// In verbose mode a header line too long for 100 columns (an attended
+// transfer's Refer-To) is broken between its parameters, continuation
+// lines indented, nothing lost.
+func TestLadderVerboseLongLine(t *testing.T) {
+	var out bytes.Buffer
+	l := newTestLadder(&out, false)
+	l.Verbose = true
+	referTo := "<sip:carol@127.0.0.1:5063?Replaces=6f1c2a9e0b7d4c52a0f33d2e1f4c5b6a%3Bto-tag%3D8a7b6c5d4e3f2a1b%3Bfrom-tag%3D1a2b3c4d5e6f7a8b>"
+	refer := bytes.Replace(testRefer, []byte("<sip:carol@127.0.0.1:5063>"), []byte(referTo), 1)
+	traceExchange(l, testAlice, testBob, refer)
+	text := out.String()
+	want := "    Refer-To: <sip:carol@127.0.0.1:5063?Replaces=6f1c2a9e0b7d4c52a0f33d2e1f4c5b6a\n" +
+		"      %3Bto-tag%3D8a7b6c5d4e3f2a1b%3Bfrom-tag%3D1a2b3c4d5e6f7a8b>\n"
+	if !strings.Contains(text, want) {
+		t.Errorf("no %q in:\n%s", want, text)
+	}
+	checkLadderLines(t, text, text)
+}

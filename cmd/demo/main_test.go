@@ -80,6 +80,7 @@ func TestDemoHold(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	text := out.String()
+	checkWidth(t, text) // -v included
 	hold := regexp.MustCompile(`(?s)INVITE \(CSeq (\d+) INVITE\)  hold: a=sendonly\n.*?\n    (o=.*?)\n.*?\n    (a=\w+)\n\n.*?200 OK \(CSeq (\d+) INVITE\)\n.*?\n    (o=.*?)\n.*?\n    (a=\w+)\n\n`).FindStringSubmatch(text)
 	if hold == nil {
 		t.Fatalf("no hold re-INVITE and its 200 in:\n%s", text)
