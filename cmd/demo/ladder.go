@@ -48,7 +48,7 @@ type Ladder struct {
 
 	// The current section: what Summary reports.
 	title           string
-	start           time.Time
+	start, end      time.Time // end: see Ended
 	messages        int
 	retransmissions int
 	traces          map[messageKey]*traceCount
@@ -147,7 +147,7 @@ func (l *Ladder) AddParty(name string, addrs ...transport.Addr) {
 func (l *Ladder) Section(title string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.title, l.start = title, l.now()
+	l.title, l.start, l.end = title, l.now(), time.Time{}
 	l.messages, l.retransmissions = 0, 0
 	clear(l.traces)
 	l.record(svgItem{kind: svgSection, text: title})
@@ -161,13 +161,25 @@ func (l *Ladder) Section(title string) {
 	l.flush()
 }
 
+// Ended marks the end of the section's story, before any cleanup whose
+// messages are still drawn in it: Summary reports the time until then.
+func (l *Ladder) Ended() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.end = l.now()
+}
+
 // Summary prints one line on the section: whether it succeeded (err is nil)
 // or why not, how long it took, and how many messages were drawn in it,
 // retransmissions included, and of those how many were retransmissions.
 func (l *Ladder) Summary(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	elapsed := l.now().Sub(l.start)
+	end := l.end
+	if end.IsZero() {
+		end = l.now()
+	}
+	elapsed := end.Sub(l.start)
 	if elapsed >= time.Millisecond {
 		elapsed = elapsed.Round(time.Millisecond)
 	} else {

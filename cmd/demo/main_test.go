@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -149,6 +150,13 @@ func TestDemoTimeout(t *testing.T) {
 	}
 	if strings.Count(err.Error(), "\n") != 1 || !strings.HasPrefix(err.Error(), "blind transfer (RFC 5589 §6.1) failed: -timeout 1ns reached during ") {
 		t.Errorf("error: %q", err)
+	}
+	// The time reported is the story's, not that of the cleanup after it
+	// (settle: up to settleGrace for a callee's BYE).
+	for _, m := range regexp.MustCompile(`failed after (\S+):`).FindAllStringSubmatch(text, -1) {
+		if d, err := time.ParseDuration(m[1]); err != nil || d >= settleGrace {
+			t.Errorf("failed after %s: want less than %v", m[1], settleGrace)
+		}
 	}
 	checkWidth(t, text)
 }

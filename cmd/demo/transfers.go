@@ -273,6 +273,7 @@ func (s *stage) section(title string, story func(ctx context.Context) error) err
 	err := story(ctx)
 	cancel()
 	if err != nil {
+		s.ladder.Ended() // the time to the failure, not to the end of the cleanup
 		s.settle()
 	}
 	s.mu.Lock()
