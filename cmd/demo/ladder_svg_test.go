@@ -110,3 +110,25 @@ func decodeSVG(t *testing.T, doc []byte) (texts []string, arrows int) {
 	}
 	return texts, arrows
 }
+
+// The picture the README shows, docs/transfer.svg, is such a document, of
+// two successful transfers.
+func TestCommittedSVG(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/transfer.svg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts, arrows := decodeSVG(t, doc)
+	all := strings.Join(texts, "\n")
+	for _, want := range []string{"✓ Blind transfer (RFC 5589 §6.1) succeeded", "✓ Attended transfer (RFC 5589 §7.3) succeeded", "REFER (CSeq "} {
+		if !strings.Contains(all, want) {
+			t.Errorf("docs/transfer.svg lacks %q", want)
+		}
+	}
+	if arrows < 40 {
+		t.Errorf("docs/transfer.svg has %d arrows", arrows)
+	}
+	if !strings.Contains(readme(t), "](docs/transfer.svg)") {
+		t.Error("the README does not show docs/transfer.svg")
+	}
+}
