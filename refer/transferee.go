@@ -151,10 +151,11 @@ func oneContact(m *sip.Message) bool {
 	return v != nil && na.Parse(v) == nil && !na.Wildcard
 }
 
-// Accept accepts the REFER: a 202 (or Config.AcceptCode) and, unless
-// NoSubscription, the implicit subscription with its first NOTIFY, "SIP/2.0
-// 100 Trying" in state active (RFC 3515 §2.4.4, §2.4.5). After Defer it
-// grants the pending subscription. Then, unless Config.NoAutoCall, the
+// Accept accepts the REFER: a 200 (Config.AcceptCode: 202 for peers that
+// know only RFC 3515) and, unless NoSubscription, the implicit
+// subscription with its first NOTIFY, "SIP/2.0 100 Trying" in state active
+// (RFC 3515 §2.4.4, §2.4.5). After Defer it grants the pending
+// subscription. Then, unless Config.NoAutoCall, the
 // Agent calls the target.
 func (in *Incoming) Accept() error {
 	in.mu.Lock()
@@ -183,9 +184,10 @@ func (in *Incoming) Accept() error {
 	return nil
 }
 
-// Defer accepts the REFER while its approval waits (RFC 3515 §2.4.7): a 202
-// and a NOTIFY "SIP/2.0 100 Trying" in state pending. Accept later grants
-// it; Reject declines it with a final NOTIFY (603 by default).
+// Defer accepts the REFER while its approval waits (RFC 3515 §2.4.7): a
+// 2xx (Config.AcceptCode) and a NOTIFY "SIP/2.0 100 Trying" in state
+// pending. Accept later grants it; Reject declines it with a final NOTIFY
+// (603 by default).
 func (in *Incoming) Defer() error {
 	in.mu.Lock()
 	if in.decided {

@@ -130,7 +130,7 @@ notify() {
 	if [ "$proto" = udp ]; then
 		echo "-- unknown-udp: SIPp subscribes $unknown times to a package our notifier does not serve"
 		run_sipp unknown-udp "$unknown" -sf "$scenarios/events_unknown.xml" -s bob -t "$sipp_t" -r 50 -rp 1000 "127.0.0.1:$agent_port"
-		echo "PASS unknown-udp: $unknown SUBSCRIBEs answered 489 with Allow-Events: test"
+		echo "PASS (expected 489 Bad Event) unknown-udp: $unknown SUBSCRIBEs answered 489 with Allow-Events: test"
 	fi
 	run_sipp "$name" "$SUBS" -sf "$scenarios/events_subscribe.xml" -s bob -t "$sipp_t" -r 50 -rp 1000 "127.0.0.1:$agent_port"
 	# -max: the agent exits once the SUBS subscriptions have ended.

@@ -297,6 +297,12 @@ for pass in $PASSES; do
 	outside-refused) outside_refused ;;
 	*) fail "unknown pass $pass" ;;
 	esac
-	echo "$pass: ok in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
+	# A pass whose every REFER is to be refused says which status it wanted.
+	expected=
+	case $pass in
+	bad-refer) expected=" (expected 400 Bad Request)" ;;
+	outside-refused) expected=" (expected 403 Forbidden)" ;;
+	esac
+	echo "$pass: PASS$expected in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
 done
 echo "sipp_refer: ok in $(awk -v s="$began" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/netip"
@@ -13,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/sipxfer/sipxfer/sip"
-	"github.com/sipxfer/sipxfer/sipfrag"
 	"github.com/sipxfer/sipxfer/transport"
 )
 
@@ -50,10 +48,13 @@ type Ladder struct {
 
 	// The current section: what Summary reports.
 	title           string
-	start           time.Time
+	start, end      time.Time // end: see Ended
 	messages        int
 	retransmissions int
 	traces          map[messageKey]*traceCount
+
+	recording bool      // see RecordSVG
+	items     []svgItem // what was drawn, while recording
 
 	copy []byte // the traced message, copied: Parse may rewrite line folds
 	msg  sip.Message
@@ -146,9 +147,10 @@ func (l *Ladder) AddParty(name string, addrs ...transport.Addr) {
 func (l *Ladder) Section(title string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.title, l.start = title, l.now()
+	l.title, l.start, l.end = title, l.now(), time.Time{}
 	l.messages, l.retransmissions = 0, 0
 	clear(l.traces)
+	l.record(svgItem{kind: svgSection, text: title})
 
 	l.out = append(l.out[:0], '\n')
 	rule := "━━ " + title + " "
@@ -159,13 +161,25 @@ func (l *Ladder) Section(title string) {
 	l.flush()
 }
 
+// Ended marks the end of the section's story, before any cleanup whose
+// messages are still drawn in it: Summary reports the time until then.
+func (l *Ladder) Ended() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.end = l.now()
+}
+
 // Summary prints one line on the section: whether it succeeded (err is nil)
 // or why not, how long it took, and how many messages were drawn in it,
 // retransmissions included, and of those how many were retransmissions.
 func (l *Ladder) Summary(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	elapsed := l.now().Sub(l.start)
+	end := l.end
+	if end.IsZero() {
+		end = l.now()
+	}
+	elapsed := end.Sub(l.start)
 	if elapsed >= time.Millisecond {
 		elapsed = elapsed.Round(time.Millisecond)
 	} else {
@@ -176,13 +190,16 @@ func (l *Ladder) Summary(err error) {
 		title = "Run"
 	}
 	counts := fmt.Sprintf("%s, %s", plural(l.messages, "message"), plural(l.retransmissions, "retransmission"))
-	l.out = l.out[:0]
-	if err == nil {
-		l.out = l.paint(l.out, ansiGreen, fmt.Sprintf("✓ %s succeeded in %v: %s", title, elapsed, counts))
-	} else {
-		l.out = l.paint(l.out, ansiRed, fmt.Sprintf("✗ %s failed after %v: %v; %s", title, elapsed, err, counts))
+	text, colour := fmt.Sprintf("✓ %s succeeded in %v:", title, elapsed), ansiGreen
+	if err != nil {
+		text, colour = fmt.Sprintf("✗ %s failed after %v: %v;", title, elapsed, err), ansiRed
 	}
-	l.out = append(l.out, '\n')
+	l.record(svgItem{kind: svgSummary, text: text + " " + counts, failed: err != nil})
+	l.out = l.out[:0]
+	for _, line := range wrapWords(append(strings.Fields(text), counts), lineWidth) {
+		l.out = l.paint(l.out, colour, line)
+		l.out = append(l.out, '\n')
+	}
 	l.flush()
 }
 
@@ -195,6 +212,7 @@ func (l *Ladder) Note(text string) {
 	if !l.named {
 		l.out = l.appendNames(l.out)
 	}
+	l.record(svgItem{kind: svgNote, text: text})
 	l.out = append(l.out, l.lifelines()...)
 	l.out = append(l.out, "  "...)
 	l.out = l.paint(l.out, ansiBold, text)
@@ -252,6 +270,7 @@ func (l *Ladder) TraceMessage(t *transport.Trace) {
 		label = append(label[:1], "(retransmission)")
 		colour = ansiDim
 	}
+	l.record(svgItem{kind: svgArrow, from: from, to: to, label: label, colour: colour, retransmission: retransmission})
 	l.out = l.out[:0]
 	if !l.named {
 		l.out = l.appendNames(l.out)
@@ -288,84 +307,6 @@ func messageID(dst []byte, m *sip.Message) []byte {
 		}
 	}
 	return append(append(dst, "\n\n"...), m.Body()...)
-}
-
-// describeForLadder returns the label of m's arrow, as parts that wrap as
-// units, and the colour of its class; parseErr is how parsing m's size bytes
-// failed, if it did.
-func describeForLadder(m *sip.Message, parseErr error, size int) (label []string, colour string) {
-	if parseErr != nil {
-		return []string{fmt.Sprintf("unparsable, %d bytes: %v", size, parseErr)}, colourError
-	}
-	head := ""
-	if m.IsRequest() {
-		head = string(m.MethodName())
-		switch m.Method() {
-		case sip.MethodInvite, sip.MethodAck, sip.MethodBye, sip.MethodCancel:
-			colour = colourInvite
-		case sip.MethodRefer:
-			colour = colourRefer
-		case sip.MethodSubscribe, sip.MethodNotify:
-			colour = colourEvent
-		}
-	} else {
-		code := m.StatusCode()
-		head = strings.TrimSpace(fmt.Sprintf("%d %s", code, m.Reason()))
-		switch {
-		case code < 200:
-			colour = colour1xx
-		case code < 300:
-			colour = colour2xx
-		default:
-			colour = colourError
-		}
-	}
-	if cseq, err := m.CSeq(); err == nil {
-		head += fmt.Sprintf(" (CSeq %d %s)", cseq.Seq, cseq.MethodName)
-	}
-	label = append(label, head)
-
-	// The header fields that tell the steps of a transfer apart.
-	field := func(h sip.HeaderName) {
-		if v := m.Get(h); v != nil {
-			label = append(label, h.String()+": "+string(v))
-		}
-	}
-	field(sip.HeaderReferTo)  // REFER: whom to call (RFC 3515 §2.1)
-	field(sip.HeaderReplaces) // INVITE: the dialog it replaces (RFC 3891)
-	field(sip.HeaderReferSub) // no implicit subscription (RFC 4488)
-	field(sip.HeaderEvent)    // SUBSCRIBE, NOTIFY (RFC 6665)
-	field(sip.HeaderSubscriptionState)
-	if ct, err := m.ContentType(); err == nil {
-		switch {
-		case sipfrag.IsContentType(&ct):
-			// The progress of the referred call (RFC 3515 §2.4.5).
-			if code, reason, err := sipfrag.Status(m.Body()); err == nil {
-				label = append(label, fmt.Sprintf("sipfrag: SIP/2.0 %d %s", code, reason))
-			}
-		case m.Method() == sip.MethodInvite && ct.Is("application", "sdp"):
-			// A re-INVITE offering sendonly (or inactive) media puts the
-			// call on hold (RFC 3264 §8.4).
-			for _, dir := range []string{"a=sendonly", "a=inactive"} {
-				if hasLine(m.Body(), dir) {
-					label = append(label, "hold: "+dir)
-				}
-			}
-		}
-	}
-	return label, colour
-}
-
-// hasLine reports whether body has a line that is exactly line.
-func hasLine(body []byte, line string) bool {
-	for len(body) > 0 {
-		var l []byte
-		l, body, _ = bytes.Cut(body, []byte("\n"))
-		if string(bytes.TrimSuffix(l, []byte("\r"))) == line {
-			return true
-		}
-	}
-	return false
 }
 
 // appendArrow appends the arrow from column from to column to, with its
@@ -407,41 +348,19 @@ func (l *Ladder) appendArrow(b []byte, from, to int, label []string, colour stri
 func (l *Ladder) appendVerbose(b []byte, msg []byte) []byte {
 	text := strings.TrimRight(strings.ReplaceAll(string(msg), "\r\n", "\n"), "\n")
 	for _, line := range strings.Split(text, "\n") {
-		b = append(b, verboseIndent...)
-		b = l.paint(b, ansiDim, line)
-		b = append(b, '\n')
+		// A line too long for the terminal is broken as labels are,
+		// between parameters, its continuations indented two more
+		// (the pcap has the bytes as sent).
+		for i, part := range wrapLabel([]string{line}, lineWidth-len(verboseIndent)) {
+			b = append(b, verboseIndent...)
+			if i > 0 {
+				b = append(b, "  "...)
+			}
+			b = l.paint(b, ansiDim, part)
+			b = append(b, '\n')
+		}
 	}
 	return append(b, '\n')
-}
-
-// wrapLabel joins parts with two spaces into lines of at most width runes, less
-// two for the continuation lines, which are indented; a part too long for a
-// line is cut.
-func wrapLabel(parts []string, width int) []string {
-	var lines []string
-	var line []rune
-	limit := func() int {
-		if len(lines) == 0 {
-			return width
-		}
-		return width - 2
-	}
-	for _, p := range parts {
-		r := []rune(p)
-		if len(line) > 0 && len(line)+2+len(r) > limit() {
-			lines = append(lines, string(line))
-			line = nil
-		}
-		if len(line) > 0 {
-			line = append(line, ' ', ' ')
-		}
-		line = append(line, r...)
-		for n := limit(); len(line) > n; n = limit() {
-			lines = append(lines, string(line[:n]))
-			line = line[n:]
-		}
-	}
-	return append(lines, string(line))
 }
 
 // column returns the column of the party at a, giving an unknown address a

@@ -322,7 +322,9 @@ Alice             Bob               Carol
 
 // TestLadderStrangers checks the column of an address no party was added
 // with, drawn from its one trace; the long label of an attended transfer's
-// REFER, wrapped and cut to fit 100 columns; and a message to oneself.
+// REFER, wrapped between parameters to fit 100 columns, the Call-ID too
+// long for the four columns' narrow label abbreviated with '…'; and a
+// message to oneself.
 func TestLadderStrangers(t *testing.T) {
 	var out bytes.Buffer
 	l := newTestLadder(&out, false)
@@ -340,10 +342,11 @@ Alice             Bob               Carol             192.0.2.9:5999
 │<────────────────────────────────────────────────────│  INVITE (CSeq 1 INVITE)
 │────────────────────────────────────────────────────>│  100 Trying (CSeq 1 INVITE)
 │────────────────>│                 │                 │  REFER (CSeq 3 REFER)
-│                 │                 │                 │    Refer-To: <sip:carol@127.0.0.1:5063?Repla
-│                 │                 │                 │    ces=6f1c2a9e-0b7d-4c52-a0f3-3d2e1f4c5b6a%
-│                 │                 │                 │    40127.0.0.1%3Bto-tag%3D8a7b6c5d4e3f%3Bfro
-│                 │                 │                 │    m-tag%3D1a2b3c4d5e6f>  Refer-Sub: false
+│                 │                 │                 │    Refer-To: <sip:carol@127.0.0.1:5063
+│                 │                 │                 │    ?Replaces=6f1c2a9e-0b7d-4c52-a0f3-3d2e1f…
+│                 │                 │                 │    %3Bto-tag%3D8a7b6c5d4e3f
+│                 │                 │                 │    %3Bfrom-tag%3D1a2b3c4d5e6f>
+│                 │                 │                 │    Refer-Sub: false
 │                 │                 │↺                │  BYE (CSeq 7 BYE)
 `
 	checkLadderLines(t, out.String(), want)
@@ -578,4 +581,71 @@ CSeq: %d OPTIONS
 			t.Errorf("pcap record %d, want %q with %q:\n%s", i, want, cseq, payload)
 		}
 	}
+}
+
+// A label too long for its line is broken between header fields, then
+// between the parameters of a value (an attended transfer's Refer-To and
+// Replaces), never inside a token; a parameter longer than a line is
+// abbreviated with a visible mark.
+func TestWrapLabel(t *testing.T) {
+	referTo := "Refer-To: <sip:carol@127.0.0.1:54704?Replaces=2eef43bcec947adf5718ddfc5df0e5e5%3Bto-tag%3Dd1bff1ad28a4b6a2%3Bfrom-tag%3D5a5a5a5a5a5a5a5a>"
+	parts := []string{"REFER (CSeq 20120 REFER)", referTo, "Event: refer;id=20120"}
+	width := 61 // a 100-column terminal, three parties
+	lines := wrapLabel(parts, width)
+	want := []string{
+		"REFER (CSeq 20120 REFER)",
+		"Refer-To: <sip:carol@127.0.0.1:54704",
+		"?Replaces=2eef43bcec947adf5718ddfc5df0e5e5",
+		"%3Bto-tag%3Dd1bff1ad28a4b6a2%3Bfrom-tag%3D5a5a5a5a5a5a5a5a>",
+		"Event: refer;id=20120",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	for i, l := range lines {
+		if n, max := utf8.RuneCountInString(l), width-2*min(i, 1); n > max {
+			t.Errorf("line %d: %d runes, more than %d", i+1, n, max)
+		}
+	}
+
+	// A part that fits a line is never broken, only moved to the next.
+	lines = wrapLabel([]string{strings.Repeat("x", 40), "Subscription-State: terminated;reason=noresource"}, width)
+	if len(lines) != 2 || lines[1] != "Subscription-State: terminated;reason=noresource" {
+		t.Errorf("got %q", lines)
+	}
+
+	// One token longer than a line: abbreviated, marked.
+	long := "Call-ID: " + strings.Repeat("a", 80)
+	lines = wrapLabel([]string{"BYE (CSeq 1 BYE)", long}, width)
+	if len(lines) != 2 || lines[1] != long[:width-3]+"…" {
+		t.Errorf("got %q", lines)
+	}
+}
+
+// The intro and summary lines wrap at spaces.
+func TestWrapWords(t *testing.T) {
+	got := wrapWords([]string{"Over UDP:", "Alice sip:alice@127.0.0.1:5061,", "Bob sip:bob@127.0.0.1:5062,", "Carol sip:carol@127.0.0.1:5063"}, 60)
+	want := []string{"Over UDP: Alice sip:alice@127.0.0.1:5061,", "Bob sip:bob@127.0.0.1:5062, Carol sip:carol@127.0.0.1:5063"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// In verbose mode a header line too long for 100 columns (an attended
+// transfer's Refer-To) is broken between its parameters, continuation
+// lines indented, nothing lost.
+func TestLadderVerboseLongLine(t *testing.T) {
+	var out bytes.Buffer
+	l := newTestLadder(&out, false)
+	l.Verbose = true
+	referTo := "<sip:carol@127.0.0.1:5063?Replaces=6f1c2a9e0b7d4c52a0f33d2e1f4c5b6a%3Bto-tag%3D8a7b6c5d4e3f2a1b%3Bfrom-tag%3D1a2b3c4d5e6f7a8b>"
+	refer := bytes.Replace(testRefer, []byte("<sip:carol@127.0.0.1:5063>"), []byte(referTo), 1)
+	traceExchange(l, testAlice, testBob, refer)
+	text := out.String()
+	want := "    Refer-To: <sip:carol@127.0.0.1:5063?Replaces=6f1c2a9e0b7d4c52a0f33d2e1f4c5b6a\n" +
+		"      %3Bto-tag%3D8a7b6c5d4e3f2a1b%3Bfrom-tag%3D1a2b3c4d5e6f7a8b>\n"
+	if !strings.Contains(text, want) {
+		t.Errorf("no %q in:\n%s", want, text)
+	}
+	checkLadderLines(t, text, text)
 }

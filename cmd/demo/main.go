@@ -1,6 +1,7 @@
 // Command demo runs two call transfers among three user agents in one
-// process, Alice, Bob and Carol, on 127.0.0.1, and draws every SIP message
-// as a ladder diagram while it happens:
+// process, Alice, Bob and Carol, on 127.0.0.1 (on 127.0.0.1, .2 and .3 over
+// TCP and TLS), and draws every SIP message as a ladder diagram while it
+// happens:
 //
 //  1. a blind transfer (RFC 5589 §6.1): Alice calls Bob and REFERs him to
 //     Carol; Bob calls Carol and reports 100 Trying … 200 OK in NOTIFYs;
@@ -9,27 +10,32 @@
 //     consults Carol, then REFERs Bob to Carol with Replaces; Bob's INVITE
 //     replaces Alice's call with Carol, and Alice's calls end.
 //
-// It exits with status 0 only if both transfers succeed. "demo ua" runs a
-// standalone user agent for interop tests (see ua.go, or "demo ua -h"),
-// "demo events" an event notifier or subscriber (events.go).
+// It exits with status 0 only if both transfers succeed; -svg FILE also
+// draws the ladder as an SVG image (docs/transfer.svg is one). "demo ua"
+// runs a standalone user agent for interop tests ("demo ua -h"), "demo
+// events" an event notifier or subscriber ("demo events -h"); "demo help"
+// is "demo -h".
+//
+// Where things are:
+//   - main.go: the commands and the demo's flags;
+//   - transfers.go: the three user agents and the two transfer stories;
+//   - ladder.go, ladder_label.go, ladder_svg.go: the ladder diagram, what
+//     each arrow says and how labels wrap in 100 columns, and its SVG form;
+//   - pcap.go: the -pcap writer; sdp.go: the session descriptions (RFC 3264);
+//   - ua.go: "demo ua";
+//   - events.go, events_agent.go, events_trace.go: "demo events", its
+//     flags, its notifier and subscriber, and the JSON events it writes.
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/sipxfer/sipxfer/dialog"
-	"github.com/sipxfer/sipxfer/event"
-	"github.com/sipxfer/sipxfer/refer"
-	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transport"
 )
 
@@ -39,33 +45,50 @@ func main() {
 		if os.Args[1] == "events" {
 			sub = runEvents
 		}
-		err := sub(os.Args[2:])
+		err := sub(helpAsFlag(os.Args[2:]))
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "demo:", err)
-			os.Exit(1)
+			fail(err)
 		}
 		return
 	}
-	err := runDemo(os.Args[1:], os.Stdout)
+	err := runDemo(helpAsFlag(os.Args[1:]), os.Stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "demo:", err)
-		os.Exit(1)
+		fail(err)
 	}
+}
+
+// fail prints err, each of its lines prefixed, and exits with status 1.
+func fail(err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(os.Stderr, "demo:", line)
+	}
+	os.Exit(1)
+}
+
+// helpAsFlag makes "demo help" (and "demo ua help") what "-h" is: the
+// usage on standard output, exit status 0.
+func helpAsFlag(args []string) []string {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "--help") {
+		return append([]string{"-h"}, args[1:]...)
+	}
+	return args
 }
 
 const demoUsage = `usage: demo [flags]
        demo ua [flags]      a standalone user agent (demo ua -h)
        demo events [flags]  an event notifier or subscriber (demo events -h)
+       demo help            this text
 
 Runs a blind and then an attended call transfer among Alice, Bob and Carol,
-three user agents in this process on 127.0.0.1, and draws each SIP message
-as it is sent. Colour when standard output is a terminal and NO_COLOR is
+three user agents in this process on 127.0.0.1 (127.0.0.1, .2 and .3 over
+TCP and TLS), and draws each SIP message as it is sent; -svg draws the
+same ladder as an image. Colour when standard output is a terminal and NO_COLOR is
 unset. Exit status 0 only if both transfers succeed.
 
 Flags:
@@ -75,6 +98,7 @@ Flags:
 type demoFlags struct {
 	verbose bool
 	pcap    string
+	svg     string
 	proto   transport.Protocol
 	loss    float64
 	timeout time.Duration
@@ -90,6 +114,7 @@ func parseDemoFlags(args []string, out io.Writer) (*demoFlags, error) {
 	f := &demoFlags{}
 	fs.BoolVar(&f.verbose, "v", false, "print every message in full under its arrow")
 	fs.StringVar(&f.pcap, "pcap", "", "write every message to `file` in libpcap format (Wireshark, tshark)")
+	fs.StringVar(&f.svg, "svg", "", "write the ladder of both transfers to `file` as an SVG image")
 	proto := fs.String("transport", "udp", "`protocol`: udp, tcp or tls (a self-signed certificate shared by the three)")
 	fs.Float64Var(&f.loss, "loss", 0, "run over an in-memory network losing this `fraction` of datagrams (0.2: 20 %), to watch retransmissions recover")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up on a transfer after this long")
@@ -113,23 +138,17 @@ func parseDemoFlags(args []string, out io.Writer) (*demoFlags, error) {
 	return f, nil
 }
 
-// person is one of the three user agents.
-type person struct {
-	name  string
-	ua    *dialog.UA
-	ev    *event.Manager
-	agent *refer.Agent
-	uri   string
-	calls chan *dialog.Call // calls to this person
-	media mediaDesc         // what its session descriptions say, set once listening
-}
-
-// stage is the three user agents and what watches them.
-type stage struct {
-	f      *demoFlags
-	ladder *Ladder
-	pcap   *PcapWriter
-	people []*person
+// writeFile creates name and has write fill it.
+func writeFile(name string, write func(io.Writer) error) error {
+	file, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := write(file); err != nil {
+		file.Close()
+		return err
+	}
+	return file.Close()
 }
 
 func runDemo(args []string, out io.Writer) error {
@@ -143,6 +162,9 @@ func runDemo(args []string, out io.Writer) error {
 	}
 	s := &stage{f: f, ladder: NewLadder(out, colour)}
 	s.ladder.Verbose = f.verbose
+	if f.svg != "" {
+		s.ladder.RecordSVG()
+	}
 	var tracer transport.Tracer = s.ladder
 	if f.pcap != "" {
 		file, err := os.Create(f.pcap)
@@ -160,8 +182,21 @@ func runDemo(args []string, out io.Writer) error {
 	}
 	defer s.stop()
 
-	fmt.Fprintf(out, "Alice %s, Bob %s, Carol %s over %s%s\n", s.people[0].uri, s.people[1].uri, s.people[2].uri,
-		f.proto, map[bool]string{true: fmt.Sprintf(" (in memory, %.0f %% datagram loss)", f.loss*100)}[f.loss > 0])
+	over := "over " + f.proto.String()
+	if f.loss > 0 {
+		over += fmt.Sprintf(" (in memory, %.0f %% datagram loss)", f.loss*100)
+	}
+	intro := []string{strings.ToUpper(over[:1]) + over[1:] + ":"}
+	for i, p := range s.people {
+		sep := ","
+		if i == len(s.people)-1 {
+			sep = ""
+		}
+		intro = append(intro, p.name+" "+p.uri+sep)
+	}
+	for _, line := range wrapWords(intro, lineWidth) {
+		fmt.Fprintln(out, line)
+	}
 	blindErr := s.blind()
 	attendedErr := s.attended()
 	if s.pcap != nil {
@@ -170,242 +205,11 @@ func runDemo(args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "\n%d messages written to %s\n", s.pcap.Count(), f.pcap)
 	}
+	if f.svg != "" {
+		if err := writeFile(f.svg, s.ladder.WriteSVG); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\nladder drawn in %s\n", f.svg)
+	}
 	return errors.Join(blindErr, attendedErr)
-}
-
-// start makes the three user agents.
-func (s *stage) start(tracer transport.Tracer) error {
-	var net *transport.Network
-	if s.f.loss > 0 {
-		net = transport.NewNetwork(transport.SystemClock(), time.Now().UnixNano())
-		// A little delay too, so that retransmissions and answers can cross.
-		net.SetFaults(transport.Faults{Loss: s.f.loss, Delay: time.Millisecond, Jitter: 5 * time.Millisecond})
-	}
-	var tlsConf transport.Config
-	if s.f.proto == transport.TLS {
-		c, err := transport.SelfSignedTLS()
-		if err != nil {
-			return err
-		}
-		c.ServerName = "localhost" // the certificate names localhost, not 127.0.0.2
-		tlsConf.TLS = c
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for i, name := range []string{"Alice", "Bob", "Carol"} {
-		p := &person{name: name, calls: make(chan *dialog.Call, 8)}
-		tc := tlsConf
-		tc.Tracer = tracer
-		p.ua = dialog.NewUA(dialog.Config{User: strings.ToLower(name), Logger: quiet, Transport: tc, OnInvite: p.answer, OnReInvite: p.reanswer})
-		p.ev = event.New(p.ua, event.Config{})
-		var err error
-		p.agent, err = refer.New(p.ua, p.ev, refer.Config{CallOptions: func(*refer.Incoming) *dialog.CallOptions { return p.withSDP() }})
-		if err != nil {
-			return err
-		}
-		// Streams get an address each (127.0.0.1, .2, .3): a connection's
-		// own port is ephemeral, so the ladder tells parties apart by IP.
-		ip := netip.MustParseAddr("127.0.0.1")
-		if s.f.proto != transport.UDP {
-			ip = netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i)})
-		}
-		var a transport.Addr
-		switch {
-		case net != nil:
-			a, err = p.ua.ListenMem(net, transport.Addr{Proto: transport.UDP, AddrPort: netip.AddrPortFrom(ip, uint16(5061+i))})
-		case s.f.proto == transport.TCP:
-			a, err = p.ua.ListenTCP(netip.AddrPortFrom(ip, 0))
-		case s.f.proto == transport.TLS:
-			a, err = p.ua.ListenTLS(netip.AddrPortFrom(ip, 0))
-		default:
-			a, err = p.ua.ListenUDP(netip.AddrPortFrom(ip, 0))
-		}
-		if err != nil {
-			return err
-		}
-		p.uri, _ = p.ua.URI(a.Proto)
-		p.media = newMediaDesc(a.AddrPort.Addr(), a.AddrPort.Port(), uint64(1000*(i+1))) // 1000, 2000, 3000: distinct o= lines on one address
-		s.ladder.AddParty(name, a)
-		s.people = append(s.people, p)
-	}
-	return nil
-}
-
-func (s *stage) stop() {
-	for _, p := range s.people {
-		p.ev.Close()
-		p.ua.Close()
-	}
-}
-
-// answer is every person's OnInvite: an INVITE with Replaces takes over
-// the call it names (RFC 3891); any other rings and is answered.
-func (p *person) answer(c *dialog.Call, req *sip.Message) {
-	p.calls <- c
-	body := p.media.answer(nil, req.Body())
-	if len(req.Body()) == 0 {
-		body = p.media.offer()
-	}
-	if p.agent.AcceptReplaces(c, req, "application/sdp", body) {
-		return
-	}
-	c.Ring()
-	c.Answer("application/sdp", body)
-}
-
-// reanswer is every person's OnReInvite: the answer to a re-INVITE's offer
-// (a=recvonly to a hold's a=sendonly), versioned after the last one (RFC
-// 3264 §6.1, §8).
-func (p *person) reanswer(c *dialog.Call, req *sip.Message) (int, []byte) {
-	if len(req.Body()) == 0 {
-		return 200, c.LocalBody()
-	}
-	return 200, p.media.answer(c.LocalBody(), req.Body())
-}
-
-// withSDP is the options of a call p places: its SDP offer.
-func (p *person) withSDP() *dialog.CallOptions {
-	return &dialog.CallOptions{InitialOptions: dialog.InitialOptions{RequestOptions: dialog.RequestOptions{ContentType: "application/sdp", Body: p.media.offer()}}}
-}
-
-// next waits for the next call to p.
-func (p *person) next(ctx context.Context) (*dialog.Call, error) {
-	select {
-	case c := <-p.calls:
-		return c, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%s got no call: %w", p.name, ctx.Err())
-	}
-}
-
-// ended waits for c to end.
-func ended(ctx context.Context, who string, c *dialog.Call) error {
-	select {
-	case <-c.Done():
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%s's call did not end: %w", who, ctx.Err())
-	}
-}
-
-// blind runs the blind transfer.
-func (s *stage) blind() (err error) {
-	alice, bob, carol := s.people[0], s.people[1], s.people[2]
-	s.ladder.Section("Blind transfer (RFC 5589 §6.1)")
-	defer func() { s.ladder.Summary(err) }()
-	ctx, cancel := context.WithTimeout(context.Background(), s.f.timeout)
-	defer cancel()
-
-	s.ladder.Note("Alice calls Bob")
-	ab, err := alice.ua.Invite(ctx, bob.uri, alice.withSDP())
-	if err != nil {
-		return fmt.Errorf("Alice's call to Bob: %w", err)
-	}
-	ba, err := bob.next(ctx)
-	if err != nil {
-		return err
-	}
-	s.ladder.Note("Alice transfers Bob to Carol")
-	tr, err := alice.agent.Refer(ab.Dialog(), &refer.ReferOptions{ReferTo: "<" + carol.uri + ">", ReferredBy: alice.agent.Self(ab.Dialog())})
-	if err != nil {
-		return err
-	}
-	res, err := tr.Wait(ctx)
-	if err != nil {
-		return fmt.Errorf("transfer: %w", err)
-	}
-	s.ladder.Note(fmt.Sprintf("Bob reached Carol (%d %s); Alice hangs up", res.Code, res.Reason))
-	if err := ab.Bye(ctx); err != nil {
-		return fmt.Errorf("Alice's BYE: %w", err)
-	}
-	if err := ended(ctx, "Bob", ba); err != nil {
-		return err
-	}
-	cb, err := carol.next(ctx)
-	if err != nil {
-		return err
-	}
-	s.ladder.Note("Bob and Carol talk, then Carol hangs up")
-	return bye(ctx, cb, "Carol")
-}
-
-// attended runs the attended transfer.
-func (s *stage) attended() (err error) {
-	alice, bob, carol := s.people[0], s.people[1], s.people[2]
-	s.ladder.Section("Attended transfer (RFC 5589 §7.3)")
-	defer func() { s.ladder.Summary(err) }()
-	ctx, cancel := context.WithTimeout(context.Background(), s.f.timeout)
-	defer cancel()
-
-	s.ladder.Note("Alice calls Bob")
-	ab, err := alice.ua.Invite(ctx, bob.uri, alice.withSDP())
-	if err != nil {
-		return fmt.Errorf("Alice's call to Bob: %w", err)
-	}
-	ba, err := bob.next(ctx)
-	if err != nil {
-		return err
-	}
-	s.ladder.Note("Alice puts Bob on hold")
-	// RFC 3264 §8.4: a=sendonly; §8: the new offer's o= version is one
-	// more than the last.
-	answer, err := ab.ReInvite(ctx, "application/sdp", alice.media.reoffer(ab.LocalBody(), "sendonly"))
-	if err != nil {
-		return fmt.Errorf("hold: %w", err)
-	}
-	if dir := parseSDP(answer).dir; dir != "recvonly" {
-		return fmt.Errorf("hold: Bob answered a=%s, not a=recvonly", dir)
-	}
-	s.ladder.Note("Alice consults Carol")
-	ac, err := alice.ua.Invite(ctx, carol.uri, alice.withSDP())
-	if err != nil {
-		return fmt.Errorf("Alice's call to Carol: %w", err)
-	}
-	if _, err := carol.next(ctx); err != nil {
-		return err
-	}
-	s.ladder.Note("Alice transfers Bob to Carol, replacing her call with Carol")
-	referTo, err := refer.AttendedReferTo(ac.Dialog())
-	if err != nil {
-		return err
-	}
-	tr, err := alice.agent.Refer(ab.Dialog(), &refer.ReferOptions{ReferTo: referTo, ReferredBy: alice.agent.Self(ab.Dialog())})
-	if err != nil {
-		return err
-	}
-	res, err := tr.Wait(ctx)
-	if err != nil {
-		return fmt.Errorf("transfer: %w", err)
-	}
-	if err := ended(ctx, "Alice", ac); err != nil { // Carol ended it: replaced
-		return err
-	}
-	s.ladder.Note(fmt.Sprintf("Bob replaced Alice's call with Carol (%d %s); Alice hangs up", res.Code, res.Reason))
-	if err := ab.Bye(ctx); err != nil {
-		return fmt.Errorf("Alice's BYE: %w", err)
-	}
-	if err := ended(ctx, "Bob", ba); err != nil {
-		return err
-	}
-	cb, err := carol.next(ctx)
-	if err != nil {
-		return err
-	}
-	s.ladder.Note("Bob and Carol talk, then Carol hangs up")
-	return bye(ctx, cb, "Carol")
-}
-
-// bye waits until c is established (its ACK may still be on its way) and
-// hangs it up.
-func bye(ctx context.Context, c *dialog.Call, who string) error {
-	select {
-	case <-c.Established():
-	case <-c.Done():
-		return fmt.Errorf("%s's call ended early: %w", who, c.Err())
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if err := c.Bye(ctx); err != nil {
-		return fmt.Errorf("%s's BYE: %w", who, err)
-	}
-	return nil
 }

@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // The demo runs both transfers over each transport and says so; its pcap
@@ -38,6 +43,7 @@ func TestDemo(t *testing.T) {
 			if strings.Contains(text, "\x1b[") {
 				t.Error("colour written to a buffer")
 			}
+			checkWidth(t, text)
 			// Every arrow's message is in the pcap: count them both.
 			arrows := strings.Count(text, "──>") + strings.Count(text, "<──")
 			if !strings.Contains(text, " messages written to ") {
@@ -75,6 +81,7 @@ func TestDemoHold(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	text := out.String()
+	checkWidth(t, text) // -v included
 	hold := regexp.MustCompile(`(?s)INVITE \(CSeq (\d+) INVITE\)  hold: a=sendonly\n.*?\n    (o=.*?)\n.*?\n    (a=\w+)\n\n.*?200 OK \(CSeq (\d+) INVITE\)\n.*?\n    (o=.*?)\n.*?\n    (a=\w+)\n\n`).FindStringSubmatch(text)
 	if hold == nil {
 		t.Fatalf("no hold re-INVITE and its 200 in:\n%s", text)
@@ -93,6 +100,73 @@ func TestDemoFlags(t *testing.T) {
 		var out bytes.Buffer
 		if err := runDemo(args, &out); err == nil {
 			t.Errorf("%q accepted", args)
+		}
+	}
+}
+
+// "demo help" prints what "demo -h" prints, to standard output, and is no
+// error (exit status 0); so do "demo ua help" and "demo events help".
+func TestDemoHelp(t *testing.T) {
+	var h, help bytes.Buffer
+	if err := runDemo(helpAsFlag([]string{"-h"}), &h); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	if err := runDemo(helpAsFlag([]string{"help"}), &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("help: %v", err)
+	}
+	if h.String() != help.String() || !strings.Contains(help.String(), "demo help ") || !strings.Contains(help.String(), "-timeout") {
+		t.Errorf("help:\n%s\n-h:\n%s", help.String(), h.String())
+	}
+	if got := helpAsFlag([]string{"help"}); len(got) != 1 || got[0] != "-h" {
+		t.Errorf("subcommand help: %q", got)
+	}
+}
+
+// A -timeout too short for anything fails both transfers with a message
+// saying that the time ran out, not what the layer below said when it did
+// ("INVITE cancelled" above a drawn 200 OK); the calls it interrupted are
+// ended inside their section, and every line fits 100 columns.
+func TestDemoTimeout(t *testing.T) {
+	var out bytes.Buffer
+	err := runDemo([]string{"-timeout", "1ns"}, &out)
+	var te *timeoutError
+	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v (%T), want a timeoutError wrapping the deadline\n%s", err, err, out.String())
+	}
+	text := out.String()
+	for _, want := range []string{
+		"✗ Blind transfer (RFC 5589 §6.1) failed after",
+		": -timeout 1ns reached during Alice's call to",
+		"✗ Attended transfer (RFC 5589 §7.3) failed after",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	for _, bad := range []string{"cancelled", "context deadline exceeded"} {
+		if strings.Contains(text, bad) || strings.Contains(err.Error(), bad) {
+			t.Errorf("%q printed:\n%s\n%v", bad, text, err)
+		}
+	}
+	if strings.Count(err.Error(), "\n") != 1 || !strings.HasPrefix(err.Error(), "blind transfer (RFC 5589 §6.1) failed: -timeout 1ns reached during ") {
+		t.Errorf("error: %q", err)
+	}
+	// The time reported is the story's, not that of the cleanup after it
+	// (settle: up to settleGrace for a callee's BYE).
+	for _, m := range regexp.MustCompile(`failed after (\S+):`).FindAllStringSubmatch(text, -1) {
+		if d, err := time.ParseDuration(m[1]); err != nil || d >= settleGrace {
+			t.Errorf("failed after %s: want less than %v", m[1], settleGrace)
+		}
+	}
+	checkWidth(t, text)
+}
+
+// checkWidth fails for a line of text wider than a 100-column terminal.
+func checkWidth(t *testing.T, text string) {
+	t.Helper()
+	for i, line := range strings.Split(text, "\n") {
+		if n := utf8.RuneCountInString(line); n > lineWidth {
+			t.Errorf("line %d is %d columns wide: %q", i+1, n, line)
 		}
 	}
 }
