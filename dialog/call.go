@@ -323,7 +323,11 @@ func (ua *UA) Invite(ctx context.Context, target string, o *CallOptions) (*Call,
 	}
 	if err := c.Wait(ctx); err != nil {
 		if ctx.Err() != nil {
-			c.Cancel()
+			if errors.Is(c.Cancel(), ErrState) && c.State() == CallEstablished {
+				// The 2xx came as ctx ended: the caller has given up on
+				// the call, so it is ended as one the CANCEL crossed.
+				c.hangUp(ErrCancelled)
+			}
 			return c, errors.Join(ErrCancelled, ctx.Err())
 		}
 		return c, err
@@ -1012,8 +1016,13 @@ func (c *Call) contentTypeOr(req *sip.Message) string {
 // §14.1) and returns the peer's. A 491 comes back as a *StatusError: the
 // caller may try again after a random wait (§14.1: 2.1–4 s for the owner
 // of the Call-ID, 0–2 s otherwise). On a non-2xx the session is unchanged;
-// on a timeout or 408 the call is ended with a BYE, on a 481 without one
-// (§12.2.1.2; other usages of the dialog go on, RFC 5057).
+// on a 408, or a timeout with no response at all, the call is ended with a
+// BYE, on a 481 without one (§12.2.1.2; other usages of the dialog go on,
+// RFC 5057). If ctx ends first, ReInvite returns an error wrapping
+// ErrCancelled and ctx.Err(), and the re-INVITE is cancelled once a
+// provisional response has come (§9.1); so is one Timer C ends. Either
+// way the call goes on with its session unchanged, and accepts the next
+// re-INVITE once the peer has answered this one.
 func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([]byte, error) {
 	c.mu.Lock()
 	d := c.d
@@ -1044,13 +1053,57 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 		err  error
 	}
 	done := make(chan result, 1)
-	_, err = d.Request(req, dst, transaction.ClientHandlerFunc(func(_ *transaction.ClientTx, r transaction.Response) {
+	// RFC 3261 §9.1, §14.1: a re-INVITE the caller gives up on is
+	// cancelled once a provisional response has come, and the call stays
+	// as it was; abandon records that it was given up, and whether the
+	// CANCEL has gone.
+	var abandon struct {
+		sync.Mutex
+		tx                       *transaction.ClientTx
+		provisional, given, sent bool
+	}
+	cancelNow := func() {
+		abandon.Lock()
+		send := abandon.given && abandon.provisional && !abandon.sent && abandon.tx != nil
+		abandon.sent = abandon.sent || send
+		tx := abandon.tx
+		abandon.Unlock()
+		if send {
+			c.sendCancel(tx)
+		}
+	}
+	_, err = d.Request(req, dst, transaction.ClientHandlerFunc(func(tx *transaction.ClientTx, r transaction.Response) {
+		abandon.Lock()
+		abandon.tx = tx
+		given := abandon.given
+		abandon.Unlock()
 		switch {
 		case r.Err != nil:
 			clear()
 			done <- result{err: r.Err}
+			// RFC 3261 §14.1: a re-INVITE that times out SHOULD end the
+			// dialog, as a 408 does; not one that was answered
+			// provisionally and then given up (Timer C, or our CANCEL
+			// unanswered: §9.1 considers it cancelled), whose peer is
+			// alive.
+			abandon.Lock()
+			answered := abandon.provisional
+			abandon.Unlock()
+			var te *transaction.Error
+			if errors.As(r.Err, &te) && te.Timer == "C" && !given {
+				// Timer C: the peer rang and never answered; cancel its
+				// INVITE so that the next one is not refused (§14.2 500).
+				c.sendCancel(tx)
+			}
+			if answered {
+				return
+			}
 			c.hangUp(r.Err)
 		case r.Status < 200:
+			abandon.Lock()
+			abandon.provisional = true
+			abandon.Unlock()
+			cancelNow()
 		case r.Status < 300:
 			d.refreshTarget(r.Msg) // §12.2.1.2: 2xx to a target refresh
 			rb := append([]byte(nil), r.Msg.Body()...)
@@ -1065,6 +1118,8 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 				c.resendACK(d, seq)
 				return
 			}
+			// A 2xx that crosses the CANCEL is ACKed and the session
+			// changes all the same (§9.1, §14.1).
 			c.sendACK(d, seq, nil, nil)
 			done <- result{body: rb}
 		default:
@@ -1087,7 +1142,11 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 	case res := <-done:
 		return res.body, res.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		abandon.Lock()
+		abandon.given = true
+		abandon.Unlock()
+		cancelNow()
+		return nil, errors.Join(ErrCancelled, ctx.Err())
 	case <-c.ua.closing:
 		return nil, ErrTerminated // Close ended the transaction unanswered
 	}

@@ -114,6 +114,39 @@ func TestInviteContextCancel(t *testing.T) {
 	mustEnd(t, bobCall, ErrCancelled)
 }
 
+// The context ends as the 2xx arrives: Invite either reports the call
+// established, or reports ErrCancelled and ends the call with a BYE; never
+// ErrCancelled with the call left up (its doc's promise: a 2xx crossing
+// the CANCEL is ACKed and ended with BYE).
+func TestInviteContextEndsAsAnswered(t *testing.T) {
+	w := newWorld(t)
+	alice := w.ua("alice", 5060, Config{})
+	w.ua("bob", 5070, Config{OnInvite: autoAnswer})
+	ctx, cancel := context.WithCancel(bg())
+	cancel()
+	cancelled := 0
+	for i := range 40 {
+		c, err := alice.Invite(ctx, "sip:bob@127.0.0.1:5070", nil)
+		switch {
+		case err == nil:
+			if c.State() != CallEstablished {
+				t.Fatalf("call %d: no error, state %v", i, c.State())
+			}
+			c.Bye(bg())
+		case errors.Is(err, ErrCancelled):
+			cancelled++
+			if c.State() != CallEnded {
+				t.Fatalf("call %d: %v with the call %v", i, err, c.State())
+			}
+		default:
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if cancelled == 0 {
+		t.Log("the context never won the race")
+	}
+}
+
 // CANCEL races the 200: the 200 wins, so the caller ACKs it and sends BYE.
 func TestCancelRacesOK(t *testing.T) {
 	w := newWorld(t)

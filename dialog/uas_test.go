@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -323,4 +324,78 @@ func TestDoneAfterDialogGone(t *testing.T) {
 	if d.State() != StateTerminated || d.UA().Dialogs() != 0 {
 		t.Fatalf("dialog %v, %d dialogs, after Done", d.State(), d.UA().Dialogs())
 	}
+}
+
+// RFC 3261 §9.1, §14.1: a re-INVITE whose caller gives up (ctx) is
+// cancelled once a provisional response has come, not before; the call
+// stays up with its session, and the next re-INVITE goes out. Before,
+// the re-INVITE was left pending and every later one got ErrPending.
+func TestReInviteCancelledWhenContextEnds(t *testing.T) {
+	w := newWorld(t)
+	_, caller, c, tag := established(t, w, Config{})
+	ctx, cancel := context.WithCancel(bg())
+	res := make(chan error, 1)
+	go func() {
+		_, err := c.ReInvite(ctx, "application/sdp", []byte(sdp+"a=sendonly\r\n"))
+		res <- err
+	}()
+	ours := waitFor(t, caller, "INVITE")
+	cancel()
+	if err := <-res; !errors.Is(err, ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("ReInvite: %v, want ErrCancelled and context.Canceled", err)
+	}
+	caller.None() // §9.1: no CANCEL before a provisional response
+	caller.Respond(ours, 180, tag)
+	cancelReq := caller.Expect("CANCEL")
+	caller.Respond(cancelReq, 200, tag)
+	caller.Respond(ours, 487, tag)
+	caller.Expect("ACK")
+	if c.State() != CallEstablished {
+		t.Fatalf("call %v after the cancelled re-INVITE", c.State())
+	}
+	go func() {
+		_, err := c.ReInvite(bg(), "application/sdp", []byte(sdp))
+		res <- err
+	}()
+	next := waitFor(t, caller, "INVITE")
+	caller.Respond(next, 200, tag, "Content-Type: application/sdp")
+	waitFor(t, caller, "ACK")
+	if err := <-res; err != nil {
+		t.Fatalf("next re-INVITE: %v", err)
+	}
+}
+
+// Timer C ending a re-INVITE that rang and was never answered cancels it
+// and keeps the call (§14.1 hangs up only a peer that never answered).
+func TestReInviteTimerCKeepsCall(t *testing.T) {
+	w := newWorld(t)
+	cfg := Config{}
+	cfg.Transaction.TimerC = 3 * time.Minute
+	_, caller, c, tag := established(t, w, cfg)
+	res := make(chan error, 1)
+	go func() {
+		_, err := c.ReInvite(bg(), "application/sdp", []byte(sdp+"a=sendonly\r\n"))
+		res <- err
+	}()
+	ours := waitFor(t, caller, "INVITE")
+	caller.Respond(ours, 180, tag)
+	w.settle(3 * time.Minute)
+	if err := <-res; err == nil {
+		t.Fatal("ReInvite succeeded past Timer C")
+	}
+	caller.Expect("CANCEL")
+	if c.State() != CallEstablished {
+		t.Fatalf("call %v after Timer C, want established", c.State())
+	}
+}
+
+// waitFor waits for the next message, sent from another goroutine, and
+// checks that it is a request of method.
+func waitFor(t *testing.T, p *peer, method string) siptest.Got {
+	t.Helper()
+	g := p.Wait()
+	if !g.Msg.IsRequest() || string(g.Msg.MethodName()) != method {
+		t.Fatalf("got %s, want %s", siptest.FirstLine(g.Msg), method)
+	}
+	return g
 }
