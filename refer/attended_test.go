@@ -81,3 +81,32 @@ func TestAttendedTransfer(t *testing.T) {
 		t.Errorf("on the wire:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// An early consultation dialog cannot be replaced by the transferee's
+// INVITE (RFC 3891 §3: the target, its UAS, answers 481), so
+// AttendedReferTo refuses it; once answered it gives the Refer-To.
+func TestAttendedReferToNeedsConfirmedConsultation(t *testing.T) {
+	s := newStage(t)
+	alice, carol := s.add("Alice", 5060, Config{}), s.add("Carol", 5080, Config{})
+	ringing := make(chan *dialog.Call, 1)
+	carol.answer = func(c *dialog.Call, _ *sip.Message) { c.Ring(); ringing <- c }
+	consult, err := alice.ua.Dial(carol.uri(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := <-ringing
+	early := consult.EarlyDialogs()
+	if len(early) != 1 {
+		t.Fatalf("%d early dialogs", len(early))
+	}
+	if _, err := AttendedReferTo(early[0]); !errors.Is(err, ErrConsultNotConfirmed) {
+		t.Fatalf("early consultation: %v, want ErrConsultNotConfirmed", err)
+	}
+	cc.Answer("application/sdp", []byte(sdp))
+	if err := consult.Wait(bg()); err != nil {
+		t.Fatal(err)
+	}
+	if referTo, err := AttendedReferTo(consult.Dialog()); err != nil || !strings.Contains(referTo, "Replaces=") {
+		t.Fatalf("confirmed consultation: %q, %v", referTo, err)
+	}
+}

@@ -552,3 +552,57 @@ func roundTrip(t *testing.T, v, callID, toTag, fromTag []byte, earlyOnly bool) {
 		t.Fatalf("%q: Replaces %+v, %v; want %q %q %q %v", v, r, ok, callID, toTag, fromTag, earlyOnly)
 	}
 }
+
+// Issue 15 item 3: each embedded header is carried into the request to the
+// target only as the default policy allows (RFC 3261 §19.1.5, RFC 3515
+// §5), header by header; the REFER's own Referred-By is the one copied
+// (RFC 3892 §3).
+func TestEmbeddedHeaderEach(t *testing.T) {
+	copied := map[string]string{
+		"Replaces":            "abc;to-tag=1;from-tag=2",
+		"Require":             "replaces",
+		"Accept-Contact":      "*;audio",
+		"Reject-Contact":      "*;video",
+		"Request-Disposition": "proxy",
+		"Subject":             "hello",
+		"Priority":            "urgent",
+		"Call-Info":           "<http://www.example.com/alice/photo.jpg>;purpose=icon",
+		"Alert-Info":          "<http://www.example.com/sounds/moo.wav>",
+		"In-Reply-To":         "70710@saturn.bell-tel.com",
+	}
+	dropped := []string{"Via", "From", "To", "Call-ID", "CSeq", "Route", "Record-Route", "Contact", "Max-Forwards",
+		"Content-Type", "Content-Length", "Content-Encoding", "MIME-Version", "body", "Authorization",
+		"Proxy-Authorization", "Proxy-Require", "Expires", "Event", "Date", "Timestamp", "Accept", "Accept-Encoding",
+		"Accept-Language", "Allow", "Allow-Events", "Supported", "User-Agent", "Organization", "Target-Dialog",
+		"Referred-By", "X-Unknown"}
+	escape := func(s string) string {
+		r := strings.NewReplacer("%", "%25", ";", "%3B", "<", "%3C", ">", "%3E", "@", "%40", " ", "%20", "*", "%2A", ":", "%3A", "/", "%2F", "&", "%26", "=", "%3D", "?", "%3F", ",", "%2C")
+		return r.Replace(s)
+	}
+	for name, value := range copied {
+		m := refer(t, "Refer-To: <sip:c@h?"+name+"="+escape(value)+">\nReferred-By: <sip:a@h>")
+		target, err := ParseReferTo(m, nil)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		got := string(target.AppendHeaderFields(nil))
+		if !strings.Contains(got, name+": "+value+"\r\n") {
+			t.Errorf("%s not copied: %q", name, got)
+		}
+		if !strings.HasPrefix(got, "Referred-By: <sip:a@h>\r\n") {
+			t.Errorf("%s: Referred-By not the REFER's: %q", name, got)
+		}
+	}
+	for _, name := range dropped {
+		m := refer(t, "Refer-To: <sip:c@h?"+name+"=x>\nReferred-By: <sip:a@h>")
+		target, err := ParseReferTo(m, nil)
+		if err != nil {
+			t.Errorf("%s: %v (DropForbidden drops, it does not refuse)", name, err)
+			continue
+		}
+		if got := string(target.AppendHeaderFields(nil)); got != "Referred-By: <sip:a@h>\r\n" {
+			t.Errorf("%s copied: %q", name, got)
+		}
+	}
+}

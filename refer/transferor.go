@@ -29,6 +29,10 @@ var (
 	// (RFC 3515 §2.4.5); it was answered 200 and is reported as progress
 	// with this error.
 	ErrBadNotify = errors.New("refer: NOTIFY body is not a status line")
+	// ErrConsultNotConfirmed: AttendedReferTo was given a consultation
+	// dialog that is not confirmed (RFC 3891 §3: its target, the UAS of an
+	// early dialog, would answer the INVITE with Replaces 481).
+	ErrConsultNotConfirmed = errors.New("refer: consultation dialog not confirmed")
 )
 
 // ProgressKind says what a Progress reports.
@@ -395,8 +399,14 @@ func (a *Agent) Self(d *dialog.Dialog) string {
 // §7.3): the remote target of consult, the transferor's dialog with the
 // transfer target, with a Replaces naming that dialog as the target holds
 // it (to-tag the target's tag, from-tag ours; RFC 3891 §3), so that the
-// transferee's INVITE replaces the consultation call.
+// transferee's INVITE replaces the consultation call. The consultation
+// must be answered: an early one gives ErrConsultNotConfirmed.
 func AttendedReferTo(consult *dialog.Dialog) (string, error) {
+	if consult.State() != dialog.StateConfirmed {
+		// RFC 5589 §3.6 (semi-attended transfer) waits for the 200 before
+		// the REFER, for this reason.
+		return "", ErrConsultNotConfirmed
+	}
 	var u sip.URI
 	target := consult.RemoteTarget()
 	if err := u.Parse([]byte(target)); err != nil {
