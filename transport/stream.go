@@ -613,7 +613,7 @@ func (k *keepAlive) scan(run []byte) (pings int) {
 func (k *keepAlive) reset() { k.matched = 0 }
 
 // maxTLSNames bounds the destinations whose TLS server name a Layer
-// remembers; past it the oldest are forgotten (a new connection to one is
+// remembers; past it an arbitrary one is forgotten (a new connection to it is
 // then verified against its IP address until ConnectTLS names it again).
 const maxTLSNames = 4096
 
