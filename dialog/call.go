@@ -244,7 +244,7 @@ func (ua *UA) Dial(target string, o *CallOptions) (*Call, error) {
 	ua.mu.Lock()
 	ua.dialing[c] = struct{}{}
 	ua.mu.Unlock()
-	if _, err := in.Send(transaction.ClientHandlerFunc(c.inviteResponse)); err != nil {
+	if _, err := in.Send(inviteHandler{c}); err != nil {
 		in.Close()
 		return nil, err
 	}
@@ -334,7 +334,7 @@ func (c *Call) inviteResponse(tx *transaction.ClientTx, r transaction.Response) 
 		c.initial.Close()
 		var err error = &StatusError{Method: "INVITE", Code: r.Status, Reason: string(r.Msg.Reason())}
 		c.mu.Lock()
-		if c.cancel && r.Status == 487 {
+		if c.cancel && (r.Status == 487 || r.Status == 401 || r.Status == 407) {
 			err = errors.Join(ErrCancelled, err)
 		}
 		c.mu.Unlock()
@@ -933,9 +933,14 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 		case r.Err != nil:
 			clear()
 			done <- result{err: r.Err}
-			c.hangUp(r.Err)
+			if ae := (*AuthError)(nil); !errors.As(r.Err, &ae) {
+				c.hangUp(r.Err)
+			}
 		case r.Status < 200:
 		case r.Status < 300:
+			if cs, err := r.Msg.CSeq(); err == nil {
+				seq = cs.Seq // a retry with credentials took a new one
+			}
 			d.refreshTarget(r.Msg) // §12.2.1.2: 2xx to a target refresh
 			rb := append([]byte(nil), r.Msg.Body()...)
 			c.mu.Lock()

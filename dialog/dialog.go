@@ -74,7 +74,9 @@ type Dialog struct {
 	remoteSeq    uint32
 	remoteSeqSet bool
 	usages       []Usage
-	invite       bool // created by an INVITE (a Call was its usage)
+	invite       bool   // created by an INVITE (a Call was its usage)
+	ackAuth      []byte // credentials of the INVITE with CSeq ackAuthSeq, for its ACK
+	ackAuthSeq   uint32
 }
 
 // dialogKey is the table key of a dialog ID: the three parts, NUL
@@ -358,6 +360,9 @@ func (d *Dialog) buildRequest(method string, seq uint32, o *RequestOptions) ([]b
 		b = d.ua.appendCapabilities(b)
 	}
 	b = d.ua.appendUserAgent(b)
+	if method == "ACK" {
+		b = d.appendACKAuth(b, seq)
+	}
 	b = appendOptions(b, o)
 	return b, dst, nil
 }
@@ -410,8 +415,11 @@ func requestURIOf(u *sip.URI) string {
 // 481 or 408 end the dialog, but with several usages RFC 5057 narrows a
 // 481 to the usage the request belonged to (a NOTIFY's 481 says nothing
 // of the call beside it).
+//
+// With Config.Credentials, a 401 or 407 is answered in between: the
+// request goes again with the dialog's next CSeq number (see RetryHandler).
 func (d *Dialog) Request(req []byte, dst transport.Addr, h transaction.ClientHandler) (*transaction.ClientTx, error) {
-	return d.ua.tm.Request(dst, req, h)
+	return d.ua.sendAuth(dst, req, h, d.nextSeq, d.retried)
 }
 
 // Do builds a request with NewRequest, sends it and waits for its final

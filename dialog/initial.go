@@ -30,6 +30,7 @@ type Initial struct {
 	secure   bool
 	req      []byte // without Via
 	dst      transport.Addr
+	auth     []byte // credentials of the last retry (RFC 3261 §22.2), for the ACK
 }
 
 // InitialOptions adjusts an Initial request.
@@ -142,8 +143,13 @@ func (in *Initial) CallID() string { return in.callID }
 // LocalTag returns the From tag: the local tag of every dialog it creates.
 func (in *Initial) LocalTag() string { return in.localTag }
 
-// Seq returns the CSeq number of the request.
-func (in *Initial) Seq() uint32 { return in.seq }
+// Seq returns the CSeq number of the request: after a retry with
+// credentials (Config.Credentials), the retry's.
+func (in *Initial) Seq() uint32 {
+	in.ua.mu.Lock()
+	defer in.ua.mu.Unlock()
+	return in.seq
+}
 
 // Target returns the Request-URI.
 func (in *Initial) Target() string { return in.target }
@@ -166,9 +172,11 @@ func (in *Initial) release() {
 // Dest returns where the request goes.
 func (in *Initial) Dest() transport.Addr { return in.dst }
 
-// Send sends the request as a new client transaction reporting to h.
+// Send sends the request as a new client transaction reporting to h; with
+// Config.Credentials, challenges are answered in between (see
+// RetryHandler).
 func (in *Initial) Send(h transaction.ClientHandler) (*transaction.ClientTx, error) {
-	return in.ua.tm.Request(in.dst, in.Bytes(), h)
+	return in.ua.sendAuth(in.dst, in.Bytes(), h, func(old uint32) uint32 { return old + 1 }, in.retried)
 }
 
 // Close unregisters the request: later requests with its tag get 481.
@@ -220,7 +228,8 @@ func (in *Initial) DialogFromResponse(resp *sip.Message) (*Dialog, error) {
 	d.localURI, d.remoteURI = in.localURI, in.remote
 	d.remoteTarget = target
 	d.routes = routes
-	d.localSeq, d.localSeqSet = in.seq, true
+	d.localSeq, d.localSeqSet = in.Seq(), true
+	in.authForACK(d)
 	return in.ua.addDialog(d)
 }
 
@@ -248,7 +257,7 @@ func (in *Initial) DialogFromRequest(req *sip.Message, from transport.Addr) (*Di
 	d.localURI, d.remoteURI = in.localURI, in.remote
 	d.remoteTarget = target
 	d.routes = recordRoutes(req)
-	d.localSeq, d.localSeqSet = in.seq, true
+	d.localSeq, d.localSeqSet = in.Seq(), true
 	d.remoteSeq, d.remoteSeqSet = cseq.Seq, true
 	return in.ua.addDialog(d)
 }

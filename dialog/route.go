@@ -20,6 +20,9 @@ func (ua *UA) HandleRequest(tx *transaction.ServerTx, req *sip.Message) {
 		r.Respond(420, "", &ResponseOptions{Headers: []Header{{"Unsupported", u}}})
 		return
 	}
+	if ua.challenge(r) {
+		return // RFC 3261 §22.1: answered 401/407 (Config.Authenticate)
+	}
 	if toTag := req.ToTag(); len(toTag) > 0 {
 		ua.inDialog(r, method, toTag)
 		return

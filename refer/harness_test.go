@@ -27,6 +27,9 @@ type stage struct {
 	byName map[string]*party
 	// ev configures the event Manager of the parties added from now on.
 	ev event.Config
+	// ua, when set, adjusts the UA configuration of the parties added
+	// from now on (credentials, authentication).
+	ua func(name string, cfg *dialog.Config)
 }
 
 // party is one UA with its event Manager and REFER Agent. Calls to it are
@@ -53,7 +56,7 @@ func newStage(t *testing.T) *stage {
 func (s *stage) add(name string, port uint16, cfg Config) *party {
 	s.t.Helper()
 	p := &party{name: name, calls: make(chan *dialog.Call, 16), refers: make(chan *Incoming, 16)}
-	p.ua = dialog.NewUA(dialog.Config{
+	uacfg := dialog.Config{
 		Clock: s.clock, User: strings.ToLower(name), Logger: quiet,
 		Transport: transport.Config{Tracer: s.wire},
 		OnInvite: func(c *dialog.Call, req *sip.Message) {
@@ -68,7 +71,11 @@ func (s *stage) add(name string, port uint16, cfg Config) *party {
 			c.Ring()
 			c.Answer("application/sdp", []byte(sdp))
 		},
-	})
+	}
+	if s.ua != nil {
+		s.ua(name, &uacfg)
+	}
+	p.ua = dialog.NewUA(uacfg)
 	p.ev = event.New(p.ua, s.ev)
 	if cfg.CallOptions == nil {
 		cfg.CallOptions = func(*Incoming) *dialog.CallOptions {
