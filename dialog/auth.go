@@ -353,3 +353,25 @@ func (h inviteHandler) RetryRequest(uint32) bool {
 	c.tx, c.provisional = nil, false
 	return true
 }
+
+// SetServiceRoute sets the route a registrar returned in Service-Route
+// (RFC 3608 §6): the preloaded route set, after Config.OutboundProxy, of
+// every request the UA sends outside a dialog but REGISTER. Each value is
+// a name-addr as received ("<sip:orig@scscf.example.com;lr>"); the first
+// hop must be a loose router. Nil clears it.
+func (ua *UA) SetServiceRoute(routes []string) {
+	ua.mu.Lock()
+	ua.serviceRoute = slices.Clone(routes)
+	ua.mu.Unlock()
+}
+
+// preloadedRoute returns the Route values a request of method outside a
+// dialog carries after the outbound proxy's, in order.
+func (ua *UA) preloadedRoute(method string) []string {
+	if method == "REGISTER" {
+		return nil // RFC 3608 §6: Service-Route is for other requests
+	}
+	ua.mu.Lock()
+	defer ua.mu.Unlock()
+	return ua.serviceRoute
+}

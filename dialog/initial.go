@@ -43,6 +43,9 @@ type InitialOptions struct {
 	To string
 	// CallID is the Call-ID. Default: 128 random bits in hex.
 	CallID string
+	// Seq is the CSeq number. Default: a random one below 2**16. A
+	// registrar wants them increasing within a Call-ID (RFC 3261 §10.2).
+	Seq uint32
 }
 
 func initialKey(callID, localTag []byte) string {
@@ -62,6 +65,14 @@ func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, er
 	}
 	next := target
 	proxy := ua.cfg.OutboundProxy
+	routes := ua.preloadedRoute(method)
+	if proxy == "" && len(routes) > 0 {
+		var na sip.NameAddr
+		if err := na.Parse([]byte(routes[0])); err != nil {
+			return nil, errors.Join(ErrNoAddress, err)
+		}
+		proxy, routes = string(na.URI.Raw), routes[1:]
+	}
 	if proxy != "" {
 		// RFC 3261 §8.1.2: a preloaded route set; the request goes to its
 		// first URI. Only a loose router keeps the Request-URI the target.
@@ -94,6 +105,9 @@ func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, er
 	if in.callID == "" {
 		in.callID = newCallID()
 	}
+	if o.Seq != 0 {
+		in.seq = o.Seq
+	}
 	if in.localURI == "" {
 		self, err := ua.URI(dst.Proto)
 		if err != nil {
@@ -115,6 +129,9 @@ func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, er
 	b = sip.AppendRequestLine(b, method, target)
 	if proxy != "" {
 		b = sip.AppendHeader(b, sip.HeaderRoute, "<"+proxy+">")
+	}
+	for _, r := range routes {
+		b = sip.AppendHeader(b, sip.HeaderRoute, r)
 	}
 	b = sip.AppendHeaderUint(b, sip.HeaderMaxForwards, 70)
 	b = appendTagged(b, sip.HeaderFrom, in.localURI, in.localTag)

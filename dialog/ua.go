@@ -121,7 +121,8 @@ type UA struct {
 	ended      map[string]time.Time
 	endedOrder []string
 
-	digest digest.Client // nonce counts of the credentials sent (Config.Credentials)
+	digest       digest.Client // nonce counts of the credentials sent (Config.Credentials)
+	serviceRoute []string      // SetServiceRoute
 
 	refused    atomic.Uint64 // requests refused for a limit
 	refuseWarn ratelog.Limiter
