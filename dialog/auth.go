@@ -128,7 +128,13 @@ func (a *authRetry) HandleResponse(tx *transaction.ClientTx, r transaction.Respo
 		a.h.HandleResponse(tx, transaction.Response{Msg: r.Msg, Status: r.Status, Err: e})
 	}
 	if rounds >= maxAuthRounds {
-		fail(&digest.Error{Err: digest.ErrRejected, Reason: "challenged " + strconv.Itoa(rounds+1) + " times"})
+		e := &digest.Error{Err: digest.ErrRejected, Reason: "challenged " + strconv.Itoa(rounds+1) + " times"}
+		for _, h := range [...]sip.HeaderName{sip.HeaderWWWAuthenticate, sip.HeaderProxyAuthenticate} {
+			if ch, err := digest.ParseChallenge(r.Msg.Get(h)); err == nil && e.Realm == "" {
+				e.Realm = ch.Realm
+			}
+		}
+		fail(e)
 		return
 	}
 	// RFC 3261 §22.2, §22.3: credentials for every challenge of the

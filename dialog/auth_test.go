@@ -12,6 +12,7 @@ import (
 
 	"github.com/sipxfer/sipxfer/digest"
 	"github.com/sipxfer/sipxfer/sip"
+	"github.com/sipxfer/sipxfer/transaction"
 	"github.com/sipxfer/sipxfer/transport"
 )
 
@@ -306,5 +307,43 @@ func TestAuthenticatorMalformed(t *testing.T) {
 	ch := p.ExpectStatus(401)
 	if _, err := digest.ParseChallenge(ch.Msg.Get(sip.HeaderWWWAuthenticate)); err != nil {
 		t.Fatalf("401 challenge: %v", err)
+	}
+}
+
+// A server that answers every retry with stale=true (a new nonce, "your
+// password was right") would have the client send for ever: the rounds
+// are bounded, and the request fails with digest.ErrRejected naming the
+// realm.
+func TestAuthRoundsBounded(t *testing.T) {
+	w := newWorld(t)
+	alice := w.ua("alice", 5060, Config{Credentials: creds("alice", "wonderland")})
+	p := w.peer(5080)
+	v := &digest.Verifier{Now: w.clock.Now}
+	in, err := alice.NewInitial("OPTIONS", "sip:bob@127.0.0.1:5080", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var final transaction.Response
+	if _, err := in.Send(transaction.ClientHandlerFunc(func(_ *transaction.ClientTx, r transaction.Response) {
+		if r.Final() {
+			final = r
+		}
+	})); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for len(p.In()) > 0 {
+		g := p.Expect("OPTIONS")
+		sent++
+		ch := strings.TrimSuffix(string(v.AppendChallenges(nil, sip.HeaderWWWAuthenticate, "biloxi", nil, true)), "\r\n")
+		p.Respond(g, 401, "", ch)
+	}
+	if sent != maxAuthRounds+1 {
+		t.Errorf("%d OPTIONS sent, want %d", sent, maxAuthRounds+1)
+	}
+	var ae *AuthError
+	if !errors.Is(final.Err, digest.ErrRejected) || !errors.As(final.Err, &ae) || ae.Realm != "biloxi" || ae.Code != 401 {
+		t.Fatalf("outcome %+v, want an AuthError for realm biloxi", final)
 	}
 }
