@@ -243,7 +243,7 @@ func (ua *UA) Dial(target string, o *CallOptions) (*Call, error) {
 	if ua.full() {
 		return nil, ErrTooManyDialogs
 	}
-	next, err := ua.nextHop(target)
+	next, _, _, err := ua.nextHop(target, "INVITE")
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ func (ua *UA) Dial(target string, o *CallOptions) (*Call, error) {
 		ua.mu.Lock()
 		ua.dialing[c] = struct{}{}
 		ua.mu.Unlock()
-		if _, err := in.Send(transaction.ClientHandlerFunc(c.inviteResponse)); err != nil {
+		if _, err := in.Send(inviteHandler{c}); err != nil {
 			in.Close()
 			return nil, err
 		}
@@ -293,7 +293,7 @@ func (ua *UA) Dial(target string, o *CallOptions) (*Call, error) {
 			c.end(ErrCancelled)
 			return
 		}
-		if _, err := in.Send(transaction.ClientHandlerFunc(c.inviteResponse)); err != nil {
+		if _, err := in.Send(inviteHandler{c}); err != nil {
 			in.Close()
 			c.end(err)
 		}
@@ -399,7 +399,7 @@ func (c *Call) inviteResponse(tx *transaction.ClientTx, r transaction.Response) 
 		c.initial.Close()
 		var err error = &StatusError{Method: "INVITE", Code: r.Status, Reason: string(r.Msg.Reason())}
 		c.mu.Lock()
-		if c.cancel && r.Status == 487 {
+		if c.cancel && (r.Status == 487 || r.Status == 401 || r.Status == 407) {
 			err = errors.Join(ErrCancelled, err)
 		}
 		c.mu.Unlock()
@@ -1095,8 +1095,9 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 				// INVITE so that the next one is not refused (§14.2 500).
 				c.sendCancel(tx)
 			}
-			if answered {
-				return
+			var ae *AuthError
+			if answered || errors.As(r.Err, &ae) {
+				return // alive, or credentials refused: the session is unchanged
 			}
 			c.hangUp(r.Err)
 		case r.Status < 200:
@@ -1105,6 +1106,9 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 			abandon.Unlock()
 			cancelNow()
 		case r.Status < 300:
+			if cs, err := r.Msg.CSeq(); err == nil {
+				seq = cs.Seq // a retry with credentials took a new one
+			}
 			d.refreshTarget(r.Msg) // §12.2.1.2: 2xx to a target refresh
 			rb := append([]byte(nil), r.Msg.Body()...)
 			c.mu.Lock()

@@ -80,9 +80,11 @@ type Dialog struct {
 	// Where the first hop (remote target or first route) was last located:
 	// requests reuse it until the hop changes, so no request of a dialog
 	// asks DNS twice, and an ACK can be sent from a reader goroutine.
-	hop       string
-	hopSecure bool
-	hopTo     []locate.Target
+	hop        string
+	hopSecure  bool
+	hopTo      []locate.Target
+	ackAuth    []byte // credentials of the INVITE with CSeq ackAuthSeq, for its ACK
+	ackAuthSeq uint32
 }
 
 // dialogKey is the table key of a dialog ID: the three parts, NUL
@@ -460,6 +462,9 @@ func (d *Dialog) buildRequest(method string, seq uint32, o *RequestOptions) ([]b
 		b = d.ua.appendCapabilities(b)
 	}
 	b = d.ua.appendUserAgent(b)
+	if method == "ACK" {
+		b = d.appendACKAuth(b, seq)
+	}
 	b = appendOptions(b, o)
 	return b, dst, nil
 }
@@ -516,15 +521,20 @@ func requestURIOf(u *sip.URI) string {
 // When dst is the first of the targets RFC 3263 gave for the dialog's
 // first hop, a transport error, a timeout or a 503 from it sends the
 // request again to the next target, as a new transaction (§4.3); h sees
-// one final outcome.
+// one final outcome. With Config.Credentials, a 401 or 407 is answered in
+// between: the request goes again, to the target that challenged, with
+// the dialog's next CSeq number (see RetryHandler).
 func (d *Dialog) Request(req []byte, dst transport.Addr, h transaction.ClientHandler) (*transaction.ClientTx, error) {
-	d.mu.Lock()
-	ts := d.hopTo
-	d.mu.Unlock()
-	if len(ts) == 0 || ts[0].Addr != dst {
-		return d.ua.tm.Request(dst, req, h)
+	first := func(h transaction.ClientHandler, dest *func() transport.Addr) (*transaction.ClientTx, error) {
+		d.mu.Lock()
+		ts := d.hopTo
+		d.mu.Unlock()
+		if len(ts) == 0 || ts[0].Addr != dst {
+			ts = []locate.Target{{Addr: dst}}
+		}
+		return d.ua.requestFor(req, nil, ts, h, nil, dest)
 	}
-	return d.ua.request(req, ts, h, nil)
+	return d.ua.sendAuth(first, req, h, d.nextSeq, d.retried)
 }
 
 // Do builds a request with NewRequest, sends it and waits for its final

@@ -36,6 +36,7 @@ type Initial struct {
 	targets  []locate.Target // RFC 3263: dst first, then the failover targets
 	contact  string          // the Contact of req, written for dst.Proto
 	abandon  func() bool     // set by Dial: a cancelled call tries no further target
+	auth     []byte          // credentials of the last retry (RFC 3261 §22.2), for the ACK
 }
 
 // InitialOptions adjusts an Initial request.
@@ -48,6 +49,9 @@ type InitialOptions struct {
 	To string
 	// CallID is the Call-ID. Default: 128 random bits in hex.
 	CallID string
+	// Seq is the CSeq number. Default: a random one below 2**16. A
+	// registrar wants them increasing within a Call-ID (RFC 3261 §10.2).
+	Seq uint32
 }
 
 func initialKey(callID, localTag []byte) string {
@@ -63,23 +67,34 @@ func (ua *UA) NewInitial(method, target string, o *InitialOptions) (*Initial, er
 	return ua.newInitial(context.Background(), method, target, o)
 }
 
-// nextHop returns the URI a request outside a dialog is sent to: the
-// target, or the outbound proxy (RFC 3261 §8.1.2).
-func (ua *UA) nextHop(target string) (string, error) {
-	proxy := ua.cfg.OutboundProxy
+// nextHop returns the URI a request outside a dialog is sent to (the
+// target, or the first URI of the preloaded route set: the outbound proxy,
+// RFC 3261 §8.1.2, else the Service-Route, RFC 3608), that first URI as
+// proxy, and the rest of the route set.
+func (ua *UA) nextHop(target, method string) (next, proxy string, routes []string, err error) {
+	proxy = ua.cfg.OutboundProxy
+	routes = ua.preloadedRoute(method)
+	if proxy == "" && len(routes) > 0 {
+		// RFC 3608 §6: the Service-Route is the preloaded route set.
+		var na sip.NameAddr
+		if err := na.Parse([]byte(routes[0])); err != nil {
+			return "", "", nil, errors.Join(ErrNoAddress, err)
+		}
+		proxy, routes = string(na.URI.Raw), routes[1:]
+	}
 	if proxy == "" {
-		return target, nil
+		return target, "", nil, nil
 	}
 	// RFC 3261 §8.1.2: a preloaded route set; the request goes to its
 	// first URI. Only a loose router keeps the Request-URI the target.
 	var p sip.URI
 	if err := p.Parse([]byte(proxy)); err != nil {
-		return "", errors.Join(ErrNoAddress, fmt.Errorf("dialog: OutboundProxy %q: %w", proxy, err))
+		return "", "", nil, errors.Join(ErrNoAddress, fmt.Errorf("dialog: OutboundProxy %q: %w", proxy, err))
 	}
 	if !p.HasParam("lr") {
-		return "", fmt.Errorf("%w: OutboundProxy %q is not a loose router (no lr parameter)", ErrNoAddress, proxy)
+		return "", "", nil, fmt.Errorf("%w: OutboundProxy %q is not a loose router (no lr parameter)", ErrNoAddress, proxy)
 	}
-	return proxy, nil
+	return proxy, proxy, routes, nil
 }
 
 func (ua *UA) newInitial(ctx context.Context, method, target string, o *InitialOptions) (*Initial, error) {
@@ -90,11 +105,10 @@ func (ua *UA) newInitial(ctx context.Context, method, target string, o *InitialO
 	if err := u.Parse([]byte(target)); err != nil {
 		return nil, errors.Join(ErrNoAddress, err)
 	}
-	next, err := ua.nextHop(target)
+	next, proxy, routes, err := ua.nextHop(target, method)
 	if err != nil {
 		return nil, err
 	}
-	proxy := ua.cfg.OutboundProxy
 	// RFC 3261 §26.2.2: a SIPS Request-URI means TLS on every hop, the
 	// outbound proxy's included.
 	targets, err := ua.targets(ctx, next, u.Scheme == sip.SchemeSIPS)
@@ -119,6 +133,9 @@ func (ua *UA) newInitial(ctx context.Context, method, target string, o *InitialO
 	if in.callID == "" {
 		in.callID = newCallID()
 	}
+	if o.Seq != 0 {
+		in.seq = o.Seq
+	}
 	if in.localURI == "" {
 		self, err := ua.uri(dst)
 		if err != nil {
@@ -141,6 +158,9 @@ func (ua *UA) newInitial(ctx context.Context, method, target string, o *InitialO
 	b = sip.AppendRequestLine(b, method, target)
 	if proxy != "" {
 		b = sip.AppendHeader(b, sip.HeaderRoute, "<"+proxy+">")
+	}
+	for _, r := range routes {
+		b = sip.AppendHeader(b, sip.HeaderRoute, r)
 	}
 	b = sip.AppendHeaderUint(b, sip.HeaderMaxForwards, 70)
 	b = appendTagged(b, sip.HeaderFrom, in.localURI, in.localTag)
@@ -169,8 +189,13 @@ func (in *Initial) CallID() string { return in.callID }
 // LocalTag returns the From tag: the local tag of every dialog it creates.
 func (in *Initial) LocalTag() string { return in.localTag }
 
-// Seq returns the CSeq number of the request.
-func (in *Initial) Seq() uint32 { return in.seq }
+// Seq returns the CSeq number of the request: after a retry with
+// credentials (Config.Credentials), the retry's.
+func (in *Initial) Seq() uint32 {
+	in.ua.mu.Lock()
+	defer in.ua.mu.Unlock()
+	return in.seq
+}
 
 // Target returns the Request-URI.
 func (in *Initial) Target() string { return in.target }
@@ -197,8 +222,14 @@ func (in *Initial) Dest() transport.Addr { return in.dst }
 // RFC 3263 gave several targets, a transport error, a timeout or a 503
 // from one sends the request again to the next, as a new transaction
 // (§4.3); h sees one final outcome.
+//
+// With Config.Credentials, challenges are answered in between, to the
+// target that challenged (see RetryHandler).
 func (in *Initial) Send(h transaction.ClientHandler) (*transaction.ClientTx, error) {
-	return in.ua.requestFor(in.Bytes(), in.forTarget, in.targets, h, in.abandon)
+	first := func(h transaction.ClientHandler, dest *func() transport.Addr) (*transaction.ClientTx, error) {
+		return in.ua.requestFor(in.Bytes(), in.forTarget, in.targets, h, in.abandon, dest)
+	}
+	return in.ua.sendAuth(first, in.Bytes(), h, func(old uint32) uint32 { return old + 1 }, in.retried)
 }
 
 // forTarget returns the request for a failover target reached over
@@ -275,7 +306,8 @@ func (in *Initial) DialogFromResponse(resp *sip.Message) (*Dialog, error) {
 	d.localURI, d.remoteURI = in.localURI, in.remote
 	d.remoteTarget = target
 	d.routes = routes
-	d.localSeq, d.localSeqSet = in.seq, true
+	d.localSeq, d.localSeqSet = in.Seq(), true
+	in.authForACK(d)
 	return in.ua.prelocated(in.ua.addDialog(d))
 }
 
@@ -311,7 +343,7 @@ func (in *Initial) DialogFromRequest(req *sip.Message, from transport.Addr) (*Di
 	d.localURI, d.remoteURI = in.localURI, in.remote
 	d.remoteTarget = target
 	d.routes = recordRoutes(req)
-	d.localSeq, d.localSeqSet = in.seq, true
+	d.localSeq, d.localSeqSet = in.Seq(), true
 	d.remoteSeq, d.remoteSeqSet = cseq.Seq, true
 	return in.ua.prelocated(in.ua.addDialog(d))
 }

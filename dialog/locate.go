@@ -151,23 +151,32 @@ func (ua *UA) connect(t locate.Target) error {
 // responses of the attempt in progress and one outcome. A single target
 // costs nothing more than tm.Request.
 func (ua *UA) request(req []byte, targets []locate.Target, h transaction.ClientHandler, abandon func() bool) (*transaction.ClientTx, error) {
-	return ua.requestFor(req, nil, targets, h, abandon)
+	return ua.requestFor(req, nil, targets, h, abandon, nil)
 }
 
 // requestFor is request, with build (if not nil) giving the request to
 // send to each target after the first (its Contact names the transport
-// the target is reached over).
-func (ua *UA) requestFor(req []byte, build func(locate.Target) []byte, targets []locate.Target, h transaction.ClientHandler, abandon func() bool) (*transaction.ClientTx, error) {
+// the target is reached over). If dest is not nil it is set, before
+// anything is sent, to a func reporting the target of the attempt in
+// progress: where a response arriving then came from.
+func (ua *UA) requestFor(req []byte, build func(locate.Target) []byte, targets []locate.Target, h transaction.ClientHandler, abandon func() bool, dest *func() transport.Addr) (*transaction.ClientTx, error) {
 	if len(targets) == 0 {
 		return nil, ErrNoAddress
 	}
 	if len(targets) == 1 {
+		dst := targets[0].Addr
+		if dest != nil {
+			*dest = func() transport.Addr { return dst }
+		}
 		if err := ua.connect(targets[0]); err != nil {
 			return nil, err
 		}
-		return ua.tm.Request(targets[0].Addr, req, h)
+		return ua.tm.Request(dst, req, h)
 	}
 	f := &failover{ua: ua, req: req, build: build, targets: targets, h: h, abandon: abandon}
+	if dest != nil {
+		*dest = f.dest
+	}
 	return f.start()
 }
 
@@ -185,8 +194,16 @@ type failover struct {
 	abandon func() bool // when it says so, no further target is tried
 
 	mu          sync.Mutex
-	next        int  // index of the next target to try
-	provisional bool // the attempt in progress got a provisional response
+	next        int            // index of the next target to try
+	cur         transport.Addr // the target of the attempt in progress
+	provisional bool           // the attempt in progress got a provisional response
+}
+
+// dest returns the target of the attempt in progress.
+func (f *failover) dest() transport.Addr {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cur
 }
 
 // start sends to the next target that accepts the request, skipping those
@@ -205,6 +222,7 @@ func (f *failover) start() (*transaction.ClientTx, error) {
 			req = f.build(t)
 		}
 		f.next++
+		f.cur = t.Addr
 		f.provisional = false
 		f.mu.Unlock()
 		e := f.ua.connect(t)

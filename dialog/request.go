@@ -25,6 +25,9 @@ type Request struct {
 	Initial *Initial
 	// Remote is where the request came from.
 	Remote transport.Addr
+	// AuthUser is the user whose digest credentials the request carried,
+	// when Config.Authenticate covers its method; else empty.
+	AuthUser string
 
 	tag     string // To tag of our responses outside a dialog
 	created bool   // a dialog was created for this request: 2xx carry Contact

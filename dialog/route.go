@@ -28,6 +28,9 @@ func (ua *UA) HandleRequest(tx *transaction.ServerTx, req *sip.Message) {
 		r.Respond(400, "Replaces Only in INVITE", nil)
 		return
 	}
+	if ua.challenge(r) {
+		return // RFC 3261 §22.1: answered 401/407 (Config.Authenticate)
+	}
 	if toTag := req.ToTag(); len(toTag) > 0 {
 		ua.inDialog(r, method, toTag)
 		return

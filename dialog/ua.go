@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sipxfer/sipxfer/digest"
 	"github.com/sipxfer/sipxfer/internal/ratelog"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
@@ -79,6 +80,14 @@ type Config struct {
 	// and, for a 2xx, the session description to send. Nil answers 200 with
 	// the last local session description. It must not block.
 	OnReInvite func(c *Call, req *sip.Message) (code int, body []byte)
+	// Credentials, when set, answers digest challenges (RFC 3261 §22): a
+	// request answered 401 or 407 is sent again with credentials for the
+	// realms it names (see RetryHandler, AuthError). Nil leaves 401 and
+	// 407 to the request's handler.
+	Credentials digest.CredentialsFunc
+	// Authenticate, when set, challenges requests received (RFC 3261
+	// §22.1): see Authenticator.
+	Authenticate *Authenticator
 }
 
 // Handler serves requests the UA routes to it by method (see UA.Handle).
@@ -123,6 +132,9 @@ type UA struct {
 	// (603 to a Replaces naming one): keys by end time, oldest first.
 	ended      map[string]time.Time
 	endedOrder []string
+
+	digest       digest.Client // nonce counts of the credentials sent (Config.Credentials)
+	serviceRoute []string      // SetServiceRoute
 
 	refused    atomic.Uint64 // requests refused for a limit
 	refuseWarn ratelog.Limiter

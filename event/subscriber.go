@@ -357,7 +357,13 @@ func (m *Manager) handleNotify(r *dialog.Request) {
 func (m *Manager) notifyInitial(r *dialog.Request, ev *sip.Event, ss *sip.SubscriptionState) bool {
 	a := m.findAttempt(r.Msg.CallID(), r.Msg.ToTag())
 	// RFC 6665 §4.4.1: it matches if Call-ID, tag and Event match.
-	if a == nil || !(a.first.matches(ev) || a.first.matchesLoosely(ev)) {
+	if a == nil {
+		return false
+	}
+	a.first.mu.Lock() // Rekey may change its id
+	match := a.first.matches(ev) || a.first.matchesLoosely(ev)
+	a.first.mu.Unlock()
+	if !match {
 		return false
 	}
 	s := a.first

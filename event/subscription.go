@@ -70,7 +70,28 @@ var _ transaction.ClientHandler = (*Subscription)(nil)
 func (s *Subscription) Package() string { return s.pkg.Name }
 
 // ID returns the Event id parameter, empty for none.
-func (s *Subscription) ID() string { return s.id }
+func (s *Subscription) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// Rekey changes the Event id the subscription answers to, before any
+// NOTIFY has come: the id of an implicit subscription is the CSeq of the
+// request that created it (RFC 3515 §2.4.6), and a request answered 401
+// or 407 goes again with a new CSeq (RFC 3261 §22.2). A dialog.RetryHandler
+// calls it from RetryRequest.
+func (s *Subscription) Rekey(id string) {
+	s.mu.Lock()
+	s.m.mu.Lock()
+	s.id = id
+	s.ev.ID = nil
+	if id != "" {
+		s.ev.ID = []byte(id)
+	}
+	s.m.mu.Unlock()
+	s.mu.Unlock()
+}
 
 // State returns the subscription's state.
 func (s *Subscription) State() State {

@@ -30,6 +30,9 @@ type stage struct {
 	// locator, if set, is the dialog.Config.Locator of the parties added
 	// from now on.
 	locator dialog.Locator
+	// ua, when set, adjusts the UA configuration of the parties added
+	// from now on (credentials, authentication).
+	ua func(name string, cfg *dialog.Config)
 }
 
 // party is one UA with its event Manager and REFER Agent. Calls to it are
@@ -56,7 +59,7 @@ func newStage(t *testing.T) *stage {
 func (s *stage) add(name string, port uint16, cfg Config) *party {
 	s.t.Helper()
 	p := &party{name: name, calls: make(chan *dialog.Call, 16), refers: make(chan *Incoming, 16)}
-	p.ua = dialog.NewUA(dialog.Config{
+	uacfg := dialog.Config{
 		Clock: s.clock, User: strings.ToLower(name), Logger: quiet,
 		Transport: transport.Config{Tracer: s.wire},
 		Locator:   s.locator,
@@ -72,7 +75,11 @@ func (s *stage) add(name string, port uint16, cfg Config) *party {
 			c.Ring()
 			c.Answer("application/sdp", []byte(sdp))
 		},
-	})
+	}
+	if s.ua != nil {
+		s.ua(name, &uacfg)
+	}
+	p.ua = dialog.NewUA(uacfg)
 	p.ev = event.New(p.ua, s.ev)
 	if cfg.CallOptions == nil {
 		cfg.CallOptions = func(*Incoming) *dialog.CallOptions {

@@ -141,7 +141,7 @@ func (a *Agent) Refer(d *dialog.Dialog, o *ReferOptions) (*Transfer, error) {
 		return nil, err
 	}
 	t.sub = s
-	if _, err := d.Request(req, dst, transaction.ClientHandlerFunc(t.referResponse)); err != nil {
+	if _, err := d.Request(req, dst, referHandler{t}); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func (a *Agent) ReferOutside(target string, o *ReferOptions) (*Transfer, error) 
 		return nil, err
 	}
 	t.sub = s
-	if _, err := in.Send(transaction.ClientHandlerFunc(t.referResponse)); err != nil {
+	if _, err := in.Send(referHandler{t}); err != nil {
 		s.Close()
 		in.Close()
 		return nil, err
@@ -219,6 +219,28 @@ func (t *Transfer) subscribeOptions(seq uint32) *event.SubscribeOptions {
 		OnTerminated:    t.terminated,
 	}
 }
+
+// referHandler takes the responses to the REFER. A REFER answered 401 or
+// 407 goes again with a new CSeq (dialog.Config.Credentials), and RFC 3515
+// §2.4.6 makes that CSeq the id of the subscription: its NOTIFYs will
+// carry it, so the subscription is re-keyed before the retry goes.
+type referHandler struct{ t *Transfer }
+
+func (h referHandler) HandleResponse(tx *transaction.ClientTx, r transaction.Response) {
+	h.t.referResponse(tx, r)
+}
+
+func (h referHandler) RetryRequest(seq uint32) bool {
+	h.t.mu.Lock()
+	s := h.t.sub
+	h.t.mu.Unlock()
+	if s != nil {
+		s.Rekey(strconv.FormatUint(uint64(seq), 10))
+	}
+	return true
+}
+
+var _ dialog.RetryHandler = referHandler{}
 
 // referResponse takes the REFER's responses.
 func (t *Transfer) referResponse(tx *transaction.ClientTx, r transaction.Response) {

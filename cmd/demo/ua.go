@@ -82,6 +82,16 @@ ends the consultation, or the UA does 2 s after the transfer. It exits
 with status 1 if a transfer failed: the REFER refused, the consultation
 not established, or a final status of 300 or more (or none).
 
+With -register URI it registers its Contact at that registrar (RFC 3261
+§10) as sip:<-user>@<registrar host>, for -register-expires, refreshes the
+binding before it expires, retries failures with the back-off of RFC 5626
+§4.5, and removes the binding at exit (waiting at most 2 s). With
+-auth-user (and -auth-password, or the environment variable
+SIPXFER_PASSWORD) it answers digest challenges (401/407, RFC 3261 §22) to
+any request it sends, for every realm, once per challenge: credentials
+refused (a second challenge) end the registration, or the call or
+transfer, and the UA exits with status 1 and an error naming the realm.
+
 Standard output carries one JSON object per line:
   {"event":"listening","transport":"udp","addr":"127.0.0.1:5070"}  once listening
   {"event":"call_incoming","call_id":...,"direction":"in","from":...,"replaces":...}
@@ -120,6 +130,11 @@ Standard output carries one JSON object per line:
    "reason":...,"no_subscription":false,"error":...}
         how a transfer ended; "cancelled" is true for one cut short by
         the exit (not counted as failed)
+  {"event":"registered","aor":...,"expires":60}
+        the registrar granted (or refreshed) the binding for expires seconds
+  {"event":"registration_failed","aor":...,"status":401,"error":...,"retry_in":30}
+        an attempt failed (status 0: no response); retry_in is the
+        back-off in seconds, absent when the registration gave up
   {"event":"error","call_id":...,"error":...}  something this UA could not do
   {"event":"request","method":...,"call_id":...,"status":...}
         per final response sent, retransmissions included, with -v
@@ -186,6 +201,12 @@ type uaFlags struct {
 	tlsCert   string
 	tlsKey    string
 	tlsCA     string
+
+	// Registration and digest authentication (RFC 3261 §10, §22).
+	register        string // registrar URI; empty registers nowhere
+	registerExpires time.Duration
+	authUser        string
+	authPassword    string
 }
 
 // maxCallRate bounds -call-rate: the demo is a test tool, not a flood.
@@ -229,6 +250,11 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) `file` for TLS, as server and as client (mutual TLS); with -tls-key, in place of the self-signed one")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
 	fs.StringVar(&f.tlsCA, "tls-ca", "", "PEM CA certificates `file` that TLS servers' certificates (checked against the SIP domain called, RFC 5922) and clients' certificates must chain to; default the system's roots")
+	// Registration and digest authentication.
+	fs.StringVar(&f.register, "register", "", "register the Contact at this registrar `URI` (e.g. sip:127.0.0.1:5060), as sip:<user>@<registrar host>; re-registers until exit, unregisters at exit")
+	fs.DurationVar(&f.registerExpires, "register-expires", 3600*time.Second, "with -register: the binding lifetime asked for")
+	fs.StringVar(&f.authUser, "auth-user", "", "answer 401/407 challenges (digest, RFC 3261 §22) as this `user`, for every realm")
+	fs.StringVar(&f.authPassword, "auth-password", "", "with -auth-user: the `password` (default: the environment variable SIPXFER_PASSWORD)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -297,6 +323,9 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 		}
 	} else if f.attended || f.noReferSub || f.outOfDialog {
 		return nil, errors.New("ua: -attended, -norefersub and -out-of-dialog need -transfer-to")
+	}
+	if err := f.checkAuthFlags(); err != nil {
+		return nil, err
 	}
 	if f.maxCalls < 0 {
 		return nil, fmt.Errorf("ua: -max-calls %d: want 0 or more", f.maxCalls)
@@ -446,7 +475,7 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	enc.SetEscapeHTML(false) // URIs keep their <>, for scripts to grep
 	events := &eventWriter{enc: enc}
 
-	cfg := dialog.Config{Logger: logger, OutboundProxy: f.proxy}
+	cfg := dialog.Config{Logger: logger, OutboundProxy: f.proxy, Credentials: f.credentials()}
 	if f.proto == transport.TLS && f.tlsCert == "" {
 		if cfg.Transport.TLS, err = transport.SelfSignedTLS(); err != nil {
 			return err
@@ -476,6 +505,11 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	app.listening(addr)
 	logger.Info("ua listening", "addr", addr.String(), "contact", contactHeader(f.user, addr))
 	events.write(listeningEvent{Event: "listening", Transport: transportName(addr.Proto), Addr: addr.AddrPort.String()})
+	ctx, regFailed, unregister, err := app.startRegistration(ctx)
+	if err != nil {
+		app.close()
+		return err
+	}
 
 	// stopping ends when the UA is told to exit; its calls then get
 	// shutdownGrace more to be hung up, with hardStop.
@@ -502,6 +536,7 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	app.hangUpHeld(hardStop)
 
+	unregister()
 	if f.memProfile != "" {
 		if err := writeHeapProfile(f.memProfile); err != nil {
 			logger.Error("ua: heap profile", "err", err)
@@ -509,6 +544,12 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	s := app.close()
 	events.write(s)
+	if err := regFailed(); err != nil {
+		return err
+	}
+	if err := app.authFailure(); err != nil {
+		return err
+	}
 	if s.CallsFailed > 0 || s.HangupsFailed > 0 {
 		return fmt.Errorf("%w: %d of %d calls placed not established, %d hang-ups failed",
 			errCallsFailed, s.CallsFailed, s.CallsPlaced, s.HangupsFailed)
@@ -544,6 +585,8 @@ type uaApp struct {
 
 	placed, established, failed, cancelled, hangupsFailed atomic.Uint64
 	received, receivedEstablished, receivedFailed         atomic.Uint64
+
+	authErr error // the first request refused for its credentials (noteAuth)
 
 	transfersStarted, transfersOK, transfersFailed, transfersCancelled atomic.Uint64
 	refersReceived, refersAccepted, refersDeclined                     atomic.Uint64
@@ -873,6 +916,7 @@ func (a *uaApp) placeCall(stopping, hardStop context.Context) {
 		} else {
 			a.failed.Add(1)
 		}
+		a.noteAuth(err)
 		a.events.write(failedEvent(callID, "out", err, cut))
 		return
 	}
@@ -999,6 +1043,7 @@ func (a *uaApp) progress(callID string, p refer.Progress) {
 // transferOver counts a transfer and writes its transfer_result; cut
 // marks one the exit interrupted, which is not a failure.
 func (a *uaApp) transferOver(callID string, res refer.Result, err error, cut bool) {
+	a.noteAuth(err)
 	ev := transferResultEvent{Event: "transfer_result", CallID: callID, OK: err == nil,
 		ReferCode: res.ReferCode, Code: res.Code, Reason: res.Reason, NoSubscription: res.NoSubscription,
 		Cancelled: cut, Error: errString(err)}
@@ -1100,8 +1145,11 @@ func errString(err error) string {
 func failedEvent(callID, direction string, err error, cut bool) callEvent {
 	ev := callEvent{Event: "call_failed", CallID: callID, Direction: direction, Reason: errString(err), Cancelled: cut}
 	var se *dialog.StatusError
+	var ae *dialog.AuthError
 	if errors.As(err, &se) {
 		ev.Status = se.Code
+	} else if errors.As(err, &ae) {
+		ev.Status = ae.Code
 	}
 	return ev
 }

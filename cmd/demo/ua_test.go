@@ -701,6 +701,8 @@ type testEvent struct {
 	ReferCode      int    `json:"refer_code"`
 	Cancelled      bool   `json:"cancelled"`
 	Error          string `json:"error"`
+	AOR            string `json:"aor"`
+	Expires        int    `json:"expires"`
 }
 
 // step is a short form of the event for comparing sequences.
@@ -833,6 +835,23 @@ func TestParseUAFlags(t *testing.T) {
 	if err := locationConfig(f, &cfg); err == nil {
 		t.Error("locationConfig with missing certificate files: no error")
 	}
+	if f.register != "" || f.registerExpires != time.Hour || f.authUser != "" || f.credentials() != nil {
+		t.Errorf("registration defaults: %+v", f)
+	}
+	f, err = parseUAFlags([]string{"-register", "sip:127.0.0.1:5060", "-register-expires", "60s", "-auth-user", "alice", "-auth-password", "pw"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.register != "sip:127.0.0.1:5060" || f.registerExpires != time.Minute || f.authUser != "alice" || f.authPassword != "pw" || f.credentials() == nil {
+		t.Errorf("registration flags: %+v", f)
+	}
+	t.Setenv("SIPXFER_PASSWORD", "from-env")
+	if f, err = parseUAFlags([]string{"-auth-user", "alice"}, io.Discard); err != nil || f.authPassword != "from-env" {
+		t.Errorf("SIPXFER_PASSWORD: %v %+v", err, f)
+	}
+	if f, err = parseUAFlags([]string{"-auth-user", "alice", "-auth-password", "flag"}, io.Discard); err != nil || f.authPassword != "flag" {
+		t.Errorf("-auth-password over SIPXFER_PASSWORD: %v %+v", err, f)
+	}
 	for _, args := range [][]string{
 		{"-transport", "sctp"},
 		{"-listen", "localhost:5070"},
@@ -857,6 +876,9 @@ func TestParseUAFlags(t *testing.T) {
 		{"-norefersub"},
 		{"-out-of-dialog"},
 		{"-proxy", "sip:127.0.0.1:5060"}, // a strict router
+		{"-register", "tel:+15551234"},
+		{"-register-expires", "0s"},
+		{"-auth-password", "secret"}, // without -auth-user
 	} {
 		if _, err := parseUAFlags(args, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
@@ -872,7 +894,8 @@ func TestUAHelp(t *testing.T) {
 	}
 	for _, name := range []string{"listen", "transport", "user", "duration", "v", "debug", "answer-code", "ring", "call", "max-calls", "call-rate", "hold",
 		"accept-refer", "refer-sub", "rfc3515", "accept-outside", "transfer-to", "attended", "norefersub", "out-of-dialog", "proxy", "memprofile", "cpuprofile",
-		"resolver", "advertise", "tls-cert", "tls-key", "tls-ca"} {
+		"resolver", "advertise", "tls-cert", "tls-key", "tls-ca",
+		"register", "register-expires", "auth-user", "auth-password"} {
 		if !regexp.MustCompile(`\n  -` + name + `[ \t\n]`).MatchString(out.String()) {
 			t.Errorf("-h does not list -%s", name)
 		}

@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# Interop: digest authentication and registration against Debian's
+# Kamailio (5.6) as registrar (usrloc in memory, no database) and
+# authenticating, record-routing proxy, passwords in its configuration
+# (pv_auth_check, auth_challenge: 401 to REGISTER, 407 to every other
+# request but ACK and CANCEL, inside dialogs too). Every "demo ua" runs
+# with -proxy, -auth-user and -auth-password; Bob and Carol -register.
+#
+#   register   Bob and Carol register with MD5 digest (401, then 200)
+#   blind      Alice calls sip:bob@<proxy> (the AOR: the proxy looks the
+#              Contact up), REFERs Bob to sip:carol@<proxy>; the INVITEs,
+#              the REFER, the NOTIFYs and the BYEs are all challenged (407)
+#              and retried once with credentials
+#   attended   the same with a consultation call to Carol first and a
+#              REFER with Replaces (RFC 5589 §7)
+#   wrong      Dave registers with a wrong password: exit status 1, an
+#              error naming the realm, exactly one retry on the wire
+#   sha256     a second Kamailio challenging with SHA-256 (RFC 7616):
+#              Eve registers through it
+#
+#   KEEP       if set, the temporary directory (logs) is kept
+#
+# Everything stays on 127.0.0.1 (Kamailio with dns=no); every process
+# started is killed by PID on exit. Outside CI the script skips when
+# Kamailio cannot be installed; in CI it fails.
+set -euo pipefail
+. "$(dirname "$0")/lib.bash"
+cd "$(dirname "$0")/../.."
+export LC_ALL=C
+
+tmp=$(mktemp -d)
+kam_pid=
+kam2_pid=
+alice_pid=
+bob_pid=
+carol_pid=
+dave_pid=
+eve_pid=
+cleanup() {
+	for k in $kam_pid $kam2_pid; do pkill -KILL -P "$k" 2>/dev/null || true; done
+	for pid in $kam_pid $kam2_pid $alice_pid $bob_pid $carol_pid $dave_pid $eve_pid; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+began=$(date +%s)
+if ! command -v kamailio >/dev/null; then
+	if ! command -v apt-get >/dev/null; then
+		[ "${CI:-}" = true ] && fail "kamailio is not installed and there is no apt-get"
+		echo "$self: SKIP: kamailio is not installed and there is no apt-get"
+		exit 0
+	fi
+	echo "$self: installing kamailio with apt-get"
+	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kamailio; } >"$tmp/apt.log" 2>&1; then
+		tail -n 20 "$tmp/apt.log" >&2
+		[ "${CI:-}" = true ] && fail "apt-get could not install kamailio"
+		echo "$self: SKIP: apt-get could not install kamailio"
+		exit 0
+	fi
+fi
+go build -o "$tmp/demo" ./cmd/demo
+
+realm=sipxfer.test
+
+# start_kamailio NAME ALGORITHM: a registrar and authenticating proxy on a
+# free port, log in $tmp/NAME.log; sets NAME_pid and NAME_port. It logs
+# "relay METHOD URI totag=TAG from=USER" for each request, "challenge
+# METHOD from=USER code=RC" for each challenge and "authok METHOD USER".
+start_kamailio() {
+	local name=$1 alg=$2 i
+	free_port
+	local p=$port
+	cat >"$tmp/$name.cfg" <<EOF
+#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:$p
+disable_tcp=yes
+dns=no
+rev_dns=no
+use_dns_cache=no
+auto_aliases=no
+alias="127.0.0.1:$p"
+
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "corex.so"
+loadmodule "htable.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+
+modparam("usrloc", "db_mode", 0)
+modparam("auth", "algorithm", "$alg")
+modparam("auth", "secret", "interop-secret")
+modparam("htable", "htable", "users=>size=4;")
+
+event_route[htable:mod-init] {
+	\$sht(users=>alice) = "alice-pw";
+	\$sht(users=>bob) = "bob-pw";
+	\$sht(users=>carol) = "carol-pw";
+	\$sht(users=>dave) = "dave-pw";
+	\$sht(users=>eve) = "eve-pw";
+}
+
+request_route {
+	xlog("L_NOTICE", "relay \$rm \$ru totag=\$tt from=\$fU\n");
+	if (!mf_process_maxfwd_header("10")) {
+		sl_send_reply("483", "Too Many Hops");
+		exit;
+	}
+	if (is_method("CANCEL")) {
+		if (t_check_trans()) {
+			t_relay();
+		}
+		exit;
+	}
+	if (!is_method("ACK")) {
+		route(AUTH);
+	}
+	if (has_totag()) {
+		if (loose_route()) {
+			t_relay();
+			exit;
+		}
+		if (is_method("ACK") && t_check_trans()) {
+			t_relay();
+			exit;
+		}
+		xlog("L_NOTICE", "unrouted \$rm \$ru\n");
+		sl_send_reply("404", "Not Here");
+		exit;
+	}
+	if (is_method("REGISTER")) {
+		save("location");
+		exit;
+	}
+	remove_hf("Route");
+	if (is_method("INVITE|REFER|SUBSCRIBE")) {
+		record_route();
+	}
+	if (uri == myself) {
+		if (!lookup("location")) {
+			xlog("L_NOTICE", "notfound \$ru\n");
+			sl_send_reply("404", "Not Found");
+			exit;
+		}
+	}
+	t_relay();
+}
+
+# RFC 3261 §22: 401 for REGISTER, 407 for the rest (auth_challenge flag 1).
+route[AUTH] {
+	\$var(pw) = \$sht(users=>\$au);
+	if (\$var(pw) == \$null) {
+		\$var(pw) = "";
+	}
+	\$var(rc) = pv_auth_check("$realm", "\$var(pw)", "0", "1");
+	if (\$var(rc) < 0) {
+		xlog("L_NOTICE", "challenge \$rm from=\$fU code=\$var(rc)\n");
+		auth_challenge("$realm", "1");
+		exit;
+	}
+	xlog("L_NOTICE", "authok \$rm \$au\n");
+	consume_credentials();
+}
+
+onreply_route {
+	xlog("L_NOTICE", "reply \$rs \$rm\n");
+}
+EOF
+	kamailio -c -f "$tmp/$name.cfg" >"$tmp/$name.check" 2>&1 || { cat "$tmp/$name.check" >&2; fail "kamailio rejects its configuration"; }
+	kamailio -f "$tmp/$name.cfg" -DD -E -Y "$tmp" -m 32 -M 4 >"$tmp/$name.log" 2>&1 &
+	printf -v "${name}_pid" %s "$!"
+	printf -v "${name}_port" %s "$p"
+	for ((i = 0; i < 100; i++)); do
+		udp_bound "$p" && return 0
+		kill -0 "$!" 2>/dev/null || { tail -n 20 "$tmp/$name.log" >&2; fail "kamailio exited at start-up"; }
+		sleep 0.1
+	done
+	fail "kamailio did not listen within 10 s"
+}
+
+start_kamailio kam MD5
+proxy="sip:127.0.0.1:$kam_port;lr"
+registrar="sip:127.0.0.1:$kam_port"
+echo "$self: $(kamailio -v 2>&1 | head -n 1) on 127.0.0.1:$kam_port"
+
+# logged FILE FROM PATTERN: lines of Kamailio's log FILE from line FROM
+# on whose text after the timestamp matches the extended regex PATTERN.
+logged() {
+	tail -n +"$2" "$tmp/$1.log" | sed -n 's/.*\(relay .*\|challenge .*\|authok .*\|reply .*\|unrouted .*\|notfound .*\)$/\1/p' | grep -cE -- "$3" || true
+}
+
+case_failed=0
+failed=0
+# want FROM PATTERN MIN [MAX]: at least MIN (at most MAX) log lines of
+# the MD5 Kamailio match PATTERN.
+want() {
+	local got
+	got=$(logged kam "$1" "$2")
+	if [ "$got" -lt "$3" ] || { [ -n "${4:-}" ] && [ "$got" -gt "$4" ]; }; then
+		echo "  kamailio logged $got lines matching '$2', want ${4:+$3 to $4}${4:-at least $3}" >&2
+		case_failed=1
+	fi
+}
+
+# await_event WHO EVENT SECONDS: waits for WHO's output to show EVENT.
+await_event() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -q "\"event\":\"$2\"" "$tmp/$1.out" && return 0
+		sleep 0.1
+	done
+	echo "  $1 printed no $2 event within $3 s" >&2
+	case_failed=1
+	return 1
+}
+
+# report CASE FROM: PASS or FAIL, with the proxy's log on failure.
+report() {
+	if [ "$case_failed" = 0 ]; then
+		echo "$self: $1: PASS"
+	else
+		echo "---- kamailio" >&2
+		tail -n +"$2" "$tmp/kam.log" | sed -n 's/.*\(relay .*\|challenge .*\|authok .*\|reply .*\|unrouted .*\|notfound .*\)$/  \1/p' >&2
+		for who in alice bob carol dave eve; do
+			[ -s "$tmp/$who.out" ] || continue
+			echo "---- $who" >&2
+			tail -n 15 "$tmp/$who.out" "$tmp/$who.err" >&2
+		done
+		echo "$self: $1: FAIL"
+		failed=$((failed + 1))
+	fi
+	case_failed=0
+}
+
+# register: Bob and Carol, challenged 401 once each.
+from=1
+start_demo bob -proxy "$proxy" -register "$registrar" -auth-user bob -auth-password bob-pw -duration 50s
+SIPXFER_PASSWORD=carol-pw start_demo carol -proxy "$proxy" -register "$registrar" -auth-user carol -duration 50s
+await_event bob registered 5 || true
+await_event carol registered 5 || true
+grep -q '"event":"registered","aor":"sip:bob@127.0.0.1","expires":[1-9]' "$tmp/bob.out" || { echo "  bob: no registered event with expires" >&2; case_failed=1; }
+want "$from" "^challenge REGISTER from=bob code=-5$" 1 1
+want "$from" "^authok REGISTER bob$" 1 1
+want "$from" "^authok REGISTER carol$" 1 1
+report register "$from"
+
+bob_aor=sip:bob@127.0.0.1:$kam_port
+carol_aor=sip:carol@127.0.0.1:$kam_port
+for c in blind attended; do
+	from=$(($(wc -l <"$tmp/kam.log") + 1))
+	extra=()
+	[ "$c" = attended ] && extra=(-attended)
+	start_demo alice -proxy "$proxy" -auth-user alice -auth-password alice-pw -call "$bob_aor" \
+		-transfer-to "$carol_aor" -max-calls 1 -duration 15s "${extra[@]}"
+	rc=0
+	wait_exit "$alice_pid" 20 || rc=$?
+	alice_pid=
+	cp "$tmp/alice.out" "$tmp/$c.alice.out"
+	[ "$rc" = 0 ] || { echo "  alice exited with status $rc" >&2; case_failed=1; }
+	grep -qE '"event":"transfer_result".*"ok":true,"refer_code":200,"code":200,' "$tmp/alice.out" ||
+		{ echo "  alice reports no successful transfer" >&2; case_failed=1; }
+	# Each request challenged once (no credentials yet, rc -5), then
+	# accepted: never a second challenge.
+	want "$from" "^challenge INVITE from=alice code=-5$" 1 2
+	want "$from" "^authok INVITE alice$" 1 2
+	want "$from" "^challenge REFER from=alice code=-5$" 1 1
+	want "$from" "^authok REFER alice$" 1 1
+	want "$from" "^challenge NOTIFY from=bob code=-5$" 2
+	want "$from" "^authok NOTIFY bob$" 2
+	want "$from" "^challenge INVITE from=bob code=-5$" 1 1 # the transferee's INVITE to Carol
+	want "$from" "^authok INVITE bob$" 1 1
+	want "$from" "^challenge BYE from=alice code=-5$" 1
+	want "$from" "^authok BYE alice$" 1
+	want "$from" "^challenge [A-Z]+ from=[a-z]+ code=-[^5]" 0 0
+	want "$from" "^unrouted " 0 0
+	report "$c" "$from"
+done
+
+# wrong: Dave's password is wrong: one REGISTER, its retry, no more.
+from=$(($(wc -l <"$tmp/kam.log") + 1))
+start_demo dave -proxy "$proxy" -register "$registrar" -auth-user dave -auth-password not-dave-pw -duration 10s
+rc=0
+wait_exit "$dave_pid" 15 || rc=$?
+dave_pid=
+[ "$rc" = 1 ] || { echo "  dave exited with status $rc, want 1" >&2; case_failed=1; }
+grep -q "$realm" "$tmp/dave.err" || { echo "  dave's error does not name realm $realm" >&2; case_failed=1; }
+grep -q '"event":"registration_failed".*"status":401' "$tmp/dave.out" || { echo "  dave: no registration_failed with status 401" >&2; case_failed=1; }
+want "$from" "^relay REGISTER .* from=dave$" 2 2
+want "$from" "^challenge REGISTER from=dave code=-5$" 1 1
+want "$from" "^challenge REGISTER from=dave code=-2$" 1 1
+report wrong "$from"
+
+# sha256: a Kamailio challenging with SHA-256 only.
+start_kamailio kam2 SHA-256
+start_demo eve -register "sip:127.0.0.1:$kam2_port" -auth-user eve -auth-password eve-pw -duration 20s
+await_event eve registered 5 || true
+c2=$(logged kam2 1 "^authok REGISTER eve$")
+[ "$c2" = 1 ] || { echo "  the SHA-256 Kamailio accepted $c2 REGISTERs from eve, want 1" >&2; case_failed=1; }
+report sha256 1
+
+# Exit: Bob, Carol and Eve unregister (Expires: 0, challenged too).
+from=$(($(wc -l <"$tmp/kam.log") + 1))
+kill -TERM "$bob_pid" "$carol_pid" "$eve_pid"
+for who in bob carol eve; do
+	pid_var=${who}_pid
+	wait_exit "${!pid_var}" 10 || { echo "  $who exited with a failure" >&2; case_failed=1; }
+	printf -v "$pid_var" %s ""
+done
+want "$from" "^authok REGISTER (bob|carol)$" 2 2
+report unregister "$from"
+
+kill -TERM "$kam_pid" "$kam2_pid"
+wait "$kam_pid" 2>/dev/null || true
+wait "$kam2_pid" 2>/dev/null || true
+kam_pid=
+kam2_pid=
+
+echo "$self: done in $(($(date +%s) - began)) s"
+[ "$failed" = 0 ] || fail "$failed cases failed"
+echo "$self: ok"
