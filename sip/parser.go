@@ -272,6 +272,7 @@ func (m *Message) reset() {
 	m.nfields = 0
 	m.extra = m.extra[:0]
 	m.first = [numHeaders]uint16{}
+	m.dup, m.checked = 0, false
 	m.contentLength, m.body = -1, nil
 }
 
@@ -313,9 +314,12 @@ func (m *Message) addField(n int, line []byte, off int, length bool) error {
 			}
 			m.contentLength = int(v)
 		}
-	} else if f.Name == HeaderContentLength && length {
-		// RFC 4475 §3.3.9: conflicting lengths make framing ambiguous.
-		return newError(ErrContentLength, off, "more than one Content-Length")
+	} else if f.Name != HeaderOther {
+		m.dup |= 1 << f.Name
+		if f.Name == HeaderContentLength && length {
+			// RFC 4475 §3.3.9: conflicting lengths make framing ambiguous.
+			return newError(ErrContentLength, off, "more than one Content-Length")
+		}
 	}
 	return nil
 }
