@@ -45,7 +45,6 @@ func refValidHostname(h []byte) bool {
 	return false
 }
 
-
 // FuzzScanHost checks that scanHost finds the end hostEnd finds and judges
 // the host as refValidHost does.
 func FuzzScanHost(f *testing.F) {
