@@ -26,6 +26,12 @@ func TestZeroAllocs(t *testing.T) {
 		t.Run("TransactionKey/"+msg.name, func(t *testing.T) {
 			check(t, func() { sinkKey, sinkErr = readTxKey(&m, in) })
 		})
+		t.Run("Receive/"+msg.name, func(t *testing.T) {
+			check(t, func() { sinkKey, sinkErr = receive(&m, in) })
+		})
+		t.Run("ParseAccess/"+msg.name, func(t *testing.T) {
+			check(t, func() { sinkAcc, sinkErr = parseAccess(&m, in) })
+		})
 		t.Run("Validate/"+msg.name, func(t *testing.T) {
 			check(t, func() { sinkErr = m.Validate() })
 		})
@@ -59,6 +65,13 @@ func TestZeroAllocs(t *testing.T) {
 		check(t, func() {
 			var m sip.Message
 			sinkKey, sinkErr = readTxKey(&m, in)
+		})
+	})
+	t.Run("stack Message ParseAccess", func(t *testing.T) {
+		in := []byte(Notify)
+		check(t, func() {
+			var m sip.Message
+			sinkAcc, sinkErr = parseAccess(&m, in)
 		})
 	})
 }

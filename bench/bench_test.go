@@ -10,6 +10,7 @@ import (
 var (
 	sinkErr  error
 	sinkKey  txKey
+	sinkAcc  access
 	sinkRef  referInfo
 	sinkBuf  []byte
 	sinkCode int
@@ -44,6 +45,45 @@ func BenchmarkTransactionKey(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				sinkKey, sinkErr = readTxKey(&m, buf)
+			}
+			if sinkErr != nil {
+				b.Fatal(sinkErr)
+			}
+		})
+	}
+}
+
+// BenchmarkReceive does, for each message, the work the transport and
+// transaction layers do on receipt: parse, Validate, transaction key.
+func BenchmarkReceive(b *testing.B) {
+	for _, msg := range messages {
+		b.Run(msg.name, func(b *testing.B) {
+			buf := []byte(msg.text)
+			var m sip.Message
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sinkKey, sinkErr = receive(&m, buf)
+			}
+			if sinkErr != nil {
+				b.Fatal(sinkErr)
+			}
+		})
+	}
+}
+
+// BenchmarkParseAccess parses each message and reads what a user agent
+// reads from it: top Via, From and To tags, Call-ID, CSeq, the first
+// Contact, Refer-To, Event and Subscription-State where present.
+func BenchmarkParseAccess(b *testing.B) {
+	for _, msg := range messages {
+		b.Run(msg.name, func(b *testing.B) {
+			buf := []byte(msg.text)
+			var m sip.Message
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sinkAcc, sinkErr = parseAccess(&m, buf)
 			}
 			if sinkErr != nil {
 				b.Fatal(sinkErr)

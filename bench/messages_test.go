@@ -118,3 +118,56 @@ func TestBuilders(t *testing.T) {
 		t.Errorf("200 OK %d, key %+v", ok.StatusCode(), got)
 	}
 }
+
+// TestAccess checks what receive and parseAccess read from each message,
+// so that the benchmarks measure reads that find their values.
+func TestAccess(t *testing.T) {
+	want := map[string]access{
+		"invite": {txKey: txKey{branch: []byte("z9hG4bK.8f2a61c04d"), fromTag: []byte("9fxced76sl"), seq: 314159},
+			contact: []byte("sip:alice@192.0.2.10:5060;transport=udp")},
+		"refer": {txKey: txKey{branch: []byte("z9hG4bK.3e1d7a9b02"), fromTag: []byte("9fxced76sl"), toTag: []byte("a6c85cf"), seq: 314161},
+			contact: []byte("sip:alice@192.0.2.10:5060;transport=udp"),
+			referTo: []byte("sip:carol@192.0.2.30?Replaces=7a3f9d0e2c%40192.0.2.30%3Bto-tag%3D5f35a3%3Bfrom-tag%3D8675309"),
+			event:   []byte("refer")},
+		"notify": {txKey: txKey{branch: []byte("z9hG4bK.c4b1e98f17"), fromTag: []byte("a6c85cf"), toTag: []byte("9fxced76sl"), seq: 1002},
+			contact: []byte("sip:bob@192.0.2.20:5060;transport=udp"),
+			event:   []byte("refer"), eventID: []byte("314161"), subState: []byte("active"), expires: 60},
+		"ok200": {txKey: txKey{branch: []byte("z9hG4bK.8f2a61c04d"), fromTag: []byte("9fxced76sl"), toTag: []byte("a6c85cf"), seq: 314159},
+			contact: []byte("sip:bob@192.0.2.20:5060;transport=udp")},
+	}
+	for _, msg := range messages {
+		t.Run(msg.name, func(t *testing.T) {
+			var m sip.Message
+			a, err := parseAccess(&m, []byte(msg.text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := receive(&m, []byte(msg.text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := want[msg.name]
+			for _, c := range []struct{ name, got, want string }{
+				{"branch", string(a.branch), string(w.branch)},
+				{"receive branch", string(k.branch), string(w.branch)},
+				{"from tag", string(a.fromTag), string(w.fromTag)},
+				{"receive from tag", string(k.fromTag), string(w.fromTag)},
+				{"to tag", string(a.toTag), string(w.toTag)},
+				{"receive to tag", string(k.toTag), string(w.toTag)},
+				{"call-id", string(a.callID), "3848276298220188511@atlanta.example.com"},
+				{"contact", string(a.contact), string(w.contact)},
+				{"refer-to", string(a.referTo), string(w.referTo)},
+				{"event", string(a.event), string(w.event)},
+				{"event id", string(a.eventID), string(w.eventID)},
+				{"subscription state", string(a.subState), string(w.subState)},
+			} {
+				if c.got != c.want {
+					t.Errorf("%s %q, want %q", c.name, c.got, c.want)
+				}
+			}
+			if a.seq != w.seq || k.seq != w.seq || a.expires != w.expires {
+				t.Errorf("CSeq %d/%d, expires %d; want %d, %d", a.seq, k.seq, a.expires, w.seq, w.expires)
+			}
+		})
+	}
+}

@@ -123,3 +123,94 @@ func fragStatus(body []byte) (int, error) {
 	code, _, err := sipfrag.Status(body)
 	return code, err
 }
+
+// receive does what the transport and transaction layers do with each
+// message they receive: parse, Validate (transport, RFC 3261 §8.1.1,
+// §8.2.2), and read the transaction key (transaction, §17.1.3, §17.2.3).
+func receive(m *sip.Message, b []byte) (txKey, error) {
+	if err := sip.Parse(m, b); err != nil {
+		return txKey{}, err
+	}
+	if err := m.Validate(); err != nil {
+		return txKey{}, err
+	}
+	via, err := m.TopVia()
+	if err != nil {
+		return txKey{}, err
+	}
+	cseq, err := m.CSeq()
+	if err != nil {
+		return txKey{}, err
+	}
+	return txKey{
+		branch: via.Branch, host: via.Host, port: via.Port,
+		seq: cseq.Seq, method: cseq.Method,
+		callID: m.CallID(), fromTag: m.FromTag(), toTag: m.ToTag(),
+	}, nil
+}
+
+// access is what a user agent reads from a message it acts on, read the
+// way the dialog, event and refer layers read it.
+type access struct {
+	txKey
+	contact  []byte // first Contact URI (dialog target, RFC 3261 §12.1)
+	referTo  []byte // Refer-To URI (RFC 3515 §2.1)
+	event    []byte // Event type (RFC 6665 §8.2.1)
+	eventID  []byte
+	subState []byte // Subscription-State (RFC 6665 §8.2.3)
+	expires  uint32
+}
+
+// parseAccess parses b into m and reads the header fields a user agent
+// reads: the top Via branch, From and To tags, Call-ID, CSeq, the first
+// Contact, and the Refer-To, Event and Subscription-State fields a message
+// has.
+func parseAccess(m *sip.Message, b []byte) (access, error) {
+	var a access
+	if err := sip.Parse(m, b); err != nil {
+		return a, err
+	}
+	via, err := m.TopVia()
+	if err != nil {
+		return a, err
+	}
+	cseq, err := m.CSeq()
+	if err != nil {
+		return a, err
+	}
+	a.txKey = txKey{
+		branch: via.Branch, host: via.Host, port: via.Port,
+		seq: cseq.Seq, method: cseq.Method,
+		callID: m.CallID(), fromTag: m.FromTag(), toTag: m.ToTag(),
+	}
+	if v := m.Get(sip.HeaderContact); v != nil {
+		// As dialog reads a remote target: the first Contact, parsed.
+		var na sip.NameAddr
+		if err := na.Parse(v); err != nil {
+			return a, err
+		}
+		a.contact = na.URI.Raw
+	}
+	if m.Has(sip.HeaderReferTo) {
+		to, err := m.ReferTo()
+		if err != nil {
+			return a, err
+		}
+		a.referTo = to.URI.Raw
+	}
+	if m.Has(sip.HeaderEvent) {
+		ev, err := m.Event()
+		if err != nil {
+			return a, err
+		}
+		a.event, a.eventID = ev.Type, ev.ID
+	}
+	if m.Has(sip.HeaderSubscriptionState) {
+		ss, err := m.SubscriptionState()
+		if err != nil {
+			return a, err
+		}
+		a.subState, a.expires = ss.State, ss.Expires
+	}
+	return a, nil
+}

@@ -67,10 +67,53 @@ func FuzzParse(f *testing.F) {
 		if cerr := c.Validate(); (cerr == nil) != (verr == nil) {
 			t.Fatalf("Validate: %v; on the Clone: %v", verr, cerr)
 		}
+		if verr == nil {
+			checkValidated(t, &m, &fresh)
+		}
 		if verr == nil && m.IsRequest() {
 			checkResponse(t, &m)
 		}
 	})
+}
+
+// checkValidated checks what Validate keeps in m (the top Via, CSeq and
+// tags, which TopVia, CSeq, FromTag and ToTag then return) equals what
+// the same reads parse afresh from other, the same message not validated,
+// and that Validate's index of repeated names let no single-valued field
+// through twice.
+func checkValidated(t *testing.T, m, other *sip.Message) {
+	t.Helper()
+	via, err1 := m.TopVia()
+	want, err2 := other.TopVia()
+	if (err1 == nil) != (err2 == nil) || string(via.Branch) != string(want.Branch) ||
+		string(via.Host) != string(want.Host) || via.Port != want.Port ||
+		string(via.Transport) != string(want.Transport) || string(via.Params) != string(want.Params) ||
+		via.RPort != want.RPort || via.HasRPort != want.HasRPort || string(via.Received) != string(want.Received) {
+		t.Fatalf("validated TopVia %+v, %v; parsed afresh %+v, %v", via, err1, want, err2)
+	}
+	cs, err1 := m.CSeq()
+	wcs, err2 := other.CSeq()
+	if (err1 == nil) != (err2 == nil) || cs.Seq != wcs.Seq || cs.Method != wcs.Method ||
+		string(cs.MethodName) != string(wcs.MethodName) {
+		t.Fatalf("validated CSeq %+v, %v; parsed afresh %+v, %v", cs, err1, wcs, err2)
+	}
+	if a, b := m.FromTag(), other.FromTag(); string(a) != string(b) || (a == nil) != (b == nil) {
+		t.Fatalf("validated From tag %q, parsed afresh %q", a, b)
+	}
+	if a, b := m.ToTag(), other.ToTag(); string(a) != string(b) || (a == nil) != (b == nil) {
+		t.Fatalf("validated To tag %q, parsed afresh %q", a, b)
+	}
+	var n [256]int
+	for _, f := range m.Fields() {
+		n[f.Name]++
+	}
+	for _, h := range []sip.HeaderName{sip.HeaderTo, sip.HeaderFrom, sip.HeaderCallID, sip.HeaderCSeq,
+		sip.HeaderMaxForwards, sip.HeaderContentType, sip.HeaderExpires, sip.HeaderEvent,
+		sip.HeaderSubscriptionState, sip.HeaderReferSub, sip.HeaderReferredBy} {
+		if n[h] > 1 {
+			t.Fatalf("Validate accepted %d %s fields", n[h], h)
+		}
+	}
 }
 
 // checkParseError checks err is the documented *sip.ParseError.

@@ -35,6 +35,9 @@ func (c *CSeq) Parse(b []byte) error {
 
 // CSeq parses the CSeq header field.
 func (m *Message) CSeq() (CSeq, error) {
+	if m.checked {
+		return m.cseq, nil
+	}
 	var c CSeq
 	v := m.Get(HeaderCSeq)
 	if !m.Has(HeaderCSeq) {

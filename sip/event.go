@@ -39,11 +39,22 @@ func (e *Event) Parse(b []byte) error {
 	if len(rest) == 0 {
 		return nil
 	}
-	if rest[0] != ';' || !checkHeaderParams(trimWS(rest[1:])) {
+	if rest[0] != ';' {
 		return newError(ErrBadHeader, i, "bad event parameter")
 	}
-	e.Params = trimWS(rest[1:])
-	if id, ok := e.Params.Get("id"); ok {
+	p := trimWS(rest[1:])
+	var id []byte
+	hasID := false
+	if !eachHeaderParam(p, func(name, value []byte) bool {
+		if len(name) == 2 && equalFold(name, "id") {
+			id, hasID = value, true
+		}
+		return true
+	}) {
+		return newError(ErrBadHeader, i, "bad event parameter")
+	}
+	e.Params = p
+	if hasID {
 		if len(id) == 0 {
 			return newError(ErrBadHeader, i, "empty event id")
 		}
@@ -119,20 +130,31 @@ func (s *SubscriptionState) Parse(b []byte) error {
 // parseParams fills the fields of s from the parameters p, reporting
 // whether they are well formed.
 func (s *SubscriptionState) parseParams(p Params) bool {
-	if !checkHeaderParams(p) {
+	var expires, retry []byte
+	var hasExpires, hasRetry bool
+	if !eachHeaderParam(p, func(name, value []byte) bool {
+		switch {
+		case len(name) == 6 && equalFold(name, "reason"):
+			s.Reason = value
+		case len(name) == 7 && equalFold(name, "expires"):
+			expires, hasExpires = value, true
+		case len(name) == 11 && equalFold(name, "retry-after"):
+			retry, hasRetry = value, true
+		}
+		return true
+	}) {
 		return false
 	}
 	s.Params = p
-	s.Reason, _ = p.Get("reason")
 	var ok bool
-	if v, has := p.Get("expires"); has {
-		if s.Expires, ok = parseUint32(v); !ok {
+	if hasExpires {
+		if s.Expires, ok = parseUint32(expires); !ok {
 			return false
 		}
 		s.HasExpires = true
 	}
-	if v, has := p.Get("retry-after"); has {
-		if s.RetryAfter, ok = parseUint32(v); !ok {
+	if hasRetry {
+		if s.RetryAfter, ok = parseUint32(retry); !ok {
 			return false
 		}
 		s.HasRetryAfter = true

@@ -237,7 +237,9 @@ func LookupHeader(name []byte) HeaderName {
 			}
 			continue
 		}
-		if equalFold(name, info.name) {
+		// Most names come in their canonical spelling: one memory compare
+		// settles those before the byte-by-byte case folding.
+		if string(name) == info.name || equalFold(name, info.name) {
 			return h
 		}
 	}

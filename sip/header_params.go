@@ -14,8 +14,18 @@ func checkHeaderParams(p Params) bool { return eachHeaderParam(p, nil) }
 
 // eachHeaderParam is checkHeaderParams that also hands every parameter to
 // visit (when not nil) in the same pass; visit returning false fails the
-// check.
+// check. visit may see a parameter twice (when the fast path gives up half
+// way), so it must only record what it is given.
 func eachHeaderParam(p Params, visit func(name, value []byte) bool) bool {
+	if ok, done := eachHeaderParamFast(p, visit); done {
+		return ok
+	}
+	return eachHeaderParamSlow(p, visit)
+}
+
+// eachHeaderParamSlow is the general path of eachHeaderParam, for any list
+// and with every check.
+func eachHeaderParamSlow(p Params, visit func(name, value []byte) bool) bool {
 	p = trimWS(p)
 	// RFC 3261 §25: each SEMI comes with a generic-param, so an empty list
 	// or a trailing ';' is an extraneous separator (RFC 4475 §3.1.2.1).
@@ -34,6 +44,75 @@ func eachHeaderParam(p Params, visit func(name, value []byte) bool) bool {
 		}
 	}
 	return true
+}
+
+// fastParams is how many parameters eachHeaderParamFast handles; longer
+// lists take the general path.
+const fastParams = 8
+
+// eachHeaderParamFast is eachHeaderParam for the usual list, in one pass:
+// parameters whose values are tokens or quoted-strings, no more than
+// fastParams. done is false when it meets anything else (an IPv6 value,
+// whitespace inside a value, a fault), leaving the verdict to the general
+// path, which gives every error; ok is its verdict when done.
+func eachHeaderParamFast(p Params, visit func(name, value []byte) bool) (ok, done bool) {
+	var names [fastParams][]byte
+	i, n := 0, 0
+	for {
+		for i < len(p) && isWS(p[i]) {
+			i++
+		}
+		ns := i
+		for i < len(p) && isToken(p[i]) {
+			i++
+		}
+		if i == ns || n == fastParams {
+			return false, false
+		}
+		name := p[ns:i]
+		for k := 0; k < n; k++ {
+			if equalFold(names[k], name) {
+				return false, false
+			}
+		}
+		names[n] = name
+		n++
+		for i < len(p) && isWS(p[i]) {
+			i++
+		}
+		var value []byte
+		if i < len(p) && p[i] == '=' {
+			for i++; i < len(p) && isWS(p[i]); i++ {
+			}
+			vs := i
+			if i < len(p) && p[i] == '"' {
+				if i = quotedEnd(p, i); i < 0 {
+					return false, false
+				}
+			} else {
+				for i < len(p) && isToken(p[i]) {
+					i++
+				}
+			}
+			if i == vs {
+				return false, false
+			}
+			value = p[vs:i]
+			for i < len(p) && isWS(p[i]) {
+				i++
+			}
+		}
+		if visit != nil && !visit(name, value) {
+			return false, true
+		}
+		if i == len(p) {
+			return true, true
+		}
+		if p[i] != ';' {
+			return false, false
+		}
+		i++
+	}
 }
 
 // validGenericParam checks generic-param = token [ EQUAL gen-value ],

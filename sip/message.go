@@ -43,6 +43,17 @@ type Message struct {
 	fieldBuf [inlineFields]Field
 	extra    []Field            // all fields when nfields > inlineFields
 	first    [numHeaders]uint16 // 1 + index of the first field with each name, 0 if absent
+	dup      uint64             // bit h set: more than one field named h (numHeaders <= 64)
+
+	// What Validate parsed, kept for the getters that the transport and
+	// transaction layers call right after it (TopVia, CSeq, FromTag, ToTag),
+	// so that each received message is parsed once. Valid while checked is
+	// set; parse clears it.
+	checked bool
+	topVia  Via
+	cseq    CSeq
+	fromTag []byte
+	toTag   []byte
 
 	contentLength int // -1 when absent
 	body          []byte

@@ -33,23 +33,30 @@ func (n *NameAddr) Expires() (uint32, bool) {
 
 // Parse parses b as a name-addr or addr-spec with parameters.
 func (n *NameAddr) Parse(b []byte) error {
+	_, err := n.parse(b)
+	return err
+}
+
+// parse is Parse that also returns the tag parameter, found in the same
+// pass over the parameters.
+func (n *NameAddr) parse(b []byte) (tag []byte, err error) {
 	*n = NameAddr{}
 	b = trimWS(b)
 	if len(b) == 1 && b[0] == '*' {
 		n.Wildcard = true
-		return nil
+		return nil, nil
 	}
 	var rest []byte
 	switch lt := bytes.IndexByte(b, '<'); {
 	case len(b) > 0 && b[0] == '"':
 		end := quotedEnd(b, 0)
 		if end < 0 {
-			return newError(ErrBadHeader, 0, "unterminated quoted string")
+			return nil, newError(ErrBadHeader, 0, "unterminated quoted string")
 		}
 		n.DisplayName, n.Quoted = b[1:end-1], true
 		after := trimWS(b[end:])
 		if len(after) == 0 || after[0] != '<' {
-			return newError(ErrBadHeader, end, "quoted display name without <URI>")
+			return nil, newError(ErrBadHeader, end, "quoted display name without <URI>")
 		}
 		rest = after
 	case lt >= 0:
@@ -58,7 +65,7 @@ func (n *NameAddr) Parse(b []byte) error {
 		n.DisplayName = trimWS(b[:lt])
 		for _, c := range n.DisplayName {
 			if !isToken(c) && !isWS(c) {
-				return newError(ErrBadHeader, 0, "bad display name")
+				return nil, newError(ErrBadHeader, 0, "bad display name")
 			}
 		}
 		rest = b[lt:]
@@ -67,17 +74,17 @@ func (n *NameAddr) Parse(b []byte) error {
 	}
 	gt := bytes.IndexByte(rest, '>')
 	if gt < 0 {
-		return newError(ErrBadHeader, len(b)-len(rest), "missing '>'")
+		return nil, newError(ErrBadHeader, len(b)-len(rest), "missing '>'")
 	}
 	if err := n.URI.Parse(rest[1:gt]); err != nil {
-		return shiftError(err, len(b)-len(rest)+1)
+		return nil, shiftError(err, len(b)-len(rest)+1)
 	}
 	n.Bracketed = true
 	return n.parseParams(rest[gt+1:])
 }
 
 // parseAddrSpec handles the form without angle brackets.
-func (n *NameAddr) parseAddrSpec(b []byte) error {
+func (n *NameAddr) parseAddrSpec(b []byte) ([]byte, error) {
 	end := 0
 	for end < len(b) && b[end] != ';' && !isWS(b[end]) {
 		end++
@@ -86,34 +93,43 @@ func (n *NameAddr) parseAddrSpec(b []byte) error {
 	// RFC 3261 §20: a URI with a comma, question mark or semicolon MUST be
 	// in angle brackets; unbracketed, ';' starts header parameters.
 	if bytes.IndexByte(uri, ',') >= 0 || bytes.IndexByte(uri, '?') >= 0 {
-		return newError(ErrBadHeader, 0, "addr-spec with ',' or '?' outside <>")
+		return nil, newError(ErrBadHeader, 0, "addr-spec with ',' or '?' outside <>")
 	}
 	if err := n.URI.Parse(uri); err != nil {
-		return err
+		return nil, err
 	}
 	return n.parseParams(b[end:])
 }
 
-// parseParams checks *( SEMI generic-param ) after the URI.
-func (n *NameAddr) parseParams(b []byte) error {
+// parseParams checks *( SEMI generic-param ) after the URI and returns the
+// tag parameter, nil if absent.
+func (n *NameAddr) parseParams(b []byte) ([]byte, error) {
 	b = trimWS(b)
 	if len(b) == 0 {
-		return nil
+		return nil, nil
 	}
 	if b[0] != ';' {
-		return newError(ErrBadHeader, 0, "unexpected text after URI")
+		return nil, newError(ErrBadHeader, 0, "unexpected text after URI")
 	}
 	p := trimWS(b[1:])
-	if !checkHeaderParams(p) {
-		return newError(ErrBadHeader, 0, "bad header parameter")
-	}
-	// RFC 3261 §25: tag-param = "tag" EQUAL token; a tag without a value
-	// would match nothing and make a response add a second one.
-	if tag, ok := Params(p).Get("tag"); ok && !isTokenString(tag) {
-		return newError(ErrBadHeader, 0, "bad tag parameter")
+	var tag []byte
+	badTag := false
+	ok := eachHeaderParam(p, func(name, value []byte) bool {
+		if len(name) == 3 && equalFold(name, "tag") {
+			// RFC 3261 §25: tag-param = "tag" EQUAL token; a tag without a
+			// value would match nothing and make a response add a second one.
+			tag, badTag = value, !isTokenString(value)
+		}
+		return true
+	})
+	switch {
+	case !ok:
+		return nil, newError(ErrBadHeader, 0, "bad header parameter")
+	case badTag:
+		return nil, newError(ErrBadHeader, 0, "bad tag parameter")
 	}
 	n.Params = p
-	return nil
+	return tag, nil
 }
 
 // shiftError moves the offset of a *ParseError from a sub-slice parser to
@@ -130,10 +146,20 @@ func shiftError(err error, by int) error {
 // §19.3), nil if there is none. It reads only the parameters after the URI,
 // without checking the URI itself: it is for the hot path of matching
 // transactions and dialogs, on messages Validate has accepted.
-func (m *Message) FromTag() []byte { return headerTag(m.Get(HeaderFrom)) }
+func (m *Message) FromTag() []byte {
+	if m.checked {
+		return m.fromTag
+	}
+	return headerTag(m.Get(HeaderFrom))
+}
 
 // ToTag returns the tag parameter of the To header field, as FromTag does.
-func (m *Message) ToTag() []byte { return headerTag(m.Get(HeaderTo)) }
+func (m *Message) ToTag() []byte {
+	if m.checked {
+		return m.toTag
+	}
+	return headerTag(m.Get(HeaderTo))
+}
 
 // headerTag returns the tag parameter of a name-addr or addr-spec value.
 func headerTag(b []byte) []byte {

@@ -178,6 +178,7 @@ func FuzzHeaderParams(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		validURIParams(in)
+		checkFastParams(t, in)
 		if !checkHeaderParams(in) {
 			return
 		}
@@ -195,6 +196,29 @@ func FuzzHeaderParams(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkFastParams checks that eachHeaderParamFast, when it decides, gives
+// the verdict of the general path and visits the same names and values.
+func checkFastParams(t *testing.T, in []byte) {
+	t.Helper()
+	var fast, slow []string
+	ok, done := eachHeaderParamFast(in, func(n, v []byte) bool {
+		fast = append(fast, fmt.Sprintf("%q=%q/%v", n, v, v == nil))
+		return true
+	})
+	if !done {
+		return
+	}
+	want := eachHeaderParamSlow(in, nil)
+	for q := Params(trimWS(in)); want && len(q) > 0; {
+		var n, v []byte
+		n, v, q = q.Next()
+		slow = append(slow, fmt.Sprintf("%q=%q/%v", n, v, v == nil))
+	}
+	if ok != want || ok && fmt.Sprint(fast) != fmt.Sprint(slow) {
+		t.Fatalf("%q: fast path %v %v, general path %v %v", in, ok, fast, want, slow)
+	}
 }
 
 // validURIParams reports whether p, the text after the first ';' of

@@ -22,8 +22,15 @@ func (m *Message) HasToken(h HeaderName, tok string) bool {
 // token; an empty field is allowed (RFC 3261 §20.5 allows an empty Allow,
 // §20.37 an empty Supported).
 func (m *Message) checkTokenList(h HeaderName) error {
-	for i := range m.Fields() {
-		f := &m.Fields()[i]
+	if !m.Has(h) {
+		return nil
+	}
+	fields := m.Fields()[m.first[h]-1:]
+	if m.dup&(1<<h) == 0 {
+		fields = fields[:1]
+	}
+	for i := range fields {
+		f := &fields[i]
 		if f.Name != h || len(f.Value) == 0 {
 			continue
 		}

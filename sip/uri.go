@@ -106,11 +106,11 @@ func (u *URI) parseSIP(b []byte, i int) error {
 		i = at + 1
 	}
 
-	end := hostEnd(b, i)
 	if i == len(b) {
 		return uriError(b, i, "missing host in URI")
 	}
-	if !validHost(b[i:end]) {
+	end, ok := scanHost(b, i)
+	if !ok {
 		return uriError(b, i, "bad host in URI")
 	}
 	u.Host, i = b[i:end], end
@@ -286,45 +286,78 @@ func uriError(b []byte, off int, reason string) error {
 // validHost reports whether h is a host: hostname, IPv4address or
 // IPv6reference (RFC 3261 §25).
 func validHost(h []byte) bool {
-	if len(h) > 0 && h[0] == '[' {
-		_, ok := parseIPv6Reference(h)
-		return ok
-	}
-	// A toplabel starts with a letter, so only a host starting with a digit
-	// can be an IPv4address.
-	if len(h) > 0 && isDigit(h[0]) {
-		if _, ok := parseIPv4(h); ok {
-			return true
-		}
-	}
-	return validHostname(h)
+	end, ok := scanHost(h, 0)
+	return ok && end == len(h)
 }
 
-// validHostname reports whether h is a hostname (RFC 3261 §25):
-// *( domainlabel "." ) toplabel [ "." ], labels of alphanum and '-' that
-// neither start nor end with '-', the last starting with a letter; and,
-// to be liberal in what is received, '_' anywhere in a label.
-func validHostname(h []byte) bool {
-	if len(h) > 0 && h[len(h)-1] == '.' {
-		h = h[:len(h)-1]
+// scanHost returns the end of the host starting at b[i] (as hostEnd finds
+// it) and whether b[i:end] is a valid host (as validHost judges it), in
+// one pass for the usual hostname or IPv4address.
+func scanHost(b []byte, i int) (end int, ok bool) {
+	if i < len(b) && b[i] == '[' {
+		end = hostEnd(b, i)
+		_, ok = parseIPv6Reference(b[i:end])
+		return end, ok
 	}
-	start := 0
-	for i := 0; i <= len(h); i++ {
-		if i < len(h) && h[i] != '.' {
-			if !isHostnameChar(h[i]) {
-				return false
+	// One pass checks the hostname rule of validHostname: labels not
+	// empty, not starting or ending with '-', the last starting with a
+	// letter, one trailing '.' allowed. A digit-and-dot run that fails it
+	// may be an IPv4address.
+	start, j := i, i
+	labelOK, digitsDots := true, true
+	var first, prev byte // first and last byte of the current label
+	for ; j < len(b); j++ {
+		c := b[j]
+		if c == '.' {
+			if j == start || first == '-' || prev == '-' {
+				labelOK = false
 			}
+			start, prev = j+1, c
 			continue
 		}
-		if i == start || h[start] == '-' || h[i-1] == '-' {
-			return false
+		if !isHostnameChar(c) {
+			break
 		}
-		if i == len(h) {
-			return isAlpha(h[start]) // toplabel
+		if j == start {
+			first = c
 		}
-		start = i + 1
+		if !isDigit(c) {
+			digitsDots = false
+		}
+		prev = c
 	}
-	return false
+	end = j
+	switch {
+	case end == i:
+		return end, false
+	case start == end:
+		// Ends with '.': the label before it was the toplabel, checked
+		// when its '.' was seen; only one trailing '.' is allowed, and a
+		// lone "." is no hostname.
+		if end-1 == i || b[end-2] == '.' {
+			return end, false
+		}
+		if labelOK && isAlpha(b[lastLabelStart(b, i, end-1)]) {
+			return end, true
+		}
+	default:
+		if labelOK && first != '-' && prev != '-' && isAlpha(first) {
+			return end, true
+		}
+	}
+	if digitsDots && isDigit(b[i]) {
+		_, ok = parseIPv4(b[i:end])
+	}
+	return end, ok
+}
+
+// lastLabelStart returns the start of the label ending at b[end], not
+// before b[i].
+func lastLabelStart(b []byte, i, end int) int {
+	for end > i && b[end-1] != '.' {
+		end--
+	}
+	return end
 }
 
 // parseIPv4 parses an IPv4address (RFC 3261 §25: four 1*3DIGIT), each

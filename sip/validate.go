@@ -23,7 +23,12 @@ package sip
 //
 // For a message/sipfrag (ParseFragment) no header field is mandatory, but
 // those present must be valid (RFC 3420 §2).
+//
+// A valid m keeps the top Via, CSeq and tags Validate parsed, which TopVia,
+// CSeq, FromTag and ToTag then return without parsing again; so, like
+// Parse, Validate must not run concurrently with other uses of m.
 func (m *Message) Validate() error {
+	m.checked = false
 	if !m.fragment {
 		for _, h := range [...]HeaderName{HeaderTo, HeaderFrom, HeaderCallID, HeaderCSeq, HeaderVia} {
 			if !m.Has(h) {
@@ -36,14 +41,24 @@ func (m *Message) Validate() error {
 		HeaderContentType, HeaderExpires, HeaderEvent, HeaderSubscriptionState,
 		HeaderReferSub, HeaderReferredBy,
 	} {
-		if m.fieldCount(h) > 1 {
+		if m.dup&(1<<h) != 0 {
 			return newError(ErrBadHeader, -1, "more than one "+h.String())
 		}
 	}
+	var na NameAddr
+	var fromTag, toTag []byte
 	for _, h := range [...]HeaderName{HeaderTo, HeaderFrom, HeaderReferredBy} {
 		if m.Has(h) {
-			if _, err := m.nameAddr(h); err != nil {
-				return err
+			v := m.Get(h)
+			tag, err := na.parse(v)
+			if err != nil {
+				return m.fieldError(h, v, err)
+			}
+			switch h {
+			case HeaderTo:
+				toTag = tag
+			case HeaderFrom:
+				fromTag = tag
 			}
 		}
 	}
@@ -55,18 +70,19 @@ func (m *Message) Validate() error {
 		// known (RFC 3966); whether the UA serves that number is its 404.
 		return newError(ErrUnsupportedScheme, -1, "unsupported URI scheme in Request-URI")
 	}
+	var cseq CSeq
 	if m.Has(HeaderCSeq) {
-		cseq, err := m.CSeq()
-		if err != nil {
-			return err
+		v := m.Get(HeaderCSeq)
+		if err := cseq.Parse(v); err != nil {
+			return m.fieldError(HeaderCSeq, v, err)
 		}
 		if m.request && string(cseq.MethodName) != string(m.methodName) {
 			// RFC 3261 §8.1.1.5: the CSeq method MUST match the request's.
 			return newError(ErrBadHeader, -1, "CSeq method does not match request method")
 		}
 	}
-	var via Via
-	for it := m.Values(HeaderVia); ; {
+	var via, top Via
+	for it, n := m.Values(HeaderVia), 0; ; n++ {
 		v, ok := it.Next()
 		if !ok {
 			break
@@ -74,9 +90,14 @@ func (m *Message) Validate() error {
 		if err := via.Parse(v); err != nil {
 			return m.fieldError(HeaderVia, v, err)
 		}
+		if n == 0 {
+			top = via
+		}
 	}
-	var na NameAddr
 	for _, h := range [...]HeaderName{HeaderContact, HeaderRoute, HeaderRecordRoute} {
+		if !m.Has(h) {
+			continue
+		}
 		for it := m.Values(h); ; {
 			v, ok := it.Next()
 			if !ok {
@@ -133,22 +154,15 @@ func (m *Message) Validate() error {
 			return err
 		}
 	}
+	// Everything parsed; keep what the transaction layer reads next.
+	if m.Has(HeaderVia) && m.Has(HeaderCSeq) {
+		m.topVia, m.cseq, m.fromTag, m.toTag, m.checked = top, cseq, fromTag, toTag, true
+	}
 	return nil
 }
 
-// fieldCount returns the number of header fields named h.
-func (m *Message) fieldCount(h HeaderName) int {
-	if !m.Has(h) {
-		return 0
-	}
-	n := 0
-	for i := int(m.first[h]) - 1; i < len(m.Fields()); i++ {
-		if m.Fields()[i].Name == h {
-			n++
-		}
-	}
-	return n
-}
+// numHeaders must fit the bits of Message.dup.
+var _ [64 - numHeaders]struct{}
 
 // checkWarning checks each warning-value starts with warn-code = 3DIGIT and
 // SP (RFC 3261 §20.43; RFC 4475 §3.1.2.5 has a 4-digit code).
@@ -162,4 +176,21 @@ func (m *Message) checkWarning() error {
 			return m.fieldError(HeaderWarning, v, newError(ErrBadHeader, 0, "bad warn-code"))
 		}
 	}
+}
+
+// fieldCount returns the number of header fields named h.
+func (m *Message) fieldCount(h HeaderName) int {
+	switch {
+	case !m.Has(h):
+		return 0
+	case m.dup&(1<<h) == 0:
+		return 1
+	}
+	n := 0
+	for _, f := range m.Fields()[m.first[h]-1:] {
+		if f.Name == h {
+			n++
+		}
+	}
+	return n
 }

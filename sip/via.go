@@ -156,6 +156,9 @@ func (v *Via) IsRFC3261Branch() bool {
 
 // TopVia parses the first Via value, which identifies the transaction.
 func (m *Message) TopVia() (Via, error) {
+	if m.checked {
+		return m.topVia, nil
+	}
 	var v Via
 	it := m.Values(HeaderVia)
 	value, ok := it.Next()

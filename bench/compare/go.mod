@@ -5,7 +5,7 @@ go 1.23.0
 replace github.com/sipxfer/sipxfer => ../..
 
 require (
-	github.com/emiago/sipgo v1.7.2
+	github.com/emiago/sipgo v1.7.4
 	github.com/sipxfer/sipxfer v0.0.0-00010101000000-000000000000
 )
 
