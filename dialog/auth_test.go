@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sipxfer/sipxfer/digest"
+	"github.com/sipxfer/sipxfer/internal/siptest"
+	"github.com/sipxfer/sipxfer/locate"
 	"github.com/sipxfer/sipxfer/sip"
 	"github.com/sipxfer/sipxfer/transaction"
 	"github.com/sipxfer/sipxfer/transport"
@@ -346,4 +348,49 @@ func TestAuthRoundsBounded(t *testing.T) {
 	if !errors.Is(final.Err, digest.ErrRejected) || !errors.As(final.Err, &ae) || ae.Realm != "biloxi" || ae.Code != 401 {
 		t.Fatalf("outcome %+v, want an AuthError for realm biloxi", final)
 	}
+}
+
+// RFC 3263 §4.3 and RFC 3261 §22.2 together: the first server answers 503,
+// so the INVITE fails over to the second, which challenges it; the retry
+// with credentials goes to the server that challenged, not back to the
+// first target.
+func TestAuthAfterFailover(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeDNS()
+	f.srv["_sip._udp.example.test"] = []locate.SRV{srvRR(10, 0, 5081, "a.example.test."), srvRR(20, 0, 5082, "b.example.test.")}
+	f.addr["a.example.test"] = loopback()
+	f.addr["b.example.test"] = loopback()
+	cfg := w.locating(f)
+	cfg.Clock, cfg.User, cfg.Logger = w.clock, "alice", quiet
+	cfg.Credentials = creds("alice", "wonderland")
+	alice := NewUA(cfg)
+	t.Cleanup(func() { alice.Close() })
+	if _, err := alice.ListenMem(w.net, memAddr(5060)); err != nil {
+		t.Fatal(err)
+	}
+	first := w.peer(5081)
+	bobCalls := make(chan *Call, 1)
+	w.ua("bob", 5082, Config{
+		OnInvite: func(c *Call, req *sip.Message) { bobCalls <- c; autoAnswer(c, req) },
+		Authenticate: &Authenticator{
+			Verifier: &digest.Verifier{Now: w.clock.Now, Secret: []byte("test secret")},
+			Realm:    "biloxi", Lookup: lookup,
+		},
+	})
+	var res dialResult
+	if _, err := alice.Dial("sip:bob@example.test", res.opts()); err != nil {
+		t.Fatal(err)
+	}
+	inv := first.Wait()
+	first.Respond(inv, 503, "")
+	if ack := first.Wait(); ack.Msg.Method() != sip.MethodAck {
+		t.Fatalf("got %s, want the ACK of the 503", siptest.FirstLine(ack.Msg))
+	}
+	if err := res.wait(t); err != nil {
+		t.Fatalf("outcome %v, want the call set up with the second server", err)
+	}
+	if c := <-bobCalls; c.Invite() != nil && len(c.Invite().Get(sip.HeaderAuthorization)) == 0 {
+		t.Error("the call Bob took carries no Authorization")
+	}
+	first.None() // the retry did not go back to the first target
 }
