@@ -95,6 +95,13 @@ type Call struct {
 	reinviteOut bool // a re-INVITE we sent awaits its final response
 	reinviteIn  bool // a re-INVITE we received is unanswered or unACKed
 
+	// The session timer (RFC 4028): refresh at half the interval if we
+	// are the refresher, else end the call if no refresh comes.
+	stTimer     transport.Timer
+	stInterval  time.Duration
+	stRefresher bool
+	stGen       uint64
+
 	established chan struct{}
 	done        chan struct{}
 	err         error
@@ -197,6 +204,7 @@ func (c *Call) end(err error) {
 		c.okTimer.Stop()
 		c.okTimer = nil
 	}
+	c.stopSessionTimerLocked()
 	if c.ackTimer != nil {
 		c.ackTimer.Stop()
 		c.ackTimer = nil
@@ -242,6 +250,12 @@ func (ua *UA) Dial(target string, o *CallOptions) (*Call, error) {
 	}
 	if ua.full() {
 		return nil, ErrTooManyDialogs
+	}
+	if hs := ua.sessionHeaders(); hs != nil {
+		// RFC 4028 §7.1: the INVITE asks for a session interval.
+		oc := *o
+		oc.Headers = append(append([]Header(nil), o.Headers...), hs...)
+		o = &oc
 	}
 	next, _, _, err := ua.nextHop(target, "INVITE")
 	if err != nil {
@@ -502,6 +516,7 @@ func (c *Call) successResponse(resp *sip.Message) {
 		}
 	}
 	c.mu.Unlock()
+	stInterval, stOurs := c.ua.uacSession(resp)
 	if !wasEarly {
 		d.AddUsage(c)
 	}
@@ -525,6 +540,7 @@ func (c *Call) successResponse(resp *sip.Message) {
 		c.ua.mu.Lock()
 		delete(c.ua.dialing, c)
 		c.ua.mu.Unlock()
+		c.startSessionTimer(stInterval, stOurs)
 		if answer != nil {
 			answer(c, nil)
 		}
@@ -647,6 +663,14 @@ func (ua *UA) newIncomingCall(r *Request) {
 		r.Respond(400, "Missing Contact", nil)
 		return
 	}
+	if small, err := ua.tooSmall(r.Msg); err != nil {
+		r.Respond(400, "Bad Session-Expires", nil)
+		return
+	} else if small {
+		// RFC 4028 §8.1: an interval under our Min-SE gets 422 with it.
+		r.Respond(422, "", &ResponseOptions{Headers: []Header{{"Min-SE", secs(ua.cfg.MinSE)}}})
+		return
+	}
 	c := newCall(ua, false)
 	c.state = CallIncoming
 	c.stx = r.Tx
@@ -766,6 +790,10 @@ func (c *Call) Answer(contentType string, body []byte) error {
 	if b == nil {
 		return ErrState
 	}
+	stInterval, stOurs, stHeaders := c.ua.uasSession(req)
+	for _, h := range stHeaders {
+		b = sip.AppendHeaderName(b, []byte(h.Name), []byte(h.Value))
+	}
 	if len(body) > 0 {
 		b = sip.AppendBody(b, contentType, body)
 	} else {
@@ -795,6 +823,7 @@ func (c *Call) Answer(contentType string, body []byte) error {
 		c.end(err)
 		return err
 	}
+	c.startSessionTimer(stInterval, stOurs)
 	return nil
 }
 
@@ -985,6 +1014,14 @@ func (c *Call) handleReInvite(r *Request) {
 	b = sip.AppendResponse(b, r.Msg, code, "", r.Dialog.id.LocalTag)
 	b = appendDialogFields(b, c.ua, r.Msg, r.Remote)
 	b = c.ua.appendServer(b)
+	// RFC 4028 §9: a re-INVITE refreshes the session.
+	stInterval, stOurs, stHeaders := c.ua.uasSession(r.Msg)
+	for _, h := range stHeaders {
+		b = sip.AppendHeaderName(b, []byte(h.Name), []byte(h.Value))
+	}
+	if stInterval > 0 {
+		c.startSessionTimer(stInterval, stOurs)
+	}
 	if len(body) > 0 {
 		b = sip.AppendBody(b, c.contentTypeOr(r.Msg), body)
 	} else {
@@ -1024,6 +1061,11 @@ func (c *Call) contentTypeOr(req *sip.Message) string {
 // way the call goes on with its session unchanged, and accepts the next
 // re-INVITE once the peer has answered this one.
 func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([]byte, error) {
+	return c.reInvite(ctx, contentType, body, c.ua.sessionHeaders())
+}
+
+// reInvite is ReInvite with extra header fields.
+func (c *Call) reInvite(ctx context.Context, contentType string, body []byte, headers []Header) ([]byte, error) {
 	c.mu.Lock()
 	d := c.d
 	switch {
@@ -1043,7 +1085,7 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 		c.reinviteOut = false
 		c.mu.Unlock()
 	}
-	req, dst, seq, err := d.newRequestSeq("INVITE", &RequestOptions{ContentType: contentType, Body: body})
+	req, dst, seq, err := d.newRequestSeq("INVITE", &RequestOptions{ContentType: contentType, Body: body, Headers: headers})
 	if err != nil {
 		clear()
 		return nil, err
@@ -1110,6 +1152,7 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 				seq = cs.Seq // a retry with credentials took a new one
 			}
 			d.refreshTarget(r.Msg) // §12.2.1.2: 2xx to a target refresh
+			iv, ours := c.ua.uacSession(r.Msg)
 			rb := append([]byte(nil), r.Msg.Body()...)
 			c.mu.Lock()
 			repeat := c.ackSeq == seq && c.ack != nil
@@ -1121,6 +1164,9 @@ func (c *Call) ReInvite(ctx context.Context, contentType string, body []byte) ([
 			if repeat {
 				c.resendACK(d, seq)
 				return
+			}
+			if iv > 0 {
+				c.startSessionTimer(iv, ours) // RFC 4028 §7.4: refreshed
 			}
 			// A 2xx that crosses the CANCEL is ACKed and the session
 			// changes all the same (§9.1, §14.1).

@@ -122,6 +122,12 @@ func (ua *UA) inDialog(r *Request, method string, toTag []byte) {
 		r.Respond(500, "CSeq Out of Order", &ResponseOptions{Headers: []Header{{"Retry-After", retryAfter()}}})
 		return
 	}
+	if req.Method() == sip.MethodUpdate && ua.sessionTimersOn() {
+		if c := d.call(); c != nil {
+			c.handleUpdate(r) // RFC 3311, RFC 4028 §9
+			return
+		}
+	}
 	switch req.Method() {
 	case sip.MethodInvite, sip.MethodBye:
 		if c := d.call(); c != nil {

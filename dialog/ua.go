@@ -49,6 +49,16 @@ type Config struct {
 	// Supported and accepted in a request's Require (RFC 3261 §8.2.2.3:
 	// others get 420). Packages built on the UA add theirs with Support.
 	Extensions []string
+	// SessionExpires, when not zero, turns session timers on (RFC 4028):
+	// the UA advertises "timer", asks for this session interval in its
+	// INVITEs and grants at most this much to others'; the refresher
+	// re-INVITEs at half the interval, and a call nobody refreshes ends
+	// with a BYE (ErrSessionExpired), so that calls towards a peer that
+	// died do not stay up. At least MinSE; RFC 4028 §4 recommends 1800 s.
+	SessionExpires time.Duration
+	// MinSE is the least session interval accepted: an INVITE asking for
+	// less gets 422 (RFC 4028 §8.1). Default and floor DefaultMinSE (90 s).
+	MinSE time.Duration
 	// Resolve, when set, maps every URI to the one transport address to
 	// send to, in place of Locator (no DNS, no failover).
 	Resolve func(uri *sip.URI) (transport.Addr, error)
@@ -180,6 +190,13 @@ func NewUA(cfg Config) *UA {
 	}
 	if cfg.MaxDialogs <= 0 {
 		cfg.MaxDialogs = DefaultMaxDialogs
+	}
+	cfg.MinSE = max(cfg.MinSE, DefaultMinSE) // RFC 4028 §4: never under 90 s
+	if cfg.SessionExpires > 0 {
+		cfg.SessionExpires = max(cfg.SessionExpires, cfg.MinSE)
+		if !slices.Contains(cfg.Extensions, "timer") {
+			cfg.Extensions = append(slices.Clone(cfg.Extensions), "timer")
+		}
 	}
 	ua := &UA{
 		cfg:      cfg,
@@ -497,6 +514,9 @@ func (ua *UA) uri(dst transport.Addr) (string, error) {
 func (ua *UA) allow() string {
 	ua.mu.Lock()
 	base := []string{"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS"}
+	if ua.sessionTimersOn() {
+		base = append(base, "UPDATE") // RFC 3311, for session refreshes
+	}
 	ms := make([]string, 0, len(ua.handlers))
 	for m := range ua.handlers {
 		if !slices.Contains(base, m) {

@@ -25,6 +25,10 @@ func (f *uaFlags) checkAuthFlags() error {
 	if f.registerExpires < time.Second {
 		return fmt.Errorf("ua: -register-expires %v: want 1s or more", f.registerExpires)
 	}
+	if f.sessionExpires != 0 && f.sessionExpires < 90*time.Second {
+		// RFC 4028 §4: no session interval under 90 s.
+		return fmt.Errorf("ua: -session-expires %v: want 0 or 90s or more", f.sessionExpires)
+	}
 	if f.authPassword == "" {
 		f.authPassword = os.Getenv("SIPXFER_PASSWORD")
 	}

@@ -205,6 +205,7 @@ type uaFlags struct {
 	// Registration and digest authentication (RFC 3261 §10, §22).
 	register        string // registrar URI; empty registers nowhere
 	registerExpires time.Duration
+	sessionExpires  time.Duration // RFC 4028; 0: no session timers
 	authUser        string
 	authPassword    string
 }
@@ -253,6 +254,7 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	// Registration and digest authentication.
 	fs.StringVar(&f.register, "register", "", "register the Contact at this registrar `URI` (e.g. sip:127.0.0.1:5060), as sip:<user>@<registrar host>; re-registers until exit, unregisters at exit")
 	fs.DurationVar(&f.registerExpires, "register-expires", 3600*time.Second, "with -register: the binding lifetime asked for")
+	fs.DurationVar(&f.sessionExpires, "session-expires", 0, "use session timers (RFC 4028) with this interval (at least 90s): calls nobody refreshes end with BYE; 0 turns them off")
 	fs.StringVar(&f.authUser, "auth-user", "", "answer 401/407 challenges (digest, RFC 3261 §22) as this `user`, for every realm")
 	fs.StringVar(&f.authPassword, "auth-password", "", "with -auth-user: the `password` (default: the environment variable SIPXFER_PASSWORD)")
 	if err := fs.Parse(args); err != nil {
@@ -475,7 +477,7 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	enc.SetEscapeHTML(false) // URIs keep their <>, for scripts to grep
 	events := &eventWriter{enc: enc}
 
-	cfg := dialog.Config{Logger: logger, OutboundProxy: f.proxy, Credentials: f.credentials()}
+	cfg := dialog.Config{Logger: logger, OutboundProxy: f.proxy, Credentials: f.credentials(), SessionExpires: f.sessionExpires}
 	if f.proto == transport.TLS && f.tlsCert == "" {
 		if cfg.Transport.TLS, err = transport.SelfSignedTLS(); err != nil {
 			return err

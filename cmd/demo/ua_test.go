@@ -878,6 +878,7 @@ func TestParseUAFlags(t *testing.T) {
 		{"-proxy", "sip:127.0.0.1:5060"}, // a strict router
 		{"-register", "tel:+15551234"},
 		{"-register-expires", "0s"},
+		{"-session-expires", "30s"},
 		{"-auth-password", "secret"}, // without -auth-user
 	} {
 		if _, err := parseUAFlags(args, io.Discard); err == nil {
@@ -895,7 +896,7 @@ func TestUAHelp(t *testing.T) {
 	for _, name := range []string{"listen", "transport", "user", "duration", "v", "debug", "answer-code", "ring", "call", "max-calls", "call-rate", "hold",
 		"accept-refer", "refer-sub", "rfc3515", "accept-outside", "transfer-to", "attended", "norefersub", "out-of-dialog", "proxy", "memprofile", "cpuprofile",
 		"resolver", "advertise", "tls-cert", "tls-key", "tls-ca",
-		"register", "register-expires", "auth-user", "auth-password"} {
+		"register", "register-expires", "auth-user", "auth-password", "session-expires"} {
 		if !regexp.MustCompile(`\n  -` + name + `[ \t\n]`).MatchString(out.String()) {
 			t.Errorf("-h does not list -%s", name)
 		}
