@@ -46,12 +46,15 @@
 #                  (450/s offered) ends in a few seconds when none is lost
 #   throughput     not in the default CASES: basic calls (INVITE, ACK, BYE)
 #                  through the proxy with 1, 2, then 3 instances in the list,
-#                  TP_CALLS calls at TP_RATE/s; prints calls/s (SCALING.md)
+#                  TP_SECONDS of calls at each of TP_RATES/s; prints calls/s
+#                  established and the CPU of the proxy and the instances
+#                  (docs/SCALING.md)
 #
 #   CASES          cases to run (default: all but throughput)
 #   ROUNDS         transfers per blind/attended case (default 8)
 #   BURST_UAS, BURST_CALLS, BURST_RATE, BURST_DURATION (default 3, 150, 150, 70)
-#   TP_CALLS, TP_RATE, TP_CHILDREN       (default 3000, 1000, 2)
+#   TP_RATES       offered calls/s to try, each with 1, 2, 3 instances (1000)
+#   TP_SECONDS     seconds of calls at each (default 3); TP_CHILDREN (2)
 #   KEEP           if set, the temporary directory (logs) is kept
 #
 # Everything stays on 127.0.0.1 (Kamailio with dns=no, listening there
@@ -68,8 +71,8 @@ BURST_UAS=${BURST_UAS:-3}
 BURST_CALLS=${BURST_CALLS:-150}
 BURST_RATE=${BURST_RATE:-150}
 BURST_DURATION=${BURST_DURATION:-70}
-TP_CALLS=${TP_CALLS:-3000}
-TP_RATE=${TP_RATE:-1000}
+TP_RATES=${TP_RATES:-1000}
+TP_SECONDS=${TP_SECONDS:-3}
 TP_CHILDREN=${TP_CHILDREN:-2}
 
 tmp=$(mktemp -d)
@@ -319,6 +322,20 @@ consult_cross() {
 	echo "$cross"
 }
 
+# cpu_ticks PID...: the user and system CPU time, in clock ticks, the
+# processes PID... have used so far (0 for one that is gone).
+cpu_ticks() {
+	local pid total=0 stat
+	for pid in "$@"; do
+		[ -n "$pid" ] || continue
+		stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+		stat=${stat##*) }
+		set -- $stat
+		total=$((total + ${12} + ${13}))
+	done
+	echo "$total"
+}
+
 # field NAME: the string field NAME of the JSON lines on stdin.
 field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 
@@ -337,7 +354,8 @@ for c in $CASES; do
 		start_kamailio 3 2
 		echo "$self: $(kamailio -v 2>&1 | head -n 1) on $svc, instances on ports ${ua_port[*]:1}"
 	fi
-	from=$(($(wc -l <"$tmp/kamailio.log") + 1))
+	from=1
+	[ ! -e "$tmp/kamailio.log" ] || from=$(($(wc -l <"$tmp/kamailio.log") + 1))
 	from_ua="$(for i in 1 2 3; do echo $(($(wc -l <"$tmp/ua$i.out") + 1)); done | tr '\n' ' ')"
 	case $c in
 	blind)
@@ -488,15 +506,23 @@ for c in $CASES; do
 		detail="$total transfers, $results outcomes ($okn ok)"
 		;;
 	throughput)
+		for TP_RATE in $TP_RATES; do
+		TP_CALLS=$((TP_RATE * TP_SECONDS))
 		for inst in 1 2 3; do
 			start_kamailio "$inst" "$TP_CHILDREN"
 			sleep 1.5 # the first probes answered
+			kam0=$(cpu_ticks "$kam_pid" $(pgrep -P "$kam_pid"))
+			ua0=$(cpu_ticks "${ua_pids[@]:1:inst}")
 			t0=$(date +%s.%N)
-			run_alice tp$inst 120 -call "sip:bob@$svc" -max-calls "$TP_CALLS" -call-rate "$TP_RATE" -hold 0
+			run_alice "tp${inst}_$TP_RATE" 120 -call "sip:bob@$svc" -max-calls "$TP_CALLS" -call-rate "$TP_RATE" -hold 0
 			secs=$(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
-			est=$(grep -c '"event":"call_established"' "$tmp/tp$inst.out" || true)
-			echo "$self: throughput: $inst instance(s): $est of $TP_CALLS calls established in $secs s, $(awk -v n="$est" -v s="$secs" 'BEGIN { printf "%.0f", n / s }') calls/s (offered $TP_RATE/s, status $alice_rc)"
+			kam1=$(cpu_ticks "$kam_pid" $(pgrep -P "$kam_pid"))
+			ua1=$(cpu_ticks "${ua_pids[@]:1:inst}")
+			est=$(grep -c '"event":"call_established"' "$tmp/tp${inst}_$TP_RATE.out" || true)
+			hz=$(getconf CLK_TCK)
+			echo "$self: throughput: $inst instance(s): $est of $TP_CALLS calls established in $secs s, $(awk -v n="$est" -v s="$secs" 'BEGIN { printf "%.0f", n / s }') calls/s (offered $TP_RATE/s, status $alice_rc); CPU over the run: kamailio $(awk -v t=$((kam1 - kam0)) -v h="$hz" -v s="$secs" 'BEGIN { printf "%.0f%%", 100 * t / h / s }'), instances $(awk -v t=$((ua1 - ua0)) -v h="$hz" -v s="$secs" 'BEGIN { printf "%.0f%%", 100 * t / h / s }'), load average $(cut -d' ' -f1 /proc/loadavg)"
 			stop_kamailio
+		done
 		done
 		;;
 	*) fail "unknown case $c" ;;
