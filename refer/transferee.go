@@ -357,6 +357,11 @@ func (in *Incoming) Subscription() *event.Notifier {
 	return in.notifier
 }
 
+// AuthUser returns the user whose digest credentials the REFER carried
+// when the UA authenticates REFERs (dialog.Config.Authenticate, RFC 3515
+// §5), else "".
+func (in *Incoming) AuthUser() string { return in.r.AuthUser }
+
 // Call returns the call the Agent placed to the target, nil before.
 func (in *Incoming) Call() *dialog.Call {
 	in.mu.Lock()
