@@ -13,6 +13,10 @@
 #              and retried once with credentials
 #   attended   the same with a consultation call to Carol first and a
 #              REFER with Replaces (RFC 5589 §7)
+#   baresip    Frank, a baresip 1.0 softphone, registers with digest;
+#              Alice calls his AOR and transfers him to Carol: baresip's
+#              INVITE to Carol and its NOTIFYs are challenged and answered
+#              (menu.so is what dials a REFER's target in baresip 1.0)
 #   wrong      Dave registers with a wrong password: exit status 1, an
 #              error naming the realm, exactly one retry on the wire
 #   sha256     a second Kamailio challenging with SHA-256 (RFC 7616):
@@ -36,9 +40,10 @@ bob_pid=
 carol_pid=
 dave_pid=
 eve_pid=
+frank_pid=
 cleanup() {
 	for k in $kam_pid $kam2_pid; do pkill -KILL -P "$k" 2>/dev/null || true; done
-	for pid in $kam_pid $kam2_pid $alice_pid $bob_pid $carol_pid $dave_pid $eve_pid; do
+	for pid in $kam_pid $kam2_pid $alice_pid $bob_pid $carol_pid $dave_pid $eve_pid $frank_pid; do
 		kill -KILL "$pid" 2>/dev/null || true
 	done
 	if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
@@ -112,6 +117,7 @@ event_route[htable:mod-init] {
 	\$sht(users=>carol) = "carol-pw";
 	\$sht(users=>dave) = "dave-pw";
 	\$sht(users=>eve) = "eve-pw";
+	\$sht(users=>frank) = "frank-pw";
 }
 
 request_route {
@@ -289,6 +295,50 @@ for c in blind attended; do
 	want "$from" "^unrouted " 0 0
 	report "$c" "$from"
 done
+
+# baresip: Frank, a baresip 1.0 softphone, registers with digest to the
+# same Kamailio; Alice calls him by his AOR (her INVITE challenged) and
+# transfers him to Carol: baresip's own INVITE to Carol and its NOTIFYs
+# cross the proxy and are challenged, and it answers from its auth_pass.
+if BARESIP=$(command -v baresip); then
+	from=$(($(wc -l <"$tmp/kam.log") + 1))
+	free_port
+	frank_port=$port
+	mkdir -p "$tmp/frank"
+	printf '%s\n' "poll_method epoll" "sip_listen 127.0.0.1:$frank_port" "net_interface 127.0.0.1" \
+		"dns_server 127.0.0.1:53" "audio_player aubridge,nil" "audio_source aubridge,nil" \
+		"audio_alert aubridge,nil" "statmode_default off" "ringback_disabled yes" \
+		"module_path ${BARESIP_MODULES:-/usr/lib/baresip/modules}" "module g711.so" "module aubridge.so" \
+		"module_tmp account.so" "module_app menu.so" >"$tmp/frank/config"
+	echo "<sip:frank@127.0.0.1:$kam_port>;auth_pass=frank-pw;regint=600;answermode=auto;audio_codecs=pcmu;call_transfer=yes" \
+		>"$tmp/frank/accounts"
+	"$BARESIP" -f "$tmp/frank" -s -t 30 </dev/null >"$tmp/frank.out" 2>&1 &
+	frank_pid=$!
+	for ((i = 0; i < 50; i++)); do
+		[ "$(logged kam "$from" "^authok REGISTER frank$")" -ge 1 ] && break
+		sleep 0.1
+	done
+	start_demo alice -proxy "$proxy" -auth-user alice -auth-password alice-pw -call "sip:frank@127.0.0.1:$kam_port" \
+		-transfer-to "$carol_aor" -max-calls 1 -duration 15s
+	rc=0
+	wait_exit "$alice_pid" 20 || rc=$?
+	alice_pid=
+	[ "$rc" = 0 ] || { echo "  alice exited with status $rc" >&2; case_failed=1; }
+	grep -qE '"event":"transfer_result".*"ok":true,"refer_code":202,"code":200,' "$tmp/alice.out" ||
+		{ echo "  alice reports no successful transfer by baresip" >&2; case_failed=1; }
+	want "$from" "^authok REGISTER frank$" 1
+	want "$from" "^authok INVITE alice$" 1
+	want "$from" "^authok INVITE frank$" 1 # baresip's INVITE to Carol
+	want "$from" "^authok NOTIFY frank$" 1
+	kill -TERM "$frank_pid" 2>/dev/null || true
+	wait "$frank_pid" 2>/dev/null || true
+	frank_pid=
+	[ "$case_failed" = 0 ] || tail -n 60 "$tmp/frank.out" >&2
+	report baresip "$from"
+elif [ -n "${CI:-}" ]; then
+	echo "$self: baresip: FAIL (baresip is not installed)"
+	failed=$((failed + 1))
+fi
 
 # wrong: Dave's password is wrong: one REGISTER, its retry, no more.
 from=$(($(wc -l <"$tmp/kam.log") + 1))
