@@ -62,14 +62,7 @@ func minSE(m *sip.Message) time.Duration {
 
 // supportsTimer reports whether m's Supported or Require lists "timer".
 func supportsTimer(m *sip.Message) bool {
-	for _, h := range [...]sip.HeaderName{sip.HeaderSupported, sip.HeaderRequire} {
-		for _, t := range strings.Split(string(m.Get(h)), ",") {
-			if strings.EqualFold(strings.TrimSpace(t), "timer") {
-				return true
-			}
-		}
-	}
-	return false
+	return m.HasToken(sip.HeaderSupported, "timer") || m.HasToken(sip.HeaderRequire, "timer")
 }
 
 func secs(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
