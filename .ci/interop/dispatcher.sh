@@ -22,12 +22,10 @@
 #                  many phones do: the INVITE with Replaces has a new Call-ID,
 #                  and the proxy routes it by the Call-ID inside Replaces
 #                  (dispatcher algorithm 7 over $var(replaces_callid)) to the
-#                  instance holding the replaced call. demo ua always names
-#                  the Contact (a flag such as -refer-to-uri URI would be
-#                  needed); here a test-only proxy rule rewrites the Refer-To
-#                  of REFERs from user "svcrefer" to the service address
+#                  instance holding the replaced call (demo ua -refer-to-uri
+#                  sip:svc@SERVICE)
 #   replaces-hash  the control: the same with the Replaces-blind Call-ID hash
-#                  (REFERs from user "plainrefer", Refer-To user "plain"):
+#                  (Refer-To user "plain", which the proxy hashes as usual):
 #                  attempts until one INVITE with Replaces lands on an
 #                  instance that does not hold the call and gets 481
 #   kill           calls held across the kill of ua3 (KILL): once probing
@@ -172,15 +170,6 @@ request_route {
 	if (!mf_process_maxfwd_header("10")) {
 		sl_send_reply("483", "Too Many Hops");
 		exit;
-	}
-	# TEST ONLY: demo ua's attended Refer-To names the target instance's
-	# Contact; a REFER from these users stands for a phone that names the
-	# service address instead.
-	if (is_method("REFER") && $fU == "svcrefer") {
-		subst_hf("Refer-To", "/sip:[^@]*@127[.]0[.]0[.]1:[0-9]+/sip:svc@127.0.0.1:@PORT@/", "a");
-	}
-	if (is_method("REFER") && $fU == "plainrefer") {
-		subst_hf("Refer-To", "/sip:[^@]*@127[.]0[.]0[.]1:[0-9]+/sip:plain@127.0.0.1:@PORT@/", "a");
 	}
 	if (has_totag()) {
 		# Inside a dialog: the Route its Record-Route made names us and
@@ -390,7 +379,7 @@ for c in $CASES; do
 		cp "$tmp/alice.out" "$tmp/$c.alice.out"
 		;;
 	attended-svc)
-		run_alice svcrefer 40 -attended -call "sip:bob@$svc" -transfer-to "sip:carol@$svc" -max-calls "$ROUNDS" -call-rate 20
+		run_alice svcrefer 40 -attended -refer-to-uri "sip:svc@$svc" -call "sip:bob@$svc" -transfer-to "sip:carol@$svc" -max-calls "$ROUNDS" -call-rate 20
 		[ "$alice_rc" = 0 ] || { note "alice exited with status $alice_rc"; case_failed=1; }
 		ok=$(grep -cE '"event":"transfer_result".*"ok":true,"refer_code":200,"code":200,' "$tmp/svcrefer.out" || true)
 		[ "$ok" = "$ROUNDS" ] || { note "$ok of $ROUNDS transfers ended 200"; case_failed=1; }
@@ -408,7 +397,7 @@ for c in $CASES; do
 		tries=0
 		while [ "$got481" = 0 ] && [ "$tries" -lt 8 ]; do
 			tries=$((tries + 1))
-			run_alice plainrefer 20 -attended -call "sip:bob@$svc" -transfer-to "sip:carol@$svc" -max-calls 1
+			run_alice plainrefer 20 -attended -refer-to-uri "sip:plain@$svc" -call "sip:bob@$svc" -transfer-to "sip:carol@$svc" -max-calls 1
 			if grep -qE '"event":"transfer_result".*"code":481' "$tmp/plainrefer.out"; then
 				got481=1
 				# The INVITE with Replaces went to an instance that does not

@@ -77,7 +77,9 @@ in the call's dialog (or outside it with -out-of-dialog), follows the
 NOTIFYs, and hangs up once the transfer is over (RFC 5589 §6.1: after the
 final NOTIFY), whether it worked or not. With -attended it first calls
 the -transfer-to URI (the consultation) and REFERs with Refer-To naming
-that call's Contact and a Replaces of it (RFC 5589 §7.3); the target then
+that call's Contact and a Replaces of it (RFC 5589 §7.3), or naming the
+-refer-to-uri URI instead (a service address in front of several
+instances, as many phones do; docs/SCALING.md); the target then
 ends the consultation, or the UA does 2 s after the transfer. It exits
 with status 1 if a transfer failed: the REFER refused, the consultation
 not established, or a final status of 300 or more (or none).
@@ -192,6 +194,7 @@ type uaFlags struct {
 	acceptOut   bool // accept REFERs outside a dialog naming none of ours
 	transferTo  string
 	attended    bool
+	referToURI  string // -refer-to-uri: the attended Refer-To's URI
 	noReferSub  bool
 	outOfDialog bool
 
@@ -242,6 +245,7 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	fs.BoolVar(&f.acceptOut, "accept-outside", false, "as transferee: accept REFERs outside a dialog that name none of this UA's calls (by default 403: anyone could make the UA place calls)")
 	fs.StringVar(&f.transferTo, "transfer-to", "", "with -call: transfer each call to this `URI` (REFER, RFC 3515), e.g. sip:carol@127.0.0.1:5063, then hang up")
 	fs.BoolVar(&f.attended, "attended", false, "with -transfer-to: call the target first and REFER with a Replaces of that call (attended transfer, RFC 5589 §7)")
+	fs.StringVar(&f.referToURI, "refer-to-uri", "", "with -attended: the Refer-To names this `URI` (e.g. the service address of a balancer) with the Replaces, instead of the consulted call's Contact")
 	fs.BoolVar(&f.noReferSub, "norefersub", false, "with -transfer-to: send Refer-Sub: false, asking for no NOTIFYs (RFC 4488)")
 	fs.StringVar(&f.proxy, "proxy", "", "send every request outside a dialog through this loose-routing proxy `URI`, e.g. sip:127.0.0.1:5060;lr (a preloaded Route, RFC 3261 §8.1.2)")
 	fs.BoolVar(&f.outOfDialog, "out-of-dialog", false, "with -transfer-to: send the REFER outside the call's dialog, naming it with Target-Dialog (RFC 4538)")
@@ -325,6 +329,14 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 		}
 	} else if f.attended || f.noReferSub || f.outOfDialog {
 		return nil, errors.New("ua: -attended, -norefersub and -out-of-dialog need -transfer-to")
+	}
+	if f.referToURI != "" {
+		if !f.attended {
+			return nil, errors.New("ua: -refer-to-uri needs -attended")
+		}
+		if err := checkTarget("-refer-to-uri", f.referToURI); err != nil {
+			return nil, err
+		}
 	}
 	if err := f.checkAuthFlags(); err != nil {
 		return nil, err
@@ -951,6 +963,22 @@ func (a *uaApp) placeCall(stopping, hardStop context.Context) {
 	a.events.write(ev)
 }
 
+// attendedReferTo is the Refer-To of an attended transfer whose
+// consultation is consult: its Contact with a Replaces, or uri with that
+// Replaces when uri is set (-refer-to-uri).
+func attendedReferTo(consult *dialog.Dialog, uri string) (string, error) {
+	referTo, err := refer.AttendedReferTo(consult)
+	if err != nil || uri == "" {
+		return referTo, err
+	}
+	var u sip.URI
+	if err := u.Parse([]byte(uri)); err != nil {
+		return "", err
+	}
+	id := consult.ID()
+	return string(refer.AppendReferToReplaces(nil, &u, id.CallID, id.RemoteTag, id.LocalTag, false)), nil
+}
+
 // replacedByeWait is how long the transferor of an attended transfer
 // waits for the target's BYE of the consultation (RFC 5589 §7.3: the
 // target ends the replaced dialog) before sending its own.
@@ -991,7 +1019,7 @@ func (a *uaApp) transfer(stopping, hardStop context.Context, c *dialog.Call, cal
 			return
 		}
 		a.events.write(callEvent{Event: "call_established", CallID: consultID, Direction: "out", Purpose: "consult"})
-		if referTo, err = refer.AttendedReferTo(consult.Dialog()); err != nil {
+		if referTo, err = attendedReferTo(consult.Dialog(), a.f.referToURI); err != nil {
 			over(refer.Result{}, err, false)
 			return
 		}

@@ -314,6 +314,7 @@ func TestUATransfer(t *testing.T) {
 		want      []string // Alice's events
 		referCode int      // Bob's answer to the REFER
 		noSub     bool     // Bob honoured Refer-Sub: false
+		svc       bool     // -refer-to-uri sip:svc@<Carol's address>
 	}{
 		{
 			name: "blind",
@@ -371,14 +372,31 @@ func TestUATransfer(t *testing.T) {
 				"call_ended out consult: dialog: remote hung up", ended},
 			referCode: 200,
 		},
+		{
+			// The Refer-To names another URI (a balancer's service
+			// address) with the consultation's Replaces.
+			name:  "attended refer-to-uri",
+			alice: []string{"-attended"},
+			svc:   true,
+			want: []string{"call_established out", "call_established out consult",
+				"refer_sent attended=true norefersub=false out_of_dialog=false", "refer_response 200",
+				"notify 100 active", "notify 200 terminated",
+				"transfer_result ok=true refer_code=200 code=200 no_subscription=false",
+				"call_ended out consult: dialog: remote hung up", ended},
+			referCode: 200,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			carol := startUA(t, "-listen", "127.0.0.1:0", "-user", "carol", "-ring")
 			bob := startUA(t, append([]string{"-listen", "127.0.0.1:0"}, tt.bob...)...)
 			carolURI := "sip:carol@" + carol.addr
-			alice := startUA(t, append([]string{"-listen", "127.0.0.1:0", "-user", "alice",
-				"-call", "sip:bob@" + bob.addr, "-transfer-to", carolURI}, tt.alice...)...)
+			aliceArgs := append([]string{"-listen", "127.0.0.1:0", "-user", "alice",
+				"-call", "sip:bob@" + bob.addr, "-transfer-to", carolURI}, tt.alice...)
+			if tt.svc {
+				aliceArgs = append(aliceArgs, "-refer-to-uri", "sip:svc@"+carol.addr)
+			}
+			alice := startUA(t, aliceArgs...)
 
 			// Alice exits by herself once the transfer is over and she
 			// has hung up.
@@ -419,6 +437,9 @@ func TestUATransfer(t *testing.T) {
 			}
 			if slices.Contains(tt.alice, "-attended") && !strings.Contains(ref.ReferTo, "?Replaces=") {
 				t.Errorf("bob: refer_to %q, want a Replaces", ref.ReferTo)
+			}
+			if want := "<sip:svc@" + carol.addr + "?Replaces="; tt.svc != strings.HasPrefix(ref.ReferTo, want) {
+				t.Errorf("bob: refer_to %q, want it to start with %s: %v", ref.ReferTo, want, tt.svc)
 			}
 			referred := bob.waitUntil(func(ev testEvent) bool { return ev.Event == "call_established" && ev.Purpose == "referred" })
 			inCarol := carol.waitUntil(func(ev testEvent) bool { return ev.Event == "call_established" && ev.CallID == referred.CallID })
@@ -875,6 +896,8 @@ func TestParseUAFlags(t *testing.T) {
 		{"-attended"},
 		{"-norefersub"},
 		{"-out-of-dialog"},
+		{"-call", "sip:bob@127.0.0.1", "-transfer-to", "sip:carol@127.0.0.1:5063", "-refer-to-uri", "sip:svc@127.0.0.1"}, // without -attended
+		{"-call", "sip:bob@127.0.0.1", "-transfer-to", "sip:carol@127.0.0.1:5063", "-attended", "-refer-to-uri", "tel:+15551234"},
 		{"-proxy", "sip:127.0.0.1:5060"}, // a strict router
 		{"-register", "tel:+15551234"},
 		{"-register-expires", "0s"},
