@@ -20,11 +20,13 @@ import (
 // transaction (same Call-ID, next CSeq, a new branch) with the credentials
 // digest.Client computes, and the handler sees that transaction's
 // responses. It gives up, with an *AuthError, when the challenge cannot be
-// answered or the credentials were refused.
+// answered or the credentials were refused. The same loop retries an
+// INVITE or UPDATE answered 422 with a larger session interval, when the
+// UA uses session timers (RFC 4028 §7.3, session_timer.go).
 
 // maxAuthRounds bounds the retries of one request: a proxy's 407, then the
 // UAS's 401, then a stale nonce is three; a server that keeps saying stale
-// must not keep us sending.
+// (or 422) must not keep us sending.
 const maxAuthRounds = 4
 
 // AuthError reports a request that was challenged (401 or 407) and not
@@ -65,9 +67,10 @@ type RetryHandler interface {
 	RetryRequest(seq uint32) bool
 }
 
-// authRetry is the handler the UA puts between a request's transactions
-// and the caller's handler while Config.Credentials is set.
-type authRetry struct {
+// retrier is the handler the UA puts between a request's transactions and
+// the caller's handler while Config.Credentials or Config.SessionExpires
+// is set.
+type retrier struct {
 	ua *UA
 	h  transaction.ClientHandler
 	// dest reports where the request's attempt in progress went (RFC
@@ -82,28 +85,40 @@ type authRetry struct {
 
 	mu     sync.Mutex
 	req    []byte // the request last sent, without Via
+	auth   []byte // the credentials it carries (header lines), if any
 	rounds int
 	old    []*transaction.ClientTx // superseded: what they still report is dropped
 }
 
-// sendAuth sends req with first (one transaction, or RFC 3263 failover
-// among targets) reporting to h, answering challenges when the UA has
-// credentials.
-func (ua *UA) sendAuth(first func(transaction.ClientHandler, *func() transport.Addr) (*transaction.ClientTx, error), req []byte, h transaction.ClientHandler, next func(uint32) uint32, retried func(uint32, []byte, []byte)) (*transaction.ClientTx, error) {
-	if ua.cfg.Credentials == nil {
+// sendRetrying sends req with first (one transaction, or RFC 3263
+// failover among targets) reporting to h, answering challenges when the
+// UA has credentials and 422s when it uses session timers.
+func (ua *UA) sendRetrying(first func(transaction.ClientHandler, *func() transport.Addr) (*transaction.ClientTx, error), req []byte, h transaction.ClientHandler, next func(uint32) uint32, retried func(uint32, []byte, []byte)) (*transaction.ClientTx, error) {
+	if ua.cfg.Credentials == nil && !ua.sessionTimersOn() {
 		return first(h, nil)
 	}
 	if h == nil {
 		h = transaction.ClientHandlerFunc(func(*transaction.ClientTx, transaction.Response) {})
 	}
-	a := &authRetry{ua: ua, h: h, next: next, retried: retried, req: req}
+	a := &retrier{ua: ua, h: h, next: next, retried: retried, req: req}
 	// first sets a.dest before it sends: the challenge may come back
 	// within the send (the in-memory network answers synchronously).
 	return first(a, &a.dest)
 }
 
+// retries reports whether a final response of this status is retried.
+func (a *retrier) retries(status int) bool {
+	switch status {
+	case 401, 407:
+		return a.ua.cfg.Credentials != nil
+	case 422:
+		return a.ua.sessionTimersOn()
+	}
+	return false
+}
+
 // HandleResponse implements transaction.ClientHandler.
-func (a *authRetry) HandleResponse(tx *transaction.ClientTx, r transaction.Response) {
+func (a *retrier) HandleResponse(tx *transaction.ClientTx, r transaction.Response) {
 	a.mu.Lock()
 	if slices.Contains(a.old, tx) {
 		// The ACK of the challenge failed, or a late retransmission: the
@@ -111,17 +126,21 @@ func (a *authRetry) HandleResponse(tx *transaction.ClientTx, r transaction.Respo
 		a.mu.Unlock()
 		return
 	}
-	if r.Err != nil || (r.Status != 401 && r.Status != 407) || r.Msg == nil {
+	if r.Err != nil || r.Msg == nil || !a.retries(r.Status) {
 		a.mu.Unlock()
 		a.h.HandleResponse(tx, r)
 		return
 	}
-	req, rounds := a.req, a.rounds
+	req, auth, rounds := a.req, a.auth, a.rounds
 	a.mu.Unlock()
 
 	var m sip.Message
 	if err := sip.Parse(&m, slices.Clone(req)); err != nil {
 		a.h.HandleResponse(tx, r)
+		return
+	}
+	if r.Status == 422 {
+		a.retryInterval(tx, r, &m, rounds, auth)
 		return
 	}
 	method := string(m.MethodName())
@@ -156,15 +175,29 @@ func (a *authRetry) HandleResponse(tx *transaction.ClientTx, r transaction.Respo
 		fail(err)
 		return
 	}
-	seq := a.next(cseq.Seq)
+	// §22.2: the same request with a new CSeq (and so, from the
+	// transaction layer, a new branch) and the new credentials in place of
+	// the old.
+	a.resend(tx, r, &m, cseq.Seq, isCredentials, auth, auth)
+}
+
+// isCredentials reports the header fields a retry with new credentials
+// replaces.
+func isCredentials(f sip.Field) bool {
+	return f.Name == sip.HeaderAuthorization || f.Name == sip.HeaderProxyAuthorization
+}
+
+// resend sends m again as a new transaction after tx's final response r:
+// with the next CSeq number after seq, without the fields drop selects,
+// with lines (header lines) added; auth is the credentials it carries.
+// The caller's handler may refuse (RetryHandler): it then gets r.
+func (a *retrier) resend(tx *transaction.ClientTx, r transaction.Response, m *sip.Message, seq uint32, drop func(sip.Field) bool, lines, auth []byte) {
+	seq = a.next(seq)
 	if rh, ok := a.h.(RetryHandler); ok && !rh.RetryRequest(seq) {
 		a.h.HandleResponse(tx, r)
 		return
 	}
-	// §22.2: the same request with a new CSeq (and so, from the
-	// transaction layer, a new branch) and the new credentials in place of
-	// the old.
-	retry := rewriteRequest(&m, seq, auth)
+	retry := rewriteRequest(m, seq, drop, lines)
 	a.mu.Lock()
 	// To the server that challenged: RFC 3263 failover is over once one
 	// has answered. Later rounds go there too.
@@ -173,7 +206,7 @@ func (a *authRetry) HandleResponse(tx *transaction.ClientTx, r transaction.Respo
 		dst = a.dest()
 	}
 	a.dest = func() transport.Addr { return dst }
-	a.req = retry
+	a.req, a.auth = retry, auth
 	a.rounds++
 	a.old = append(a.old, tx)
 	a.mu.Unlock()
@@ -185,25 +218,26 @@ func (a *authRetry) HandleResponse(tx *transaction.ClientTx, r transaction.Respo
 	}
 }
 
-// rewriteRequest writes m again with CSeq number seq and auth (header
-// lines) in place of its Authorization and Proxy-Authorization fields.
-func rewriteRequest(m *sip.Message, seq uint32, auth []byte) []byte {
-	b := make([]byte, 0, len(m.Bytes())+len(auth))
+// rewriteRequest writes m again with CSeq number seq, without the fields
+// drop selects and with lines (header lines) added.
+func rewriteRequest(m *sip.Message, seq uint32, drop func(sip.Field) bool, lines []byte) []byte {
+	b := make([]byte, 0, len(m.Bytes())+len(lines))
 	b = sip.AppendRequestLine(b, m.MethodName(), m.RequestURI().Raw)
 	for _, f := range m.Fields() {
-		switch f.Name {
-		case sip.HeaderAuthorization, sip.HeaderProxyAuthorization:
+		if drop(f) {
 			continue
+		}
+		switch f.Name {
 		case sip.HeaderCSeq:
 			cseq, _ := m.CSeq()
 			b = sip.AppendCSeq(b, seq, cseq.MethodName)
 			continue
 		case sip.HeaderContentLength:
-			continue // written last, after the credentials
+			continue // written last, after the lines added
 		}
 		b = sip.AppendHeaderName(b, f.RawName, f.Value)
 	}
-	b = append(b, auth...)
+	b = append(b, lines...)
 	b = sip.AppendHeaderUint(b, sip.HeaderContentLength, uint64(len(m.Body())))
 	b = append(b, "\r\n"...)
 	return append(b, m.Body()...)

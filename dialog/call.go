@@ -101,6 +101,7 @@ type Call struct {
 	stInterval  time.Duration
 	stRefresher bool
 	stGen       uint64
+	stMinSE     time.Duration // the largest Min-SE a 422 or a refresh named
 
 	established chan struct{}
 	done        chan struct{}
@@ -790,7 +791,7 @@ func (c *Call) Answer(contentType string, body []byte) error {
 	if b == nil {
 		return ErrState
 	}
-	stInterval, stOurs, stHeaders := c.ua.uasSession(req)
+	stInterval, stOurs, stHeaders := c.uasSession(req)
 	for _, h := range stHeaders {
 		b = sip.AppendHeaderName(b, []byte(h.Name), []byte(h.Value))
 	}
@@ -1015,7 +1016,7 @@ func (c *Call) handleReInvite(r *Request) {
 	b = appendDialogFields(b, c.ua, r.Msg, r.Remote)
 	b = c.ua.appendServer(b)
 	// RFC 4028 §9: a re-INVITE refreshes the session.
-	stInterval, stOurs, stHeaders := c.ua.uasSession(r.Msg)
+	stInterval, stOurs, stHeaders := c.uasSession(r.Msg)
 	for _, h := range stHeaders {
 		b = sip.AppendHeaderName(b, []byte(h.Name), []byte(h.Value))
 	}
@@ -1114,7 +1115,7 @@ func (c *Call) reInvite(ctx context.Context, contentType string, body []byte, he
 			c.sendCancel(tx)
 		}
 	}
-	_, err = d.Request(req, dst, transaction.ClientHandlerFunc(func(tx *transaction.ClientTx, r transaction.Response) {
+	_, err = d.Request(req, dst, reInviteHandler{c, func(tx *transaction.ClientTx, r transaction.Response) {
 		abandon.Lock()
 		abandon.tx = tx
 		given := abandon.given
@@ -1183,7 +1184,7 @@ func (c *Call) reInvite(ctx context.Context, contentType string, body []byte, he
 				c.end(err) // the peer has no such session: nothing to BYE
 			}
 		}
-	}))
+	}})
 	if err != nil {
 		clear()
 		return nil, err

@@ -534,7 +534,7 @@ func (d *Dialog) Request(req []byte, dst transport.Addr, h transaction.ClientHan
 		}
 		return d.ua.requestFor(req, nil, ts, h, nil, dest)
 	}
-	return d.ua.sendAuth(first, req, h, d.nextSeq, d.retried)
+	return d.ua.sendRetrying(first, req, h, d.nextSeq, d.retried)
 }
 
 // Do builds a request with NewRequest, sends it and waits for its final

@@ -229,7 +229,7 @@ func (in *Initial) Send(h transaction.ClientHandler) (*transaction.ClientTx, err
 	first := func(h transaction.ClientHandler, dest *func() transport.Addr) (*transaction.ClientTx, error) {
 		return in.ua.requestFor(in.Bytes(), in.forTarget, in.targets, h, in.abandon, dest)
 	}
-	return in.ua.sendAuth(first, in.Bytes(), h, func(old uint32) uint32 { return old + 1 }, in.retried)
+	return in.ua.sendRetrying(first, in.Bytes(), h, func(old uint32) uint32 { return old + 1 }, in.retried)
 }
 
 // forTarget returns the request for a failover target reached over

@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sipxfer/sipxfer/sip"
+	"github.com/sipxfer/sipxfer/transaction"
 )
 
 // Session timers (RFC 4028): a call that nothing refreshes ends, so that a
@@ -58,6 +60,71 @@ func minSE(m *sip.Message) time.Duration {
 		return 0
 	}
 	return time.Duration(n) * time.Second
+}
+
+// retryInterval retries a request answered 422 Session Interval Too Small
+// (RFC 4028 §7.3 for the initial INVITE, §7.4 for a refresh): the same
+// request, next CSeq, with Min-SE the larger of the 422's and the
+// request's (a MUST of §7.3) and Session-Expires that value, the
+// refresher asked for kept. A 422 whose Min-SE is not above the interval
+// asked for gives nothing to retry with (and could loop): the handler
+// gets it, as it gets the 422 to a request without Session-Expires.
+func (a *retrier) retryInterval(tx *transaction.ClientTx, r transaction.Response, m *sip.Message, rounds int, auth []byte) {
+	se, ok, err := parseSessionExpires(m)
+	need := minSE(r.Msg)
+	cseq, cerr := m.CSeq()
+	if !ok || err != nil || cerr != nil || need <= se.interval || rounds >= maxAuthRounds {
+		a.h.HandleResponse(tx, r)
+		return
+	}
+	need = max(need, minSE(m))
+	v := secs(need)
+	if se.refresher != "" {
+		v += ";refresher=" + se.refresher
+	}
+	lines := sip.AppendHeaderName(nil, []byte("Session-Expires"), []byte(v))
+	lines = sip.AppendHeaderName(lines, []byte("Min-SE"), []byte(secs(need)))
+	if l, ok := a.h.(minSELearner); ok {
+		l.learnMinSE(need)
+	}
+	a.resend(tx, r, m, cseq.Seq, isSessionInterval, lines, auth)
+}
+
+// isSessionInterval reports the fields a retry after 422 replaces.
+func isSessionInterval(f sip.Field) bool {
+	return f.Name == sip.HeaderSessionExpires || (f.Name == sip.HeaderOther && bytes.EqualFold(f.RawName, []byte("Min-SE")))
+}
+
+// minSELearner is a request handler that keeps the Min-SE a 422 taught,
+// for the refreshes of the session to come (RFC 4028 §7.4).
+type minSELearner interface {
+	learnMinSE(time.Duration)
+}
+
+func (h inviteHandler) learnMinSE(d time.Duration) { h.c.learnMinSE(d) }
+
+// reInviteHandler takes the responses of a re-INVITE of c.
+type reInviteHandler struct {
+	c *Call
+	transaction.ClientHandlerFunc
+}
+
+func (h reInviteHandler) learnMinSE(d time.Duration) { h.c.learnMinSE(d) }
+
+// learnMinSE records a Min-SE from a 422 or a refresh request received
+// in the call's dialog: its refreshes carry the largest (RFC 4028 §7.4).
+func (c *Call) learnMinSE(d time.Duration) {
+	c.mu.Lock()
+	c.stMinSE = max(c.stMinSE, d)
+	c.mu.Unlock()
+}
+
+// refreshMinSE is the Min-SE of the call's refreshes: the UA's own, or
+// more if a 422 or the peer's refresh named more.
+func (c *Call) refreshMinSE() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return max(c.ua.cfg.MinSE, c.stMinSE)
 }
 
 // supportsTimer reports whether m's Supported or Require lists "timer".
@@ -131,6 +198,16 @@ func (ua *UA) uasSession(req *sip.Message) (interval time.Duration, ours bool, h
 	return interval, refresher == "uas", hs
 }
 
+// uasSession is UA.uasSession for a request received in c's dialog,
+// whose Min-SE the call's own refreshes will carry (RFC 4028 §7.4).
+func (c *Call) uasSession(req *sip.Message) (time.Duration, bool, []Header) {
+	interval, ours, hs := c.ua.uasSession(req)
+	if interval > 0 {
+		c.learnMinSE(minSE(req))
+	}
+	return interval, ours, hs
+}
+
 // uacSession reads a 2xx to our session-forming or refreshing INVITE (RFC
 // 4028 §7.2): the interval and whether we refresh; 0 when the 2xx has no
 // Session-Expires (no session timer).
@@ -197,7 +274,8 @@ func (c *Call) refreshSession(gen uint64) {
 		ctx, cancel := context.WithTimeout(ctx, interval/2)
 		defer cancel()
 		// RFC 4028 §7.4: the refresher stays who it is: us, the UAC now.
-		hs := []Header{{"Session-Expires", secs(interval) + ";refresher=uac"}, {"Min-SE", secs(c.ua.cfg.MinSE)}}
+		least := c.refreshMinSE()
+		hs := []Header{{"Session-Expires", secs(max(interval, least)) + ";refresher=uac"}, {"Min-SE", secs(least)}}
 		if _, err := c.reInvite(ctx, ct, body, hs); err != nil {
 			c.ua.log.Debug("dialog: session refresh failed", "err", err)
 			c.mu.Lock()
@@ -262,7 +340,7 @@ func (c *Call) handleUpdate(r *Request) {
 		r.Respond(422, "", &ResponseOptions{Headers: []Header{{"Min-SE", secs(c.ua.cfg.MinSE)}}})
 		return
 	}
-	interval, ours, hs := c.ua.uasSession(r.Msg)
+	interval, ours, hs := c.uasSession(r.Msg)
 	o := &ResponseOptions{Headers: hs}
 	if len(r.Msg.Body()) > 0 && len(body) > 0 {
 		if ct == "" {

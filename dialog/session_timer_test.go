@@ -162,3 +162,122 @@ func TestSessionTimerBetweenUAs(t *testing.T) {
 		t.Fatalf("after 300 s: caller %v, callee %v", c.State(), bobCall.State())
 	}
 }
+
+// RFC 4028 §7.3: a 422 to the initial INVITE is retried with Min-SE the
+// larger of the 422's and ours and Session-Expires at least that: same
+// Call-ID and From tag, CSeq + 1, a new branch. The 2xx's interval is the
+// session's, and a later refresh carries the Min-SE learnt (§7.4).
+func TestSessionTimerUACRetriesAfter422(t *testing.T) {
+	w := newWorld(t)
+	alice := w.ua("alice", 5060, Config{SessionExpires: 90 * time.Second})
+	callee := w.peer(5070)
+	c, err := alice.Dial("sip:bob@127.0.0.1:5070", &CallOptions{InitialOptions: InitialOptions{RequestOptions: RequestOptions{ContentType: "application/sdp", Body: []byte(sdp)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv1 := callee.Expect("INVITE")
+	if se, min := string(inv1.Msg.Get(sip.HeaderSessionExpires)), string(inv1.Msg.GetName("Min-SE")); se != "90" || min != "90" {
+		t.Errorf("first INVITE: Session-Expires %q Min-SE %q, want 90 and 90", se, min)
+	}
+	callee.Respond(inv1, 422, "t1", "Min-SE: 150")
+	callee.Expect("ACK")
+	inv2 := callee.Expect("INVITE")
+	if se, min := string(inv2.Msg.Get(sip.HeaderSessionExpires)), string(inv2.Msg.GetName("Min-SE")); se != "150" || min != "150" {
+		t.Errorf("retried INVITE: Session-Expires %q Min-SE %q, want 150 and 150", se, min)
+	}
+	if n := inv2.Msg.Count(sip.HeaderSessionExpires); n != 1 {
+		t.Errorf("retried INVITE has %d Session-Expires fields", n)
+	}
+	if string(inv1.Msg.CallID()) != string(inv2.Msg.CallID()) || string(inv1.Msg.FromTag()) != string(inv2.Msg.FromTag()) ||
+		seqOf(inv2.Msg) != seqOf(inv1.Msg)+1 || branchOf(inv1.Msg) == branchOf(inv2.Msg) {
+		t.Errorf("retry: Call-ID %s/%s, From tag %s/%s, CSeq %d/%d, branch %s/%s", inv1.Msg.CallID(), inv2.Msg.CallID(),
+			inv1.Msg.FromTag(), inv2.Msg.FromTag(), seqOf(inv1.Msg), seqOf(inv2.Msg), branchOf(inv1.Msg), branchOf(inv2.Msg))
+	}
+	if string(inv2.Msg.Body()) != sdp {
+		t.Errorf("retried INVITE lost its offer: %q", inv2.Msg.Body())
+	}
+	callee.Respond(inv2, 200, "t2", "Session-Expires: 150;refresher=uac", "Require: timer")
+	if ack := callee.Expect("ACK"); seqOf(ack.Msg) != seqOf(inv2.Msg) {
+		t.Errorf("ACK CSeq %d, want %d", seqOf(ack.Msg), seqOf(inv2.Msg))
+	}
+	select {
+	case <-c.Established():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("call %v after the 2xx", c.State())
+	}
+	// Alice refreshes at half of 150 s with the Min-SE the 422 taught.
+	w.settle(75 * time.Second)
+	re := callee.Wait()
+	if string(re.Msg.MethodName()) != "INVITE" {
+		t.Fatalf("got %s, want the refresh re-INVITE", siptest.FirstLine(re.Msg))
+	}
+	if se, min := string(re.Msg.Get(sip.HeaderSessionExpires)), string(re.Msg.GetName("Min-SE")); se != "150;refresher=uac" || min != "150" {
+		t.Errorf("refresh: Session-Expires %q Min-SE %q, want 150;refresher=uac and 150", se, min)
+	}
+	callee.Respond(re, 200, "t2", "Session-Expires: 150;refresher=uac", "Require: timer")
+	callee.Expect("ACK")
+}
+
+// A refresh answered 422 is retried the same way (RFC 4028 §7.4), keeping
+// refresher=uac; a 422 whose Min-SE is not above what was asked is not
+// retried (it would loop): the caller gets it.
+func TestSessionTimerRefreshRetriesAfter422(t *testing.T) {
+	w := newWorld(t)
+	alice := w.ua("alice", 5060, Config{SessionExpires: 90 * time.Second})
+	callee := w.peer(5070)
+	c, err := alice.Dial("sip:bob@127.0.0.1:5070", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := callee.Expect("INVITE")
+	callee.Respond(inv, 200, "t1", "Session-Expires: 90;refresher=uac", "Require: timer")
+	callee.Expect("ACK")
+	<-c.Established()
+	w.settle(45 * time.Second)
+	re1 := callee.Wait()
+	callee.Respond(re1, 422, "t1", "Min-SE: 100")
+	callee.Expect("ACK")
+	re2 := callee.Wait()
+	if se, min := string(re2.Msg.Get(sip.HeaderSessionExpires)), string(re2.Msg.GetName("Min-SE")); se != "100;refresher=uac" || min != "100" {
+		t.Errorf("retried refresh: Session-Expires %q Min-SE %q, want 100;refresher=uac and 100", se, min)
+	}
+	if seqOf(re2.Msg) != seqOf(re1.Msg)+1 {
+		t.Errorf("retried refresh CSeq %d, want %d", seqOf(re2.Msg), seqOf(re1.Msg)+1)
+	}
+	callee.Respond(re2, 200, "t1", "Session-Expires: 100;refresher=uac", "Require: timer")
+	callee.Expect("ACK")
+
+	// A re-INVITE of the application's, answered 422 with a Min-SE it
+	// already met: not retried.
+	done := make(chan error, 1)
+	go func() { _, err := c.ReInvite(bg(), "application/sdp", []byte(sdp)); done <- err }()
+	re3 := callee.Wait()
+	callee.Respond(re3, 422, "t1", "Min-SE: 90")
+	callee.Expect("ACK")
+	var se *StatusError
+	if err := <-done; !errors.As(err, &se) || se.Code != 422 {
+		t.Fatalf("ReInvite: %v, want a 422 StatusError", err)
+	}
+	callee.None()
+	if c.State() != CallEstablished {
+		t.Fatalf("call %v after a refused re-INVITE", c.State())
+	}
+}
+
+// RFC 4028 §7.4: the Min-SE of a refresh request received in the dialog
+// is carried by the UA's own refreshes.
+func TestSessionTimerRefreshCarriesPeerMinSE(t *testing.T) {
+	w := newWorld(t)
+	caller, _, ok := sessionCall(t, w, Config{SessionExpires: 120 * time.Second},
+		"Session-Expires: 120;refresher=uas", "Min-SE: 110", "Supported: timer")
+	if got := string(ok.Msg.Get(sip.HeaderSessionExpires)); got != "120;refresher=uas" {
+		t.Errorf("Session-Expires %q, want 120;refresher=uas", got)
+	}
+	w.settle(60 * time.Second)
+	re := caller.Wait()
+	if se, min := string(re.Msg.Get(sip.HeaderSessionExpires)), string(re.Msg.GetName("Min-SE")); se != "120;refresher=uac" || min != "110" {
+		t.Errorf("refresh: Session-Expires %q Min-SE %q, want 120;refresher=uac and 110", se, min)
+	}
+	caller.Respond(re, 200, string(ok.Msg.ToTag()), "Session-Expires: 120;refresher=uac")
+	caller.Expect("ACK")
+}
