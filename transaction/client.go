@@ -74,7 +74,7 @@ type ClientTx struct {
 	final       bool          // a final response arrived
 	cancelled   bool          // a CANCEL was sent: the §9.1 wait runs in slotTimerC
 	ack         []byte        // INVITE: the ACK for the non-2xx final response
-	ackTo       []byte        // INVITE: To of a non-2xx final that arrived while sending
+	early       *sip.Message  // INVITE: a copy of a non-2xx final that arrived while sending, ACKed and passed up once sent
 	timers      [3]timerSlot
 }
 
@@ -224,6 +224,7 @@ func (tx *ClientTx) sent(wire []byte, used transport.Addr, err error) error {
 	}
 	tx.wire, tx.used, tx.reliable = wire, used, used.Proto.Reliable()
 	var ack []byte
+	var early *sip.Message
 	ended := false
 	switch tx.state {
 	case StateCalling:
@@ -242,12 +243,11 @@ func (tx *ClientTx) sent(wire []byte, used transport.Addr, err error) error {
 		}
 	case StateCompleted:
 		if tx.invite {
-			if tx.ackTo != nil {
-				tx.ack, err = buildACK(tx.wire, tx.ackTo)
+			if early, tx.early = tx.early, nil; early != nil {
+				tx.ack, err = buildACK(tx.wire, early.Get(sip.HeaderTo))
 				if err != nil {
 					m.log.Warn("transaction: cannot build ACK", "branch", tx.key, "err", err)
 				}
-				tx.ackTo = nil
 				ack = tx.ack
 			}
 			ended = tx.enterCompletedInvite()
@@ -264,10 +264,15 @@ func (tx *ClientTx) sent(wire []byte, used transport.Addr, err error) error {
 	if ended {
 		m.removeClient(tx)
 	}
+	var ackErr error
 	if ack != nil {
-		if err := m.tp.Send(used, ack); err != nil {
-			tx.fail(transportError(err), true)
-		}
+		ackErr = m.tp.Send(used, ack)
+	}
+	if early != nil {
+		tx.h.HandleResponse(tx, Response{Msg: early, Status: early.StatusCode()})
+	}
+	if ackErr != nil {
+		tx.fail(transportError(ackErr), true)
 	}
 	return nil
 }

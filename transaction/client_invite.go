@@ -104,8 +104,11 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 			tx.stopAll()
 			if tx.sending {
 				// The top Via is in the bytes the transport has not
-				// returned yet: ACK once it has (sent).
-				tx.ackTo = append([]byte(nil), resp.Get(sip.HeaderTo)...)
+				// returned yet: ACK once it has (sent), and only then
+				// pass the response up, as below: a TU that sends a new
+				// INVITE at once (a retry) must not overtake the ACK.
+				tx.early = resp.Clone()
+				deliver = false
 			} else {
 				var err error
 				if tx.ack, err = buildACK(tx.wire, resp.Get(sip.HeaderTo)); err != nil {

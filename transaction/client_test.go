@@ -685,3 +685,34 @@ func TestDo(t *testing.T) {
 	p.client.checkEmpty()
 	p.server.m.Close()
 }
+
+// TestFinalDuringSendACKedFirst: a non-2xx final response that arrives
+// while the INVITE is still being sent is passed to the TU only after its
+// ACK has gone, as one arriving later is: a TU that sends a new INVITE at
+// once (a retry with credentials, or after 422) must not put it on the
+// wire before the ACK (SIPp, for one, aborts the call).
+func TestFinalDuringSendACKedFirst(t *testing.T) {
+	e := newEnv(t)
+	e.tp.after = func(s sent) {
+		if s.Kind == "request" && s.what() == "INVITE" {
+			e.tp.after = nil
+			e.deliver(response(t, s.Wire, 422, "b"), transport.UDP)
+		}
+	}
+	var seen []string
+	var status int
+	h := ClientHandlerFunc(func(_ *ClientTx, r Response) {
+		status = r.Status
+		for _, s := range e.tp.take() {
+			seen = append(seen, s.what())
+		}
+	})
+	if _, err := e.m.Request(addr(transport.UDP, serverAddr), []byte(inviteReq), h); err != nil {
+		t.Fatal(err)
+	}
+	if status != 422 || !equalStrings(seen, []string{"INVITE", "ACK"}) {
+		t.Errorf("TU got %d having seen %q sent, want 422 after INVITE and ACK", status, seen)
+	}
+	e.at(sec(40))
+	e.checkEmpty()
+}
