@@ -112,3 +112,101 @@ await_bound() {
 	wait "$1" 2>/dev/null || true
 	return 1
 }
+
+# since START: seconds elapsed since START (date +%s.%N), one decimal.
+since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+
+# skip_or_fail MESSAGE: a peer that cannot be had skips the script outside
+# CI (a SKIP line, exit 0) and fails it in CI.
+skip_or_fail() {
+	[ "${CI:-}" = true ] && fail "$*"
+	echo "$self: SKIP: $*"
+	exit 0
+}
+
+# need_peer COMMAND PACKAGE: makes sure COMMAND is on PATH, installing the
+# Debian PACKAGE with apt-get when it is not (skip_or_fail if it cannot).
+need_peer() {
+	local log
+	command -v "$1" >/dev/null && return 0
+	command -v apt-get >/dev/null || skip_or_fail "$1 is not installed and there is no apt-get"
+	echo "$self: installing $2 with apt-get"
+	log=$(mktemp)
+	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2"; } >"$log" 2>&1; then
+		tail -n 20 "$log" >&2
+		rm -f "$log"
+		skip_or_fail "apt-get could not install $2"
+	fi
+	rm -f "$log"
+	command -v "$1" >/dev/null || skip_or_fail "$1 is not on PATH after installing $2"
+}
+
+# build_demo FILE: the demo binary at FILE: a copy of $DEMO when set, else
+# built from ./cmd/demo (run from the repository's root).
+build_demo() {
+	if [ -n "${DEMO:-}" ]; then
+		cp "$DEMO" "$1"
+	else
+		go build -o "$1" ./cmd/demo
+	fi
+}
+
+# ----------------------------------------------------------------------
+# Kamailio, run in the foreground by PID, its files in $tmp.
+
+# kamailio_config NAME PORT [KEY=VALUE...] <TEMPLATE: writes $tmp/NAME.cfg
+# from the configuration on standard input, with @PORT@ replaced by PORT
+# and each @KEY@ by VALUE. A quoted here-document keeps Kamailio's $ as is.
+kamailio_config() {
+	local cfg kv
+	cfg=$(cat)
+	cfg=${cfg//"@PORT@"/"$2"}
+	for kv in "${@:3}"; do
+		cfg=${cfg//"@${kv%%=*}@"/"${kv#*=}"}
+	done
+	printf '%s\n' "$cfg" >"$tmp/$1.cfg"
+}
+
+# kamailio_start NAME PORT [OPTIONS...]: checks $tmp/NAME.cfg, then runs
+# Kamailio with it in the foreground (-DD -E, log in $tmp/NAME.log) with
+# OPTIONS (default "-m 32 -M 4": shared and private memory in MB), and sets
+# NAME_pid. Returns once it has bound UDP PORT of 127.0.0.1 (at most 10 s);
+# fails the script, with the log's tail, if it exits or does not bind.
+kamailio_start() {
+	local name=$1 port=$2 pid i
+	shift 2
+	[ $# -gt 0 ] || set -- -m 32 -M 4
+	kamailio -c -f "$tmp/$name.cfg" >"$tmp/$name.check" 2>&1 ||
+		{ cat "$tmp/$name.check" >&2; fail "kamailio rejects its configuration"; }
+	kamailio -f "$tmp/$name.cfg" -DD -E -Y "$tmp" "$@" >"$tmp/$name.log" 2>&1 &
+	pid=$!
+	printf -v "${name}_pid" %s "$pid"
+	for ((i = 0; i < 100; i++)); do
+		udp_bound "$port" && return 0
+		kill -0 "$pid" 2>/dev/null || { tail -n 20 "$tmp/$name.log" >&2; fail "kamailio exited at start-up"; }
+		sleep 0.1
+	done
+	tail -n 20 "$tmp/$name.log" >&2
+	fail "kamailio did not listen within 10 s"
+}
+
+# kamailio_stop NAME: SIGTERM to Kamailio NAME's main process, which stops
+# its workers; waits for it and empties NAME_pid.
+kamailio_stop() {
+	local pidvar="${1}_pid"
+	[ -n "${!pidvar}" ] || return 0
+	kill -TERM "${!pidvar}" 2>/dev/null || true
+	wait "${!pidvar}" 2>/dev/null || true
+	printf -v "$pidvar" %s ""
+}
+
+# kill_tree PID...: SIGKILL to each PID and to its children (a Kamailio's
+# workers), for the cleanup on exit; empty PIDs are ignored.
+kill_tree() {
+	local pid
+	for pid in "$@"; do
+		[ -n "$pid" ] || continue
+		pkill -KILL -P "$pid" 2>/dev/null || true
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+}
