@@ -1,6 +1,9 @@
 # Helpers shared by the interop scripts; sourced, never run (.ci/run runs
-# the *.sh files only). A script sets tmp before calling the helpers that
-# read its files.
+# the *.sh files only), so that each script reads as its scenario. A script
+# sets tmp before calling the helpers that read its files. In order: output
+# and ports; "demo ua" processes; getting a peer (need_peer, build_demo);
+# Kamailio by PID; cases run one per child process (baresip.sh,
+# linphone.sh).
 
 # self is the script's name without .sh, for messages.
 self=${0##*/}
@@ -208,5 +211,153 @@ kill_tree() {
 		[ -n "$pid" ] || continue
 		pkill -KILL -P "$pid" 2>/dev/null || true
 		kill -KILL "$pid" 2>/dev/null || true
+	done
+}
+
+# ----------------------------------------------------------------------
+# Cases run one per child process ("SCRIPT --case NAME DIR", as baresip.sh
+# and linphone.sh do): the driver runs each under timeout with case_run;
+# the case keeps its files in DIR, writes why it failed to DIR/reason, and
+# has every process it starts killed by PID when it ends.
+
+# case_run DIR CMD...: the driver's side: runs the case CMD under timeout
+# (CASE_TIMEOUT seconds, then 3 more before SIGKILL), output in DIR/case.log;
+# sets case_rc and case_reason (DIR/reason, or the timeout). What a case
+# cut short left running is killed by PID: each PID in DIR/pids whose
+# command line names DIR. case_pid is the running case, for the cleanup.
+case_run() {
+	local dir=$1 pid
+	shift
+	case_rc=0
+	timeout -k 3 "$CASE_TIMEOUT" "$@" >"$dir/case.log" 2>&1 &
+	case_pid=$!
+	wait "$case_pid" || case_rc=$?
+	case_pid=
+	for pid in $(cat "$dir/pids" 2>/dev/null); do
+		if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$dir/"; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	case_reason=$(cat "$dir/reason" 2>/dev/null || true)
+	if [ "$case_rc" = 124 ] || [ "$case_rc" = 137 ]; then
+		case_reason="timed out after $CASE_TIMEOUT s${case_reason:+ ($case_reason)}"
+	fi
+}
+
+# case_begin DIR: the case's side, first thing: DIR holds its files (tmp
+# too, for start_demo); fail and any failing command write the reason to
+# DIR/reason; on exit case_cleanup kills what it started.
+case_begin() {
+	dir=$1
+	tmp=$1
+	pids=()
+	cap_pid=
+	trap case_cleanup EXIT
+	trap 'echo "killed (signal)" >"$dir/reason"; exit 1' INT TERM
+	set -E
+	trap 'echo "line $LINENO: $BASH_COMMAND: status $?" >"$dir/reason"' ERR
+	fail() {
+		echo "$*" >"$dir/reason"
+		exit 1
+	}
+}
+
+# case_cleanup: SIGKILL to every process started, then SIGINT to tshark,
+# which then writes out what it captured (at most 3 s).
+case_cleanup() {
+	local pid i
+	for pid in "${pids[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+		{ wait "$pid"; } 2>/dev/null || true
+	done
+	if [ -n "$cap_pid" ]; then
+		kill -INT "$cap_pid" 2>/dev/null || true
+		for ((i = 0; i < 30; i++)); do
+			kill -0 "$cap_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$cap_pid" 2>/dev/null || true
+	fi
+}
+
+# started PID: PID is killed when the case ends, and by case_run after it
+# if a timeout cut the case's own cleanup short.
+started() {
+	pids+=("$1")
+	echo "$1" >>"$dir/pids"
+}
+
+# capture PCAP FILTER: tshark captures lo (capture FILTER) to PCAP until
+# the case ends; returns once it is capturing (at most 5 s).
+capture() {
+	tshark -i lo -w "$1" -f "$2" >/dev/null 2>"$dir/tshark.err" &
+	cap_pid=$!
+	echo "$cap_pid" >>"$dir/pids"
+	wait_for "$dir/tshark.err" "^Capturing on" 5 || fail "tshark did not start: $(cat "$dir/tshark.err")"
+}
+
+# wait_for FILE REGEX SECONDS: whether a line of FILE matches the extended
+# REGEX within SECONDS.
+wait_for() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	grep -qE -- "$2" "$1" 2>/dev/null
+}
+
+# ua WHO ARGS...: start_demo, WHO's process killed when the case ends.
+ua() {
+	start_demo "$@"
+	local pidvar="${1}_pid"
+	started "${!pidvar}"
+}
+
+# ua_exit WHO SECONDS: waits for our UA WHO to exit by itself; sets WHO_rc.
+ua_exit() {
+	local pidvar="${1}_pid" rc=0
+	wait_exit "${!pidvar}" "$2" || rc=$?
+	printf -v "${1}_rc" %s "$rc"
+}
+
+# stop_ua WHO: SIGTERM, then at most 5 s for our UA WHO to hang up, write
+# its stats and exit 0.
+stop_ua() {
+	local pidvar="${1}_pid" rcvar="${1}_rc"
+	kill -0 "${!pidvar}" 2>/dev/null || fail "$1 (demo ua) died during the case: $(tail -n 3 "$dir/$1.err")"
+	kill -TERM "${!pidvar}"
+	ua_exit "$1" 5
+	[ "${!rcvar}" = 0 ] || fail "$1 (demo ua) exited with status ${!rcvar}"
+}
+
+# ua_stat WHO FIELD: the number FIELD of our UA WHO's stats event.
+ua_stat() { json_field "$2" "$dir/$1.out"; }
+
+# expect WHO REGEX WHAT [SECONDS]: waits (default 10 s) for an event line
+# of our UA WHO matching REGEX; fails naming WHAT.
+expect() {
+	wait_for "$dir/$1.out" "$2" "${4:-10}" || fail "$1: no $3 within ${4:-10} s"
+}
+
+# no_event WHO REGEX WHAT: our UA WHO wrote no event line matching REGEX.
+no_event() {
+	if grep -E -- "$2" "$dir/$1.out"; then
+		fail "$1: unexpected $3"
+	fi
+}
+
+# clean_stats WHO...: each UA exited with no dialog left and no transport
+# error (but parse errors for the UA parse_errors_ok names); prints its
+# stats.
+clean_stats() {
+	local who f v
+	for who in "$@"; do
+		for f in dialogs send_errors parse_errors invalid; do
+			[ "$f" = parse_errors ] && [ "$who" = "${parse_errors_ok:-}" ] && continue
+			v=$(ua_stat "$who" "$f")
+			[ "$v" = 0 ] || fail "$who: $f at exit is ${v:-missing}, not 0"
+		done
+		echo "$who: $(grep '"event":"stats"' "$dir/$who.out")"
 	done
 }
