@@ -328,3 +328,12 @@ func (a *uaApp) close() statsEvent {
 func newCallID() string {
 	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64())
 }
+
+// callOptions are the options of every INVITE this UA sends outside a
+// dialog: the Call-ID callID (from newCallID) and a fresh SDP offer.
+func (a *uaApp) callOptions(callID string) *dialog.CallOptions {
+	return &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
+		CallID:         callID,
+		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.media.offer()},
+	}}
+}

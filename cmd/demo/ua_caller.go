@@ -47,11 +47,7 @@ loop:
 func (a *uaApp) placeCall(stopping, hardStop context.Context) {
 	a.placed.Add(1)
 	callID := newCallID()
-	opts := &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
-		CallID:         callID,
-		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.media.offer()},
-	}}
-	c, err := a.ua.Invite(stopping, a.f.call, opts)
+	c, err := a.ua.Invite(stopping, a.f.call, a.callOptions(callID))
 	if err != nil {
 		cut := stopping.Err() != nil && errors.Is(err, dialog.ErrCancelled)
 		if cut {
@@ -79,6 +75,14 @@ func (a *uaApp) placeCall(stopping, hardStop context.Context) {
 		a.transfer(stopping, hardStop, c, callID)
 	}
 	ev := callEvent{Event: "call_ended", CallID: callID, Direction: "out"}
+	a.hangUp(hardStop, c, &ev)
+	a.events.write(ev)
+}
+
+// hangUp sends BYE on the established call c unless the peer has ended it
+// first, waits for its end, and completes ev, its call_ended event: the
+// call's error, and why the BYE failed if it did.
+func (a *uaApp) hangUp(hardStop context.Context, c *dialog.Call, ev *callEvent) {
 	select {
 	case <-c.Done(): // the peer hung up first
 	default:
@@ -89,7 +93,6 @@ func (a *uaApp) placeCall(stopping, hardStop context.Context) {
 	}
 	<-c.Done() // Bye ends the call at once, whatever its outcome
 	ev.Reason = errString(c.Err())
-	a.events.write(ev)
 }
 
 // failedEvent describes a call that ended without being established;

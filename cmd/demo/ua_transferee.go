@@ -80,10 +80,7 @@ func (a *uaApp) referredCallOptions(in *refer.Incoming) *dialog.CallOptions {
 	a.mu.Lock()
 	a.referIDs[in] = callID
 	a.mu.Unlock()
-	return &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
-		CallID:         callID,
-		RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.media.offer()},
-	}}
+	return a.callOptions(callID)
 }
 
 // onReferredCall watches the call the Agent placed for a REFER. It is

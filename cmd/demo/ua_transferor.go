@@ -57,10 +57,7 @@ func (a *uaApp) transfer(stopping, hardStop context.Context, c *dialog.Call, cal
 		// REFERs with a Replaces naming that call.
 		consultID = newCallID()
 		var err error
-		consult, err = a.ua.Invite(stopping, a.f.transferTo, &dialog.CallOptions{InitialOptions: dialog.InitialOptions{
-			CallID:         consultID,
-			RequestOptions: dialog.RequestOptions{ContentType: sdpType, Body: a.media.offer()},
-		}})
+		consult, err = a.ua.Invite(stopping, a.f.transferTo, a.callOptions(consultID))
 		if err != nil {
 			ev := failedEvent(consultID, "out", err, stopping.Err() != nil && errors.Is(err, dialog.ErrCancelled))
 			ev.Purpose = "consult"
@@ -154,15 +151,6 @@ func (a *uaApp) endConsult(hardStop context.Context, c *dialog.Call, callID stri
 		t.Stop()
 	}
 	ev := callEvent{Event: "call_ended", CallID: callID, Direction: "out", Purpose: "consult"}
-	select {
-	case <-c.Done():
-	default:
-		if err := c.Bye(hardStop); err != nil {
-			a.hangupsFailed.Add(1)
-			ev.ByeError = err.Error()
-		}
-	}
-	<-c.Done()
-	ev.Reason = errString(c.Err())
+	a.hangUp(hardStop, c, &ev)
 	a.events.write(ev)
 }
