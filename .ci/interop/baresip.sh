@@ -43,124 +43,29 @@
 # script exits 1 if any case failed, 0 (with a SKIP line) when baresip
 # cannot be had outside CI.
 set -euo pipefail
+. "$(dirname "$0")/lib.bash"
 export LC_ALL=C
 
 CASE_TIMEOUT=${CASE_TIMEOUT:-30}
 BARESIP_MODULES=${BARESIP_MODULES:-/usr/lib/baresip/modules}
 modules=(g711 aubridge account menu ctrl_tcp)
 
-# ----------------------------------------------------------------------
-# Helpers shared by the driver and the cases.
-
-say() { echo "baresip: $*"; }
-
-# since START: seconds elapsed since START (date +%s.%N), one decimal.
-since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+say() { echo "$self: $*"; }
 
 # ======================================================================
 # A case: bash baresip.sh --case NAME DIR, run by the driver below under
 # timeout (and unshare -n). It writes its reason for failing to DIR/reason.
 if [ "${1:-}" = --case ]; then
 	name=$2
-	dir=$3
-	demo=$(dirname "$dir")/demo
+	case_begin "$3" # lib.bash: the case's files in $dir, fail, cleanup
 	BARESIP=${BARESIP:-baresip}
 	[ "${BARESIP_NETNS:-0}" = 1 ] && ip link set lo up
-
-	pids=()
-	cap_pid=
-	cleanup() {
-		local pid i
-		for pid in "${pids[@]}"; do
-			kill -KILL "$pid" 2>/dev/null || true
-			{ wait "$pid"; } 2>/dev/null || true
-		done
-		if [ -n "$cap_pid" ]; then
-			# SIGINT lets tshark write out what it captured.
-			kill -INT "$cap_pid" 2>/dev/null || true
-			for ((i = 0; i < 20; i++)); do
-				kill -0 "$cap_pid" 2>/dev/null || break
-				sleep 0.1
-			done
-			kill -KILL "$cap_pid" 2>/dev/null || true
-		fi
-	}
-	trap cleanup EXIT
-	trap 'echo "killed (signal)" >"$dir/reason"; exit 1' INT TERM
-	set -E
-	trap 'echo "line $LINENO: $BASH_COMMAND: status $?" >"$dir/reason"' ERR
-
-	fail() {
-		echo "$*" >"$dir/reason"
-		exit 1
-	}
 
 	# port_free PORT: nothing bound to PORT, over UDP or TCP, on IPv4.
 	port_free() {
 		local hex
 		hex=$(printf ':%04X ' "$1")
 		! grep -q "$hex" /proc/net/udp /proc/net/tcp
-	}
-
-	# wait_for FILE REGEX SECONDS: whether a line of FILE matches the
-	# extended REGEX within SECONDS.
-	wait_for() {
-		local i
-		for ((i = 0; i < $3 * 10; i++)); do
-			grep -qE -- "$2" "$1" 2>/dev/null && return 0
-			sleep 0.1
-		done
-		grep -qE -- "$2" "$1" 2>/dev/null
-	}
-
-	# start_ua WHO ARGS...: our UA as WHO on a free port of 127.0.0.1;
-	# sets WHO_port and WHO_pid once it has printed its listening event.
-	start_ua() {
-		local who=$1 pid port i
-		shift
-		# Created here: the background process opens them only later.
-		: >"$dir/$who.out"
-		: >"$dir/$who.err"
-		"$demo" ua -listen 127.0.0.1:0 -user "$who" "$@" >"$dir/$who.out" 2>"$dir/$who.err" &
-		pid=$!
-		pids+=("$pid")
-		for ((i = 0; i < 100; i++)); do
-			port=$(sed -n 's/.*"event":"listening".*"addr":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$dir/$who.out")
-			[ -n "$port" ] && break
-			kill -0 "$pid" 2>/dev/null || fail "$who (demo ua) exited before listening: $(tail -n 3 "$dir/$who.err")"
-			sleep 0.1
-		done
-		[ -n "$port" ] || fail "$who (demo ua) did not listen within 10 s"
-		printf -v "${who}_port" %s "$port"
-		printf -v "${who}_pid" %s "$pid"
-	}
-
-	# wait_exit WHO SECONDS: waits for our UA WHO to exit by itself; sets
-	# WHO_rc.
-	wait_exit() {
-		local who=$1 pidvar="${1}_pid" rc=0 i
-		for ((i = 0; i < $2 * 10; i++)); do
-			kill -0 "${!pidvar}" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "${!pidvar}" 2>/dev/null && fail "$who (demo ua) did not exit within $2 s"
-		wait "${!pidvar}" || rc=$?
-		printf -v "${who}_rc" %s "$rc"
-	}
-
-	# stop_ua WHO: SIGTERM, then at most 5 s for our UA WHO to hang up,
-	# write its stats and exit 0.
-	stop_ua() {
-		local who=$1 pidvar="${1}_pid" rcvar="${1}_rc"
-		kill -0 "${!pidvar}" 2>/dev/null || fail "$who (demo ua) died during the case: $(tail -n 3 "$dir/$who.err")"
-		kill -TERM "${!pidvar}"
-		wait_exit "$who" 5
-		[ "${!rcvar}" = 0 ] || fail "$who (demo ua) exited with status ${!rcvar}"
-	}
-
-	# ua_stat WHO FIELD: the numeric FIELD of WHO's stats event.
-	ua_stat() {
-		grep '"event":"stats"' "$dir/$1.out" | tail -n 1 | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"
 	}
 
 	# start_baresip WHO: a headless baresip for user WHO, with its own
@@ -200,7 +105,7 @@ if [ "${1:-}" = --case ]; then
 			# -s traces every SIP message it sends and receives to stdout.
 			"$BARESIP" -f "$conf" -s -t "$CASE_TIMEOUT" </dev/null >"$dir/$who.baresip" 2>&1 &
 			bs_pid=$!
-			pids+=("$bs_pid")
+			started "$bs_pid"
 			for ((i = 0; i < 50; i++)); do
 				kill -0 "$bs_pid" 2>/dev/null || break
 				if grep -q '^baresip is ready' "$dir/$who.baresip" &&
@@ -225,7 +130,7 @@ if [ "${1:-}" = --case ]; then
 		ctrl_log=$dir/$1.ctrl
 		: >"$ctrl_log"
 		cat <&3 >>"$ctrl_log" &
-		pids+=($!)
+		started $!
 		ctrl reginfo reginfo "" 5 >/dev/null
 	}
 
@@ -279,37 +184,7 @@ if [ "${1:-}" = --case ]; then
 		sed "s/^/$1 (baresip): /" "$dir/$1.ladder"
 	}
 
-	# expect WHO REGEX WHAT [SECONDS]: waits for an event line of our UA
-	# WHO matching REGEX; fails naming WHAT.
-	expect() {
-		wait_for "$dir/$1.out" "$2" "${4:-10}" || fail "$1: no $3 within ${4:-10} s"
-	}
-
-	if [ -n "${CAPTURE:-}" ]; then
-		tshark -i lo -w "$CAPTURE/$name.pcap" -f 'udp or tcp' >/dev/null 2>"$dir/tshark.err" &
-		cap_pid=$!
-		wait_for "$dir/tshark.err" "^Capturing on" 5 || fail "tshark did not start: $(cat "$dir/tshark.err")"
-	fi
-
-	# clean_stats WHO...: each UA exited with no dialog left and no
-	# transport error; prints its stats.
-	clean_stats() {
-		local who f
-		for who in "$@"; do
-			for f in dialogs send_errors parse_errors invalid; do
-				[ "$f" = parse_errors ] && [ "$who" = "${parse_errors_ok:-}" ] && continue
-				[ "$(ua_stat "$who" "$f")" = 0 ] || fail "$who: $f at exit is $(ua_stat "$who" "$f"), not 0"
-			done
-			echo "$who: $(grep '"event":"stats"' "$dir/$who.out")"
-		done
-	}
-
-	# no_event WHO REGEX WHAT: WHO wrote no event line matching REGEX.
-	no_event() {
-		if grep -E -- "$2" "$dir/$1.out"; then
-			fail "$1: unexpected $3"
-		fi
-	}
+	[ -z "${CAPTURE:-}" ] || capture "$CAPTURE/$name.pcap" 'udp or tcp'
 
 	# transfer_a VARIANT: baresip is the transferee. Carol (our UA)
 	# answers; Bob is baresip; Alice (our UA) calls Bob, REFERs him to
@@ -333,11 +208,11 @@ if [ "${1:-}" = --case ]; then
 		attended) args=(-attended) ;;
 		*) fail "unknown case transfer-a-$variant" ;;
 		esac
-		start_ua carol -duration 25s
+		ua carol -duration 25s
 		start_baresip bob
 		local bob_uri="sip:bob@127.0.0.1:$bs_port" carol_uri="sip:carol@127.0.0.1:$carol_port"
-		start_ua alice -call "$bob_uri" -transfer-to "$carol_uri" "${args[@]}" -duration 20s
-		wait_exit alice 15
+		ua alice -call "$bob_uri" -transfer-to "$carol_uri" "${args[@]}" -duration 20s
+		ua_exit alice 15
 		sip_ladder bob
 		grep -E '"event":"(refer_|notify|transfer_)' "$dir/alice.out" | sed 's/^/alice: /'
 		expect alice '"event":"call_established".*"direction":"out"' "call_established (to Bob)" 0
@@ -410,8 +285,8 @@ if [ "${1:-}" = --case ]; then
 		declined) args=(-accept-refer=false) ;;
 		*) fail "unknown case transfer-b-$variant" ;;
 		esac
-		start_ua bob -duration 25s "${args[@]}"
-		start_ua carol -duration 25s
+		ua bob -duration 25s "${args[@]}"
+		ua carol -duration 25s
 		start_baresip alice
 		local bob_uri="sip:bob@127.0.0.1:$bob_port" carol_uri="sip:carol@127.0.0.1:$carol_port"
 		ctrl dial dial "$bob_uri"
@@ -463,8 +338,8 @@ if [ "${1:-}" = --case ]; then
 	case $name in
 	call-out)
 		start_baresip bob
-		start_ua alice -call "sip:bob@127.0.0.1:$bs_port" -hold 1s -duration 20s
-		wait_exit alice 15
+		ua alice -call "sip:bob@127.0.0.1:$bs_port" -hold 1s -duration 20s
+		ua_exit alice 15
 		expect alice '"event":"call_established".*"direction":"out"' "call_established"
 		expect alice '"event":"call_ended".*"reason":"dialog: local hang-up"' "call_ended (local hang-up)"
 		[ "$alice_rc" = 0 ] || fail "alice (demo ua) exited with status $alice_rc"
@@ -473,7 +348,7 @@ if [ "${1:-}" = --case ]; then
 		echo "alice: $(grep '"event":"stats"' "$dir/alice.out")"
 		;;
 	call-in)
-		start_ua bob -duration 20s
+		ua bob -duration 20s
 		start_baresip alice
 		ctrl dial dial "sip:bob@127.0.0.1:$bob_port"
 		expect bob '"event":"call_established".*"direction":"in"' "call_established"
@@ -501,35 +376,18 @@ cd "$(dirname "$0")/../.."
 CASES=${CASES:-call-out call-in transfer-a transfer-a-norefersub transfer-a-out-of-dialog transfer-a-attended
 	transfer-b transfer-b-rfc3515 transfer-b-declined}
 
-# skip_or_fail MESSAGE: without baresip a run outside CI skips; CI fails.
-skip_or_fail() {
-	if [ "${CI:-}" = true ]; then
-		say "FAIL: $*"
-		exit 1
-	fi
-	say "SKIP: $*"
-	exit 0
-}
-
 tmp=$(mktemp -d)
 case_pid=
 cleanup() {
-	for pid in $case_pid; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
+	[ -z "$case_pid" ] || kill -KILL "$case_pid" 2>/dev/null || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 if [ -z "${BARESIP:-}" ]; then
-	if ! command -v baresip >/dev/null; then
-		command -v apt-get >/dev/null || { say "SKIP: baresip is not installed and there is no apt-get"; exit 0; }
-		say "installing baresip-core with apt-get"
-		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends baresip-core; } \
-			>"$tmp/apt.log" 2>&1 || { tail -n 20 "$tmp/apt.log" >&2; skip_or_fail "apt-get could not install baresip-core"; }
-	fi
-	BARESIP=$(command -v baresip) || skip_or_fail "baresip is not on PATH after installing it"
+	need_peer baresip baresip-core
+	BARESIP=$(command -v baresip)
 fi
 export BARESIP BARESIP_MODULES CASE_TIMEOUT
 for m in "${modules[@]}"; do
@@ -549,11 +407,7 @@ if [ -n "${CAPTURE:-}" ]; then
 fi
 
 began=$(date +%s.%N)
-if [ -n "${DEMO:-}" ]; then
-	cp "$DEMO" "$tmp/demo"
-else
-	go build -o "$tmp/demo" ./cmd/demo
-fi
+build_demo "$tmp/demo"
 say "$("$BARESIP" -h 2>&1 | head -n 1 || true); demo ua ready in $(since "$began") s; netns=$NETNS"
 
 # dump DIR: what a failed case left, for the log.
@@ -577,18 +431,15 @@ passed=0
 for c in $CASES; do
 	dir=$tmp/$c
 	mkdir -p "$dir"
+	ln "$tmp/demo" "$dir/demo" 2>/dev/null || cp "$tmp/demo" "$dir/demo"
 	start=$(date +%s.%N)
 	cmd=(bash "$0" --case "$c" "$dir")
 	if [ "$NETNS" = 1 ]; then
 		cmd=(env BARESIP_NETNS=1 unshare -n "${cmd[@]}")
 	fi
-	rc=0
-	timeout -k 3 "$CASE_TIMEOUT" "${cmd[@]}" >"$dir/case.log" 2>&1 &
-	case_pid=$!
-	wait "$case_pid" || rc=$?
-	case_pid=
+	case_run "$dir" "${cmd[@]}"
 	elapsed=$(since "$start")
-	if [ "$rc" = 0 ]; then
+	if [ "$case_rc" = 0 ]; then
 		sed 's/^/  /' "$dir/case.log"
 		# A case whose success is a failure status says which.
 		case $c in
@@ -600,13 +451,11 @@ for c in $CASES; do
 		say "$c: PASS ($expected$elapsed s)"
 		passed=$((passed + 1))
 	else
-		reason=$(cat "$dir/reason" 2>/dev/null || true)
-		[ "$rc" = 124 ] || [ "$rc" = 137 ] && reason="timed out after $CASE_TIMEOUT s${reason:+ ($reason)}"
 		{
 			sed 's/^/  /' "$dir/case.log"
 			dump "$dir"
 		} >&2
-		say "$c: FAIL: ${reason:-exit $rc} ($elapsed s)"
+		say "$c: FAIL: ${case_reason:-exit $case_rc} ($elapsed s)"
 		failed=$((failed + 1))
 	fi
 done

@@ -82,31 +82,14 @@ kam_pid=
 ua_pids=()    # the instances (killed ones are emptied)
 extra_pids=() # transferors and callers
 cleanup() {
-	# Kamailio's workers are children of its main process.
-	[ -z "$kam_pid" ] || pkill -KILL -P "$kam_pid" 2>/dev/null || true
-	for pid in $kam_pid "${ua_pids[@]}" "${extra_pids[@]}"; do
-		[ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true
-	done
+	kill_tree "$kam_pid" "${ua_pids[@]}" "${extra_pids[@]}"
 	if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 began=$(date +%s)
-if ! command -v kamailio >/dev/null; then
-	if ! command -v apt-get >/dev/null; then
-		[ "${CI:-}" = true ] && fail "kamailio is not installed and there is no apt-get"
-		echo "$self: SKIP: kamailio is not installed and there is no apt-get"
-		exit 0
-	fi
-	echo "$self: installing kamailio with apt-get"
-	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kamailio; } >"$tmp/apt.log" 2>&1; then
-		tail -n 20 "$tmp/apt.log" >&2
-		[ "${CI:-}" = true ] && fail "apt-get could not install kamailio"
-		echo "$self: SKIP: apt-get could not install kamailio"
-		exit 0
-	fi
-fi
+need_peer kamailio kamailio
 go build -o "$tmp/demo" ./cmd/demo
 
 free_port
@@ -254,20 +237,12 @@ start_kamailio() {
 		echo "1 sip:127.0.0.1:${ua_port[i]} 0 0" >>"$tmp/dispatcher.list"
 	done
 	write_config "$2"
-	kamailio -c -f "$tmp/kamailio.cfg" >"$tmp/kamailio.check" 2>&1 || { cat "$tmp/kamailio.check" >&2; fail "kamailio rejects its configuration"; }
-	kamailio -f "$tmp/kamailio.cfg" -DD -E -Y "$tmp" -m 128 -M 8 >"$tmp/kamailio.log" 2>&1 &
-	kam_pid=$!
-	for ((i = 0; i < 100; i++)); do
-		udp_bound "$kam_port" && break
-		kill -0 "$kam_pid" 2>/dev/null || { tail -n 20 "$tmp/kamailio.log" >&2; fail "kamailio exited at start-up"; }
-		sleep 0.1
-	done
-	udp_bound "$kam_port" || fail "kamailio did not listen within 10 s"
+	kamailio_start kamailio "$kam_port" -m 128 -M 8
+	kam_pid=$kamailio_pid
 }
 
 stop_kamailio() {
-	kill -TERM "$kam_pid"
-	wait "$kam_pid" 2>/dev/null || true
+	kamailio_stop kamailio
 	kam_pid=
 }
 

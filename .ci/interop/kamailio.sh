@@ -36,36 +36,19 @@ CASES=${CASES:-blind attended norefersub out-of-dialog merged}
 CASE_TIMEOUT=${CASE_TIMEOUT:-20}
 
 tmp=$(mktemp -d)
-kam_pid=
+kamailio_pid=
 bob_pid=
 carol_pid=
 alice_pid=
 cleanup() {
-	# Kamailio's workers are children of its main process.
-	[ -z "$kam_pid" ] || pkill -KILL -P "$kam_pid" 2>/dev/null || true
-	for pid in $kam_pid $alice_pid $bob_pid $carol_pid; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
+	kill_tree "$kamailio_pid" "$alice_pid" "$bob_pid" "$carol_pid"
 	if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 began=$(date +%s)
-if ! command -v kamailio >/dev/null; then
-	if ! command -v apt-get >/dev/null; then
-		[ "${CI:-}" = true ] && fail "kamailio is not installed and there is no apt-get"
-		echo "$self: SKIP: kamailio is not installed and there is no apt-get"
-		exit 0
-	fi
-	echo "$self: installing kamailio with apt-get"
-	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kamailio; } >"$tmp/apt.log" 2>&1; then
-		tail -n 20 "$tmp/apt.log" >&2
-		[ "${CI:-}" = true ] && fail "apt-get could not install kamailio"
-		echo "$self: SKIP: apt-get could not install kamailio"
-		exit 0
-	fi
-fi
+need_peer kamailio kamailio
 go build -o "$tmp/demo" ./cmd/demo
 
 # The proxy: core modules only, one worker so its log is in order. It
@@ -75,18 +58,18 @@ go build -o "$tmp/demo" ./cmd/demo
 # ACK or CANCEL without one goes with its transaction.
 free_port
 kam_port=$port
-cat >"$tmp/kamailio.cfg" <<EOF
+kamailio_config kamailio "$kam_port" <<'EOF'
 #!KAMAILIO
 debug=2
 log_stderror=yes
 children=1
-listen=udp:127.0.0.1:$kam_port
+listen=udp:127.0.0.1:@PORT@
 disable_tcp=yes
 dns=no
 rev_dns=no
 use_dns_cache=no
 auto_aliases=no
-alias="127.0.0.1:$kam_port"
+alias="127.0.0.1:@PORT@"
 
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -99,7 +82,7 @@ loadmodule "xlog.so"
 loadmodule "corex.so"
 
 request_route {
-	xlog("L_NOTICE", "relay \$rm \$ru totag=\$tt\n");
+	xlog("L_NOTICE", "relay $rm $ru totag=$tt\n");
 	if (!mf_process_maxfwd_header("10")) {
 		sl_send_reply("483", "Too Many Hops");
 		exit;
@@ -113,7 +96,7 @@ request_route {
 			t_relay();
 			exit;
 		}
-		xlog("L_NOTICE", "unrouted \$rm \$ru\n");
+		xlog("L_NOTICE", "unrouted $rm $ru\n");
 		sl_send_reply("404", "Not Here");
 		exit;
 	}
@@ -127,25 +110,17 @@ request_route {
 	if (is_method("INVITE|REFER|SUBSCRIBE")) {
 		record_route();
 	}
-	if (is_method("INVITE") && \$rU == "fork") {
-		append_branch("sip:fork2@\$rd:\$rp");
+	if (is_method("INVITE") && $rU == "fork") {
+		append_branch("sip:fork2@$rd:$rp");
 	}
 	t_relay();
 }
 
 onreply_route {
-	xlog("L_NOTICE", "reply \$rs \$rm\n");
+	xlog("L_NOTICE", "reply $rs $rm\n");
 }
 EOF
-kamailio -c -f "$tmp/kamailio.cfg" >"$tmp/kamailio.check" 2>&1 || { cat "$tmp/kamailio.check" >&2; fail "kamailio rejects its configuration"; }
-kamailio -f "$tmp/kamailio.cfg" -DD -E -Y "$tmp" -m 32 -M 4 >"$tmp/kamailio.log" 2>&1 &
-kam_pid=$!
-for ((i = 0; i < 100; i++)); do
-	udp_bound "$kam_port" && break
-	kill -0 "$kam_pid" 2>/dev/null || { tail -n 20 "$tmp/kamailio.log" >&2; fail "kamailio exited at start-up"; }
-	sleep 0.1
-done
-udp_bound "$kam_port" || fail "kamailio did not listen within 10 s"
+kamailio_start kamailio "$kam_port"
 proxy="sip:127.0.0.1:$kam_port;lr"
 echo "$self: $(kamailio -v 2>&1 | head -n 1) on 127.0.0.1:$kam_port"
 
@@ -268,10 +243,7 @@ for c in $CASES; do
 	fi
 done
 
-# SIGTERM: Kamailio's main process stops its workers.
-kill -TERM "$kam_pid"
-wait "$kam_pid" 2>/dev/null || true
-kam_pid=
+kamailio_stop kamailio
 
 # Bob and Carol, stopped, must count every transfer.
 kill -TERM "$bob_pid" "$carol_pid"

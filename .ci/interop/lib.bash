@@ -1,6 +1,9 @@
 # Helpers shared by the interop scripts; sourced, never run (.ci/run runs
-# the *.sh files only). A script sets tmp before calling the helpers that
-# read its files.
+# the *.sh files only), so that each script reads as its scenario. A script
+# sets tmp before calling the helpers that read its files. In order: output
+# and ports; "demo ua" processes; getting a peer (need_peer, build_demo);
+# Kamailio by PID; cases run one per child process (baresip.sh,
+# linphone.sh).
 
 # self is the script's name without .sh, for messages.
 self=${0##*/}
@@ -111,4 +114,250 @@ await_bound() {
 	kill -KILL "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
 	return 1
+}
+
+# since START: seconds elapsed since START (date +%s.%N), one decimal.
+since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+
+# skip_or_fail MESSAGE: a peer that cannot be had skips the script outside
+# CI (a SKIP line, exit 0) and fails it in CI.
+skip_or_fail() {
+	[ "${CI:-}" = true ] && fail "$*"
+	echo "$self: SKIP: $*"
+	exit 0
+}
+
+# need_peer COMMAND PACKAGE: makes sure COMMAND is on PATH, installing the
+# Debian PACKAGE with apt-get when it is not (skip_or_fail if it cannot).
+need_peer() {
+	local log
+	command -v "$1" >/dev/null && return 0
+	command -v apt-get >/dev/null || skip_or_fail "$1 is not installed and there is no apt-get"
+	echo "$self: installing $2 with apt-get"
+	log=$(mktemp)
+	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2"; } >"$log" 2>&1; then
+		tail -n 20 "$log" >&2
+		rm -f "$log"
+		skip_or_fail "apt-get could not install $2"
+	fi
+	rm -f "$log"
+	command -v "$1" >/dev/null || skip_or_fail "$1 is not on PATH after installing $2"
+}
+
+# build_demo FILE: the demo binary at FILE: a copy of $DEMO when set, else
+# built from ./cmd/demo (run from the repository's root).
+build_demo() {
+	if [ -n "${DEMO:-}" ]; then
+		cp "$DEMO" "$1"
+	else
+		go build -o "$1" ./cmd/demo
+	fi
+}
+
+# ----------------------------------------------------------------------
+# Kamailio, run in the foreground by PID, its files in $tmp.
+
+# kamailio_config NAME PORT [KEY=VALUE...] <TEMPLATE: writes $tmp/NAME.cfg
+# from the configuration on standard input, with @PORT@ replaced by PORT
+# and each @KEY@ by VALUE. A quoted here-document keeps Kamailio's $ as is.
+kamailio_config() {
+	local cfg kv
+	cfg=$(cat)
+	cfg=${cfg//"@PORT@"/"$2"}
+	for kv in "${@:3}"; do
+		cfg=${cfg//"@${kv%%=*}@"/"${kv#*=}"}
+	done
+	printf '%s\n' "$cfg" >"$tmp/$1.cfg"
+}
+
+# kamailio_start NAME PORT [OPTIONS...]: checks $tmp/NAME.cfg, then runs
+# Kamailio with it in the foreground (-DD -E, log in $tmp/NAME.log) with
+# OPTIONS (default "-m 32 -M 4": shared and private memory in MB), and sets
+# NAME_pid. Returns once it has bound UDP PORT of 127.0.0.1 (at most 10 s);
+# fails the script, with the log's tail, if it exits or does not bind.
+kamailio_start() {
+	local name=$1 port=$2 pid i
+	shift 2
+	[ $# -gt 0 ] || set -- -m 32 -M 4
+	kamailio -c -f "$tmp/$name.cfg" >"$tmp/$name.check" 2>&1 ||
+		{ cat "$tmp/$name.check" >&2; fail "kamailio rejects its configuration"; }
+	kamailio -f "$tmp/$name.cfg" -DD -E -Y "$tmp" "$@" >"$tmp/$name.log" 2>&1 &
+	pid=$!
+	printf -v "${name}_pid" %s "$pid"
+	for ((i = 0; i < 100; i++)); do
+		udp_bound "$port" && return 0
+		kill -0 "$pid" 2>/dev/null || { tail -n 20 "$tmp/$name.log" >&2; fail "kamailio exited at start-up"; }
+		sleep 0.1
+	done
+	tail -n 20 "$tmp/$name.log" >&2
+	fail "kamailio did not listen within 10 s"
+}
+
+# kamailio_stop NAME: SIGTERM to Kamailio NAME's main process, which stops
+# its workers; waits for it and empties NAME_pid.
+kamailio_stop() {
+	local pidvar="${1}_pid"
+	[ -n "${!pidvar}" ] || return 0
+	kill -TERM "${!pidvar}" 2>/dev/null || true
+	wait "${!pidvar}" 2>/dev/null || true
+	printf -v "$pidvar" %s ""
+}
+
+# kill_tree PID...: SIGKILL to each PID and to its children (a Kamailio's
+# workers), for the cleanup on exit; empty PIDs are ignored.
+kill_tree() {
+	local pid
+	for pid in "$@"; do
+		[ -n "$pid" ] || continue
+		pkill -KILL -P "$pid" 2>/dev/null || true
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+}
+
+# ----------------------------------------------------------------------
+# Cases run one per child process ("SCRIPT --case NAME DIR", as baresip.sh
+# and linphone.sh do): the driver runs each under timeout with case_run;
+# the case keeps its files in DIR, writes why it failed to DIR/reason, and
+# has every process it starts killed by PID when it ends.
+
+# case_run DIR CMD...: the driver's side: runs the case CMD under timeout
+# (CASE_TIMEOUT seconds, then 3 more before SIGKILL), output in DIR/case.log;
+# sets case_rc and case_reason (DIR/reason, or the timeout). What a case
+# cut short left running is killed by PID: each PID in DIR/pids whose
+# command line names DIR. case_pid is the running case, for the cleanup.
+case_run() {
+	local dir=$1 pid
+	shift
+	case_rc=0
+	timeout -k 3 "$CASE_TIMEOUT" "$@" >"$dir/case.log" 2>&1 &
+	case_pid=$!
+	wait "$case_pid" || case_rc=$?
+	case_pid=
+	for pid in $(cat "$dir/pids" 2>/dev/null); do
+		if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$dir/"; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	case_reason=$(cat "$dir/reason" 2>/dev/null || true)
+	if [ "$case_rc" = 124 ] || [ "$case_rc" = 137 ]; then
+		case_reason="timed out after $CASE_TIMEOUT s${case_reason:+ ($case_reason)}"
+	fi
+}
+
+# case_begin DIR: the case's side, first thing: DIR holds its files (tmp
+# too, for start_demo); fail and any failing command write the reason to
+# DIR/reason; on exit case_cleanup kills what it started.
+case_begin() {
+	dir=$1
+	tmp=$1
+	pids=()
+	cap_pid=
+	trap case_cleanup EXIT
+	trap 'echo "killed (signal)" >"$dir/reason"; exit 1' INT TERM
+	set -E
+	trap 'echo "line $LINENO: $BASH_COMMAND: status $?" >"$dir/reason"' ERR
+	fail() {
+		echo "$*" >"$dir/reason"
+		exit 1
+	}
+}
+
+# case_cleanup: SIGKILL to every process started, then SIGINT to tshark,
+# which then writes out what it captured (at most 3 s).
+case_cleanup() {
+	local pid i
+	for pid in "${pids[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+		{ wait "$pid"; } 2>/dev/null || true
+	done
+	if [ -n "$cap_pid" ]; then
+		kill -INT "$cap_pid" 2>/dev/null || true
+		for ((i = 0; i < 30; i++)); do
+			kill -0 "$cap_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$cap_pid" 2>/dev/null || true
+	fi
+}
+
+# started PID: PID is killed when the case ends, and by case_run after it
+# if a timeout cut the case's own cleanup short.
+started() {
+	pids+=("$1")
+	echo "$1" >>"$dir/pids"
+}
+
+# capture PCAP FILTER: tshark captures lo (capture FILTER) to PCAP until
+# the case ends; returns once it is capturing (at most 5 s).
+capture() {
+	tshark -i lo -w "$1" -f "$2" >/dev/null 2>"$dir/tshark.err" &
+	cap_pid=$!
+	echo "$cap_pid" >>"$dir/pids"
+	wait_for "$dir/tshark.err" "^Capturing on" 5 || fail "tshark did not start: $(cat "$dir/tshark.err")"
+}
+
+# wait_for FILE REGEX SECONDS: whether a line of FILE matches the extended
+# REGEX within SECONDS.
+wait_for() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	grep -qE -- "$2" "$1" 2>/dev/null
+}
+
+# ua WHO ARGS...: start_demo, WHO's process killed when the case ends.
+ua() {
+	start_demo "$@"
+	local pidvar="${1}_pid"
+	started "${!pidvar}"
+}
+
+# ua_exit WHO SECONDS: waits for our UA WHO to exit by itself; sets WHO_rc.
+ua_exit() {
+	local pidvar="${1}_pid" rc=0
+	wait_exit "${!pidvar}" "$2" || rc=$?
+	printf -v "${1}_rc" %s "$rc"
+}
+
+# stop_ua WHO: SIGTERM, then at most 5 s for our UA WHO to hang up, write
+# its stats and exit 0.
+stop_ua() {
+	local pidvar="${1}_pid" rcvar="${1}_rc"
+	kill -0 "${!pidvar}" 2>/dev/null || fail "$1 (demo ua) died during the case: $(tail -n 3 "$dir/$1.err")"
+	kill -TERM "${!pidvar}"
+	ua_exit "$1" 5
+	[ "${!rcvar}" = 0 ] || fail "$1 (demo ua) exited with status ${!rcvar}"
+}
+
+# ua_stat WHO FIELD: the number FIELD of our UA WHO's stats event.
+ua_stat() { json_field "$2" "$dir/$1.out"; }
+
+# expect WHO REGEX WHAT [SECONDS]: waits (default 10 s) for an event line
+# of our UA WHO matching REGEX; fails naming WHAT.
+expect() {
+	wait_for "$dir/$1.out" "$2" "${4:-10}" || fail "$1: no $3 within ${4:-10} s"
+}
+
+# no_event WHO REGEX WHAT: our UA WHO wrote no event line matching REGEX.
+no_event() {
+	if grep -E -- "$2" "$dir/$1.out"; then
+		fail "$1: unexpected $3"
+	fi
+}
+
+# clean_stats WHO...: each UA exited with no dialog left and no transport
+# error (but parse errors for the UA parse_errors_ok names); prints its
+# stats.
+clean_stats() {
+	local who f v
+	for who in "$@"; do
+		for f in dialogs send_errors parse_errors invalid; do
+			[ "$f" = parse_errors ] && [ "$who" = "${parse_errors_ok:-}" ] && continue
+			v=$(ua_stat "$who" "$f")
+			[ "$v" = 0 ] || fail "$who: $f at exit is ${v:-missing}, not 0"
+		done
+		echo "$who: $(grep '"event":"stats"' "$dir/$who.out")"
+	done
 }

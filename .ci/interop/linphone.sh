@@ -51,47 +51,15 @@ export LC_ALL=C
 
 CASE_TIMEOUT=${CASE_TIMEOUT:-45}
 
-# since START: seconds elapsed since START (date +%s.%N), one decimal.
-since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
-
 # ======================================================================
 # A case: bash linphone.sh --case NAME DIR, run by the driver under
 # timeout and unshare -n -m. It writes its reason for failing to DIR/reason.
 if [ "${1:-}" = --case ]; then
 	name=$2
-	dir=$3
-	tmp=$dir # lib.bash's start_demo runs $tmp/demo, writes $tmp/WHO.out
-	ip link set lo up
-
-	pids=()
+	case_begin "$3" # lib.bash: the case's files in $dir, fail, cleanup
 	lin_pid=
-	cap_pid=
-	cleanup() {
-		local pid i
-		[ -z "$lin_pid" ] || stop_linphone
-		for pid in "${pids[@]}"; do
-			kill -KILL "$pid" 2>/dev/null || true
-			{ wait "$pid"; } 2>/dev/null || true
-		done
-		if [ -n "$cap_pid" ]; then
-			# SIGINT lets tshark write out what it captured.
-			kill -INT "$cap_pid" 2>/dev/null || true
-			for ((i = 0; i < 30; i++)); do
-				kill -0 "$cap_pid" 2>/dev/null || break
-				sleep 0.1
-			done
-			kill -KILL "$cap_pid" 2>/dev/null || true
-		fi
-	}
-	trap cleanup EXIT
-	trap 'echo "killed (signal)" >"$dir/reason"; exit 1' INT TERM
-	set -E
-	trap 'echo "line $LINENO: $BASH_COMMAND: status $?" >"$dir/reason"' ERR
-
-	fail() {
-		echo "$*" >"$dir/reason"
-		exit 1
-	}
+	trap '[ -z "$lin_pid" ] || stop_linphone; case_cleanup' EXIT
+	ip link set lo up
 
 	# A private /tmp for linphonec's fixed socket. The case directory is
 	# under the old /tmp: the tmpfs hides it, so it is bound back from this
@@ -104,73 +72,10 @@ if [ "${1:-}" = --case ]; then
 	cd "$dir"
 	[ -x "$dir/demo" ] || fail "the case directory did not survive the private /tmp"
 
-	# wait_for FILE REGEX SECONDS: whether a line of FILE matches the
-	# extended REGEX within SECONDS.
-	wait_for() {
-		local i
-		for ((i = 0; i < $3 * 10; i++)); do
-			grep -qE -- "$2" "$1" 2>/dev/null && return 0
-			sleep 0.1
-		done
-		grep -qE -- "$2" "$1" 2>/dev/null
-	}
-
-	# expect WHO REGEX WHAT [SECONDS]: waits for an event line of our UA
-	# WHO matching REGEX; fails naming WHAT.
-	expect() {
-		wait_for "$dir/$1.out" "$2" "${4:-10}" || fail "$1: no $3 within ${4:-10} s"
-	}
-
 	# lin_expect REGEX WHAT [SECONDS]: waits for linphonec to print a line
 	# matching REGEX.
 	lin_expect() {
 		wait_for "$dir/linphone.out" "$1" "${3:-10}" || fail "linphone: no \"$2\" within ${3:-10} s"
-	}
-
-	# started PID: PID is killed when the case ends, and by the driver
-	# after it if a timeout cut the case's own cleanup short.
-	started() {
-		pids+=("$1")
-		echo "$1" >>"$dir/pids"
-	}
-
-	# ua WHO ARGS...: start_demo (lib.bash) with WHO's process killed at
-	# the end of the case.
-	ua() {
-		start_demo "$@"
-		local pidvar="${1}_pid"
-		started "${!pidvar}"
-	}
-
-	# ua_exit WHO SECONDS: waits for our UA WHO to exit by itself; sets
-	# WHO_rc.
-	ua_exit() {
-		local pidvar="${1}_pid" rc=0
-		wait_exit "${!pidvar}" "$2" || rc=$?
-		printf -v "${1}_rc" %s "$rc"
-	}
-
-	# stop_ua WHO: SIGTERM, then at most 5 s for our UA WHO to hang up,
-	# write its stats and exit 0.
-	stop_ua() {
-		local pidvar="${1}_pid" rcvar="${1}_rc"
-		kill -0 "${!pidvar}" 2>/dev/null || fail "$1 (demo ua) died during the case: $(tail -n 3 "$dir/$1.err")"
-		kill -TERM "${!pidvar}"
-		ua_exit "$1" 5
-		[ "${!rcvar}" = 0 ] || fail "$1 (demo ua) exited with status ${!rcvar}"
-	}
-
-	# clean_stats WHO...: each UA exited with no dialog left and no
-	# transport error; prints its stats.
-	clean_stats() {
-		local who f v
-		for who in "$@"; do
-			for f in dialogs send_errors parse_errors invalid; do
-				v=$(json_field "$f" "$dir/$who.out")
-				[ "$v" = 0 ] || fail "$who: $f at exit is ${v:-missing}, not 0"
-			done
-			echo "$who: $(grep '"event":"stats"' "$dir/$who.out")"
-		done
 	}
 
 	# start_linphone WHO [-a]: linphonec as user WHO on 127.0.0.1:5072
@@ -247,12 +152,7 @@ if [ "${1:-}" = --case ]; then
 		{ wait "$pid"; } 2>/dev/null || true
 	}
 
-	if command -v tshark >/dev/null; then
-		tshark -i lo -w "$dir/case.pcap" -f udp >/dev/null 2>"$dir/tshark.err" &
-		cap_pid=$!
-		echo "$cap_pid" >>"$dir/pids"
-		wait_for "$dir/tshark.err" "^Capturing on" 5 || fail "tshark did not start: $(cat "$dir/tshark.err")"
-	fi
+	! command -v tshark >/dev/null || capture "$dir/case.pcap" udp
 
 	case $name in
 	transferee | transferee-media)
@@ -373,13 +273,6 @@ fi
 cd "$(dirname "$0")/../.."
 CASES=${CASES:-transferee transferee-media blind-transferor attended-transferor attended-target}
 
-# skip_or_fail MESSAGE: outside CI a missing peer skips; CI fails.
-skip_or_fail() {
-	[ "${CI:-}" = true ] && fail "$*"
-	echo "$self: SKIP: $*"
-	exit 0
-}
-
 root=$(mktemp -d)
 case_pid=
 cleanup() {
@@ -389,13 +282,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if ! command -v linphonec >/dev/null; then
-	command -v apt-get >/dev/null || skip_or_fail "linphonec is not installed and there is no apt-get"
-	echo "$self: installing linphone-cli with apt-get"
-	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends linphone-cli; } \
-		>"$root/apt.log" 2>&1 || { tail -n 20 "$root/apt.log" >&2; skip_or_fail "apt-get could not install linphone-cli"; }
-	command -v linphonec >/dev/null || skip_or_fail "linphonec is not on PATH after installing linphone-cli"
-fi
+need_peer linphonec linphone-cli
 # linphonec --pipe needs a /tmp of its own and the cases 5060: namespaces.
 unshare -n -m true 2>/dev/null && command -v ip >/dev/null ||
 	skip_or_fail "unshare -n -m does not work here (linphonec needs a private /tmp)"
@@ -406,11 +293,7 @@ if [ -n "${CAPTURE:-}" ]; then
 fi
 
 began=$(date +%s.%N)
-if [ -n "${DEMO:-}" ]; then
-	cp "$DEMO" "$root/demo"
-else
-	go build -o "$root/demo" ./cmd/demo
-fi
+build_demo "$root/demo"
 echo "$self: linphonec $(linphonec --version 2>&1 | sed -n 's/^version: //p'); demo ua ready in $(since "$began") s"
 
 # sip_summary PCAP: one line per SIP message: time, ports, start line,
@@ -435,30 +318,17 @@ for c in $CASES; do
 	mkdir -p "$dir"
 	ln "$root/demo" "$dir/demo" 2>/dev/null || cp "$root/demo" "$dir/demo"
 	start=$(date +%s.%N)
-	rc=0
-	timeout -k 3 "$CASE_TIMEOUT" unshare -n -m bash "$0" --case "$c" "$dir" >"$dir/case.log" 2>&1 &
-	case_pid=$!
-	wait "$case_pid" || rc=$?
-	case_pid=
-	# What a case killed on timeout could not stop: its processes, by PID,
-	# each checked to be one of this case's (its command line names dir).
-	for pid in $(cat "$dir/pids" 2>/dev/null); do
-		if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/"; then
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	done
+	case_run "$dir" unshare -n -m bash "$0" --case "$c" "$dir"
 	elapsed=$(since "$start")
 	if [ -s "$dir/case.pcap" ]; then
 		[ -z "${CAPTURE:-}" ] || cp "$dir/case.pcap" "$CAPTURE/$c.pcap"
 		sip_summary "$dir/case.pcap" | sed 's/^/  sip: /' >>"$dir/case.log"
 	fi
-	if [ "$rc" = 0 ]; then
+	if [ "$case_rc" = 0 ]; then
 		sed 's/^/  /' "$dir/case.log"
 		echo "$self: $c: PASS ($elapsed s)"
 		passed=$((passed + 1))
 	else
-		reason=$(cat "$dir/reason" 2>/dev/null || true)
-		[ "$rc" = 124 ] || [ "$rc" = 137 ] && reason="timed out after $CASE_TIMEOUT s${reason:+ ($reason)}"
 		{
 			sed 's/^/  /' "$dir/case.log"
 			for f in "$dir"/*.out "$dir"/*.err; do
@@ -467,7 +337,7 @@ for c in $CASES; do
 				tail -n 60 "$f"
 			done
 		} >&2
-		echo "$self: $c: FAIL: ${reason:-exit $rc} ($elapsed s)"
+		echo "$self: $c: FAIL: ${case_reason:-exit $case_rc} ($elapsed s)"
 		failed=$((failed + 1))
 	fi
 done

@@ -1,3 +1,7 @@
+// "demo events", a standalone event notifier or subscriber (RFC 6665) for
+// interop tests: its usage text, flags and run. The agent is in
+// events_agent.go, the JSON it writes in events_trace.go.
+
 package main
 
 import (

@@ -1,3 +1,7 @@
+// The agent of "demo events" (eventsApp): the notifier's policy for
+// SUBSCRIBEs and the NOTIFYs it serves, the subscriber's subscriptions,
+// and the shutdown and stats of both.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Tests of "demo events" run in process: flags, a notifier and a
+// subscriber over UDP and TCP, unsubscribing, an unknown package, exit.
+
 package main
 
 import (

@@ -1,3 +1,7 @@
+// What "demo events" writes on standard output: the transport tracer that
+// follows NOTIFYs and SUBSCRIBEs on the wire, and the JSON events and
+// stats.
+
 package main
 
 import (

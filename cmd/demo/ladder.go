@@ -1,3 +1,7 @@
+// The ladder diagram (Ladder): parties as columns, one arrow per SIP
+// message, retransmissions dimmed, in text with optional colour. What an
+// arrow says is in ladder_label.go, the SVG form in ladder_svg.go.
+
 package main
 
 import (

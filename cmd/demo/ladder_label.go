@@ -1,3 +1,6 @@
+// What each arrow of the ladder says (describeForLadder) and how labels and
+// intro lines wrap to fit 100 columns.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// The ladder as an SVG image (-svg): what a Ladder records while it draws,
+// and WriteSVG.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Tests of the SVG ladder: the demo's -svg document, decoded whole, and
+// the committed docs/transfer.svg.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// The package's TestMain: no goroutine may outlive the tests.
+
 package main
 
 import (

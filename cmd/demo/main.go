@@ -16,15 +16,21 @@
 // events" an event notifier or subscriber ("demo events -h"); "demo help"
 // is "demo -h".
 //
-// Where things are:
+// Where things are (each file starts with a comment saying what it holds):
 //   - main.go: the commands and the demo's flags;
 //   - transfers.go: the three user agents and the two transfer stories;
 //   - ladder.go, ladder_label.go, ladder_svg.go: the ladder diagram, what
 //     each arrow says and how labels wrap in 100 columns, and its SVG form;
 //   - pcap.go: the -pcap writer; sdp.go: the session descriptions (RFC 3264);
-//   - ua.go: "demo ua";
+//   - ua.go: "demo ua", its run and its application (uaApp), with
+//     ua_flags.go (flags, usage), ua_callee.go, ua_transferee.go,
+//     ua_caller.go, ua_transferor.go (one file per role), ua_register.go
+//     (-register and digest) and ua_output.go (its JSON events);
 //   - events.go, events_agent.go, events_trace.go: "demo events", its
-//     flags, its notifier and subscriber, and the JSON events it writes.
+//     flags, its notifier and subscriber, and the JSON events it writes;
+//   - jsonlines.go: the JSON line writer both subcommands use;
+//   - tests sit beside what they test, with testutil_test.go (a subcommand
+//     run in process), ua_harness_test.go and ladder_fixtures_test.go.
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Tests of the transfer demo (runDemo): both transfers over each transport,
+// hold, flags, help and timeout, and the 100-column width of its output.
+
 package main
 
 import (

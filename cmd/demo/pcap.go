@@ -1,3 +1,7 @@
+// The -pcap writer (PcapWriter): every message of a run as a libpcap
+// capture with IPv4/IPv6 and UDP headers, and tracers, which fans one
+// trace out to several tracers.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Tests of the pcap writer: a capture read back field by field (and by
+// tshark when installed).
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Tests that README.md says what the demo does: its flags, commands,
+// ladder and fuzz-target counts.
+
 package main
 
 import (

@@ -1,3 +1,9 @@
+// The demo's session descriptions (RFC 4566) and its offer/answer rules
+// (RFC 3264). The demo sends and receives no RTP, yet it describes itself
+// as a real endpoint does: one PCMU audio stream (payload 0) on an even
+// port of its own address, sendrecv. A description that offers no usable
+// media (port 9, a=inactive) makes linphone 5.1 ignore a REFER on the call.
+
 package main
 
 import (
@@ -6,12 +12,6 @@ import (
 	"strconv"
 	"sync/atomic"
 )
-
-// The demo's session descriptions (RFC 4566) and its offer/answer rules
-// (RFC 3264). The demo sends and receives no RTP, yet it describes itself
-// as a real endpoint does: one PCMU audio stream (payload 0) on an even
-// port of its own address, sendrecv. A description that offers no usable
-// media (port 9, a=inactive) makes linphone 5.1 ignore a REFER on the call.
 
 // mediaDesc is what every description of one UA says: its address and
 // the RTP port it names (no socket is behind it); and where the sess-ids

@@ -1,3 +1,6 @@
+// Tests of the demo's session descriptions (sdp.go) and of "demo ua"
+// answering re-INVITEs with them.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// The harness shared by the "demo ua" and "demo events" tests: a
+// subcommand run in process (proc) whose JSON lines are read as written.
+
 package main
 
 import (

@@ -1,3 +1,7 @@
+// The transfer demo's stage: Alice, Bob and Carol as three dialog UAs in
+// this process, and the two stories it runs among them, a blind and an
+// attended transfer (RFC 5589 §6.1, §7.3).
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Tests of "demo ua -register": a registrar in process that challenges,
+// grants and refuses.
+
 package main
 
 import (

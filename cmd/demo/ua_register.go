@@ -1,3 +1,7 @@
+// The -register, -auth-user and -auth-password flags of "demo ua": the
+// registration (RFC 3261 §10) it keeps up while it runs, and how it
+// reports credentials refused (RFC 3261 §22).
+
 package main
 
 import (
@@ -11,8 +15,6 @@ import (
 	"github.com/sipxfer/sipxfer/digest"
 	"github.com/sipxfer/sipxfer/register"
 )
-
-// The -register, -auth-user and -auth-password flags of "demo ua".
 
 // checkAuthFlags checks the registration flags and takes the password
 // from SIPXFER_PASSWORD when -auth-password is not given.
