@@ -28,12 +28,15 @@
 #                  (Refer-To user "plain", which the proxy hashes as usual):
 #                  attempts until one INVITE with Replaces lands on an
 #                  instance that does not hold the call and gets 481
-#   kill           calls held across the kill of ua3 (KILL): once probing
-#                  marks it down, new calls all go to ua1 and ua2 and succeed;
-#                  the held calls on ua1 and ua2 end normally; those on ua3
-#                  end with an unanswered BYE (their far side would stay up
-#                  until it hangs up: no session timers, RFC 4028, yet, so
-#                  the issue's "its calls end by session timer" is not tested)
+#   kill           calls held across the kill of ua3 (KILL), with session
+#                  timers (RFC 4028, 90 s, the holder refreshing): once
+#                  probing marks ua3 down, new transfers all go to ua1 and
+#                  ua2 and succeed; the held calls on ua1 and ua2 are
+#                  refreshed at 45 s and stay up until their holder is
+#                  stopped (their BYEs answered); those on ua3 have their
+#                  refresh answered 408 by the proxy 32 s later, and the
+#                  holder ends them with BYE within the 90 s interval
+#                  (about 80 s of the run's time)
 #   burst          BURST_UAS transferors at once, BURST_CALLS blind transfers
 #                  each at BURST_RATE/s: every transfer must have its
 #                  transfer_result (ok or not, but not "cancelled" by the
@@ -55,9 +58,11 @@
 #   TP_SECONDS     seconds of calls at each (default 3); TP_CHILDREN (2)
 #   KEEP           if set, the temporary directory (logs) is kept
 #
-# Default run: 15 s on a quiet machine, about 60 s at load average 7. Worst
+# Default run: 95 s on a quiet machine (80 s of it the kill case waiting
+# for session timers), about 140 s at load average 7. Worst
 # cases are bounded: each transferor by its -duration (burst: BURST_DURATION),
-# the probing wait by 15 s, each demo by wait_exit.
+# the probing wait by 25 s, the kill case's wait for session timers by
+# 100 s, each demo by wait_exit.
 #
 # Everything stays on 127.0.0.1 (Kamailio with dns=no, listening there
 # only); every process started is killed by PID on exit. Outside CI the
@@ -99,7 +104,7 @@ proxy="sip:$svc;lr"
 
 # The instances, each sending through the proxy.
 for i in 1 2 3; do
-	start_demo "ua$i" -proxy "$proxy" -duration 600s
+	start_demo "ua$i" -proxy "$proxy" -session-expires 90s -duration 600s
 	ua_pids[i]=$(eval echo "\$ua${i}_pid")
 done
 ua_port=("" "$ua1_port" "$ua2_port" "$ua3_port")
@@ -397,57 +402,92 @@ for c in $CASES; do
 		[ "$got481" = 1 ] || { note "no 481 in $tries attempts"; case_failed=1; }
 		;;
 	kill)
-		# Held calls across the kill.
-		start_demo held -proxy "$proxy" -duration 40s -call "sip:bob@$svc" -max-calls 6 -call-rate 50 -hold 8s
+		# Held calls across the kill, all with session timers (90 s, the
+		# holder refreshing) and held far longer than the case: 6 through
+		# the service address (hashed) and 2 to ua3's own address through
+		# the proxy, so that some are surely on ua3.
+		st=(-session-expires 90s -hold 300s -duration 300s -call-rate 50)
+		start_demo held -proxy "$proxy" "${st[@]}" -call "sip:bob@$svc" -max-calls 6
 		extra_pids+=("$held_pid")
+		start_demo held3 -proxy "$proxy" "${st[@]}" -call "sip:bob@127.0.0.1:${ua_port[3]}" -max-calls 2
+		extra_pids+=("$held3_pid")
 		for ((k = 0; k < 50; k++)); do
-			[ "$(grep -c '"event":"call_established"' "$tmp/held.out" || true)" -ge 6 ] && break
+			[ "$(cat "$tmp/held.out" "$tmp/held3.out" | grep -c '"event":"call_established"' || true)" -ge 8 ] && break
 			sleep 0.1
 		done
+		held_at=$(date +%s.%N)
+		held_ids=$(cat "$tmp/held.out" "$tmp/held3.out" | grep '"event":"call_established"' | field call_id)
+		[ "$(echo "$held_ids" | wc -w)" = 8 ] || { note "$(echo "$held_ids" | wc -w) of 8 held calls established"; case_failed=1; }
 		kill -KILL "${ua_pids[3]}"
 		{ wait "${ua_pids[3]}"; } 2>/dev/null || true # reaped quietly
 		ua_pids[3]=
 		killed_at=$(date +%s.%N)
-		for ((k = 0; k < 150; k++)); do
+		for ((k = 0; k < 250; k++)); do
 			[ "$(relayed_count "$from" "dst-down sip:127.0.0.1:${ua_port[3]}$")" -ge 1 ] && break
 			sleep 0.1
 		done
-		down_after=$(awk -v s="$killed_at" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-		[ "$(relayed_count "$from" "dst-down sip:127.0.0.1:${ua_port[3]}$")" -ge 1 ] || { note "probing did not mark ua3 down within 15 s"; case_failed=1; }
+		down_after=$(since "$killed_at")
+		[ "$(relayed_count "$from" "dst-down sip:127.0.0.1:${ua_port[3]}$")" -ge 1 ] || { note "probing did not mark ua3 down within 25 s"; case_failed=1; }
+		# Transfers started once it is down touch only ua1 and ua2.
 		mark=$(($(wc -l <"$tmp/kamailio.log") + 1))
-		run_alice newcalls 20 -call "sip:bob@$svc" -max-calls 6 -call-rate 20
-		[ "$alice_rc" = 0 ] || { note "new calls: exited with status $alice_rc"; case_failed=1; }
+		run_alice newcalls 30 -call "sip:bob@$svc" -transfer-to "sip:carol@$svc" -max-calls 6 -call-rate 20
+		[ "$alice_rc" = 0 ] || { note "new transfers: exited with status $alice_rc"; case_failed=1; }
+		ok=$(grep -cE '"event":"transfer_result".*"ok":true,"refer_code":200,"code":200,' "$tmp/newcalls.out" || true)
+		[ "$ok" = 6 ] || { note "$ok of 6 transfers after the kill ended 200"; case_failed=1; }
 		to3=$(relayed_count "$mark" "to sip:127.0.0.1:${ua_port[3]}$")
 		[ "$to3" = 0 ] || { note "$to3 requests dispatched to the dead instance after it was marked down"; case_failed=1; }
-		# The held calls end after -hold (8 s); those on ua1 and ua2 have
-		# their BYE answered at once, those on ua3 would get the proxy's 408
-		# after 32 s: not waited for.
-		live_held=0
-		for id in $(grep '"event":"call_established"' "$tmp/held.out" | field call_id); do
-			[ "$(owner "$id")" = 3 ] || live_held=$((live_held + 1))
+		# RFC 4028 §10: the holder refreshes each call at 45 s. On ua1
+		# and ua2 the refresh is answered and the call goes on; on ua3 the
+		# proxy answers it 408 after 32 s and the holder ends the call,
+		# with a BYE, within the 90 s interval. Wait for those (at most
+		# 100 s after set-up), then stop the holders: they hang up the
+		# live calls, whose BYEs must be answered.
+		live=()
+		dead=()
+		for id in $held_ids; do
+			if [ "$(owner "$id")" = 3 ]; then dead+=("$id"); else live+=("$id"); fi
 		done
-		for ((k = 0; k < 150; k++)); do
-			[ "$(grep -c '"event":"call_ended"' "$tmp/held.out" || true)" -ge "$live_held" ] && break
-			sleep 0.1
+		dead_at=
+		deadline=$(awk -v s="$held_at" 'BEGIN { printf "%d", s + 100 }')
+		while [ "$(date +%s)" -lt "$deadline" ]; do
+			gone=0
+			for id in "${dead[@]}"; do
+				grep -F "\"call_id\":\"$id\"" "$tmp/held.out" "$tmp/held3.out" | grep -q '"event":"call_ended"' && gone=$((gone + 1))
+			done
+			[ "$gone" = "${#dead[@]}" ] && { dead_at=$(date +%s.%N); break; }
+			sleep 0.2
 		done
-		kill -KILL "$held_pid"
-		{ wait "$held_pid"; } 2>/dev/null || true
+		dead_after=$(since "$held_at")
+		[ -z "$dead_at" ] || dead_after=$(awk -v s="$held_at" -v e="$dead_at" 'BEGIN { printf "%.1f", e - s }')
+		[ -n "$dead_at" ] || { note "the calls on ua3 did not all end within 100 s"; case_failed=1; }
+		awk -v x="$dead_after" 'BEGIN { exit !(x <= 90) }' || { note "calls on ua3 ended $dead_after s after they were set up, over the 90 s interval"; case_failed=1; }
+		for id in "${dead[@]}"; do
+			end=$(cat "$tmp/held.out" "$tmp/held3.out" | grep '"event":"call_ended"' | grep -F "\"call_id\":\"$id\"" || true)
+			echo "$end" | grep -q '"reason":"[^"]*408' || { note "call $id on ua3 did not end on its refresh's 408: ${end:-not ended}"; case_failed=1; }
+			[ "$(relayed_count "$from" "^relay BYE .* ci=$id$")" -ge 1 ] || { note "call $id on ua3: no BYE"; case_failed=1; }
+		done
+		for id in "${live[@]}"; do
+			if cat "$tmp/held.out" "$tmp/held3.out" | grep '"event":"call_ended"' | grep -qF "\"call_id\":\"$id\""; then
+				note "call $id on a live instance ended before the holder was stopped"
+				case_failed=1
+			fi
+		done
+		kill -TERM "$held_pid" "$held3_pid" 2>/dev/null || true
+		wait_exit "$held_pid" 10 || true
+		wait_exit "$held3_pid" 10 || true
 		on_live=0
-		on_dead=0
-		for id in $(grep '"event":"call_established"' "$tmp/held.out" | field call_id); do
-			end=$(grep '"event":"call_ended"' "$tmp/held.out" | grep -F "\"call_id\":\"$id\"" || true)
-			if [ "$(owner "$id")" = 3 ]; then
-				on_dead=$((on_dead + 1))
-				[ -z "$end" ] || echo "$end" | grep -q '"bye_error"' || { note "call $id on the dead ua3 ended with an answered BYE: $end"; case_failed=1; }
-			elif [ -z "$end" ] || echo "$end" | grep -q '"bye_error"'; then
-				note "call $id on a live instance did not end cleanly: $end"
+		for id in "${live[@]}"; do
+			end=$(cat "$tmp/held.out" "$tmp/held3.out" | grep '"event":"call_ended"' | grep -F "\"call_id\":\"$id\"" || true)
+			refreshes=$(relayed_count "$from" "^relay INVITE .* ci=$id$")
+			if ! echo "$end" | grep -q '"reason":"dialog: local hang-up"' || echo "$end" | grep -q '"bye_error"' || [ "$refreshes" -lt 2 ]; then
+				note "call $id on a live instance: $refreshes INVITEs, ended: ${end:-no}"
 				case_failed=1
 			else
 				on_live=$((on_live + 1))
 			fi
 		done
 		[ "$on_live" -ge 1 ] || { note "no held call on ua1 or ua2"; case_failed=1; }
-		detail="ua3 marked down $down_after s after the kill; 6 new calls ok on ua1/ua2; $on_live held calls on ua1/ua2 ended cleanly, $on_dead on ua3 whose BYE goes unanswered: without session timers (RFC 4028, not yet implemented) nothing ends them on the far side"
+		detail="ua3 marked down $down_after s after the kill; 6 transfers after it ok on ua1/ua2; ${#live[@]} held calls on ua1/ua2 refreshed and up until stopped; the ${#dead[@]} on ua3 ended by their holder $dead_after s after set-up (refresh answered 408; interval 90 s)"
 		;;
 	burst)
 		bpids=()
