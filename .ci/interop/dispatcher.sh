@@ -35,8 +35,10 @@
 #                  refreshed at 45 s and stay up until their holder is
 #                  stopped (their BYEs answered); those on ua3 have their
 #                  refresh answered 408 by the proxy 32 s later, and the
-#                  holder ends them with BYE within the 90 s interval
-#                  (about 80 s of the run's time)
+#                  holder ends them with BYE within the 90 s interval;
+#                  transfers started across the kill (4/s for 5 s) all
+#                  get their outcome, failed only if their transferee was
+#                  on ua3 (about 80 s of the run's time)
 #   burst          BURST_UAS transferors at once, BURST_CALLS blind transfers
 #                  each at BURST_RATE/s: every transfer must have its
 #                  transfer_result (ok or not, but not "cancelled" by the
@@ -143,6 +145,9 @@ loadmodule "dispatcher.so"
 modparam("tm", "fr_timer", 2000)
 modparam("tm", "fr_inv_timer", 30000)
 modparam("dispatcher", "list_file", "@LIST@")
+# Flag 2: ds_select_dst keeps the other destinations of the set for
+# ds_next_dst (without it the failure route's failover does nothing).
+modparam("dispatcher", "flags", 2)
 # OPTIONS to every instance each second; two unanswered in a row mark it
 # down (one would empty the set under a burst), two answered mark it up.
 modparam("dispatcher", "ds_ping_interval", 1)
@@ -418,6 +423,13 @@ for c in $CASES; do
 		held_at=$(date +%s.%N)
 		held_ids=$(cat "$tmp/held.out" "$tmp/held3.out" | grep '"event":"call_established"' | field call_id)
 		[ "$(echo "$held_ids" | wc -w)" = 8 ] || { note "$(echo "$held_ids" | wc -w) of 8 held calls established"; case_failed=1; }
+		# Transfers in flight across the kill: 4 a second for 5 s.
+		start_demo streamer -proxy "$proxy" -session-expires 90s -duration 100s -call "sip:bob@$svc" -transfer-to "sip:carol@$svc" -max-calls 20 -call-rate 4
+		extra_pids+=("$streamer_pid")
+		for ((k = 0; k < 50; k++)); do
+			grep -q '"event":"refer_sent"' "$tmp/streamer.out" && break
+			sleep 0.1
+		done
 		kill -KILL "${ua_pids[3]}"
 		{ wait "${ua_pids[3]}"; } 2>/dev/null || true # reaped quietly
 		ua_pids[3]=
@@ -472,6 +484,16 @@ for c in $CASES; do
 				case_failed=1
 			fi
 		done
+		# Every transfer in flight across the kill has its outcome by
+		# now; one that failed had its transferee on ua3.
+		wait_exit "$streamer_pid" 30 || true
+		streamed=$(grep -c '"event":"call_established","call_id":"[^"]*","direction":"out"}' "$tmp/streamer.out" || true)
+		outcomes=$(grep -c '"event":"transfer_result"' "$tmp/streamer.out" || true)
+		[ "$streamed" -ge 1 ] && [ "$outcomes" = "$streamed" ] || { note "transfers across the kill: $outcomes outcomes for $streamed calls"; case_failed=1; }
+		stream_ok=$(grep -c '"event":"transfer_result".*"ok":true' "$tmp/streamer.out" || true)
+		for id in $(grep '"event":"transfer_result".*"ok":false' "$tmp/streamer.out" | field call_id); do
+			[ "$(owner "$id")" = 3 ] || { note "transfer of $id failed, its transferee on ua$(owner "$id"): $(grep -F "\"call_id\":\"$id\"" "$tmp/streamer.out" | grep transfer_result)"; case_failed=1; }
+		done
 		kill -TERM "$held_pid" "$held3_pid" 2>/dev/null || true
 		wait_exit "$held_pid" 10 || true
 		wait_exit "$held3_pid" 10 || true
@@ -487,7 +509,7 @@ for c in $CASES; do
 			fi
 		done
 		[ "$on_live" -ge 1 ] || { note "no held call on ua1 or ua2"; case_failed=1; }
-		detail="ua3 marked down $down_after s after the kill; 6 transfers after it ok on ua1/ua2; ${#live[@]} held calls on ua1/ua2 refreshed and up until stopped; the ${#dead[@]} on ua3 ended by their holder $dead_after s after set-up (refresh answered 408; interval 90 s)"
+		detail="ua3 marked down $down_after s after the kill; $outcomes transfers across it all with an outcome ($stream_ok ok, the others had their transferee on ua3); 6 transfers after it ok on ua1/ua2; ${#live[@]} held calls on ua1/ua2 refreshed and up until stopped; the ${#dead[@]} on ua3 ended by their holder $dead_after s after set-up (refresh answered 408; interval 90 s)"
 		;;
 	burst)
 		bpids=()
