@@ -24,18 +24,23 @@ import (
 // checks that nothing panics, that the UA never answers an ACK, that each
 // request of the peer gets at most one distinct final response (further 2xx
 // to an INVITE aside), and that once the UA is closed and the clock has run
-// on, no transaction and no timer is left.
+// on, no transaction and no timer is left. An input of odd length turns on
+// session timers (RFC 4028): the UA asks for 90 s, the peer's INVITEs ask
+// for 60 or 90 s, its 2xx to the UA's INVITEs grant 90 s to either side,
+// and one of its codes is 422 with Min-SE: 120.
 func FuzzDialogs(f *testing.F) {
 	f.Add([]byte{0, 0, 4, 0x21, 1, 0x00, 6, 3})
 	f.Add([]byte{3, 0, 2, 0x31, 2, 0x41, 5, 0, 6, 9})
 	f.Add([]byte{0, 1, 4, 0x01, 1, 0x02, 1, 0x11, 6, 2, 1, 0x10})
 	f.Add([]byte{3, 1, 2, 0x11, 5, 1, 2, 0x71, 6, 5})
 	f.Add([]byte{0, 2, 4, 0x22, 6, 8, 6, 9, 1, 0x31})
+	f.Add([]byte{3, 0, 2, 0xd0, 2, 0x31, 6, 7, 6, 7, 1})
+	f.Add([]byte{0, 3, 4, 0x21, 1, 0x00, 6, 8, 6, 9, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) > 300 {
 			return
 		}
-		s := newScene(t)
+		s := newScene(t, len(ops)%2 == 1)
 		for i := 0; i+1 < len(ops); i += 2 {
 			s.step(ops[i], ops[i+1])
 		}
@@ -75,12 +80,18 @@ type scene struct {
 
 	branches   int    // branches made
 	lastBranch string // the last one
+
+	sessionTimers bool // RFC 4028 on both sides
 }
 
-func newScene(t *testing.T) *scene {
-	s := &scene{t: t, clock: transport.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), finals: make(map[string]final), acked: make(map[string]time.Time)}
+func newScene(t *testing.T, sessionTimers bool) *scene {
+	s := &scene{t: t, clock: transport.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), finals: make(map[string]final), acked: make(map[string]time.Time), sessionTimers: sessionTimers}
 	net := transport.NewNetwork(s.clock, 1)
-	s.ua = dialog.NewUA(dialog.Config{Clock: s.clock, User: "ua", Logger: quiet, MaxDialogs: 8,
+	var se time.Duration
+	if sessionTimers {
+		se = 90 * time.Second
+	}
+	s.ua = dialog.NewUA(dialog.Config{Clock: s.clock, User: "ua", Logger: quiet, MaxDialogs: 8, SessionExpires: se,
 		OnInvite: func(c *dialog.Call, _ *sip.Message) {
 			s.mu.Lock()
 			s.incoming = append(s.incoming, c)
@@ -186,11 +197,17 @@ func (s *scene) step(op, arg byte) {
 		if req.Method() == sip.MethodAck {
 			return
 		}
-		code := [...]int{100, 180, 183, 200, 486, 487, 481, 408, 200, 491, 603, 302, 500, 200, 181, 404}[arg/16]
+		code := [...]int{100, 180, 183, 200, 486, 487, 481, 408, 200, 491, 603, 302, 500, 422, 181, 404}[arg/16]
 		tag := "r" + strconv.Itoa(int(arg%2))
 		b := sip.AppendResponse(nil, req, code, "", tag)
 		if code >= 180 && code < 300 {
 			b = append(b, "Contact: <sip:peer@127.0.0.1:5080>\r\n"...)
+		}
+		if code == 422 {
+			b = append(b, "Min-SE: 120\r\n"...)
+		}
+		if s.sessionTimers && code >= 200 && code < 300 && req.Method() == sip.MethodInvite {
+			b = append(b, [...]string{"Session-Expires: 90;refresher=uac\r\nRequire: timer\r\n", "Session-Expires: 90;refresher=uas\r\nRequire: timer\r\n"}[arg/2%2]...)
 		}
 		s.peer.Send(s.uaAt, sip.AppendNoBody(b))
 	case 3: // the UA calls the peer
@@ -236,8 +253,12 @@ func (s *scene) peerRequest(method, callID, fromTag, toTag string, seq int, arg 
 	if toTag != "" {
 		to += ";tag=" + toTag
 	}
-	req := fmt.Sprintf("%s sip:ua@127.0.0.1:5060 SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:peer@127.0.0.1:5080>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:peer@127.0.0.1:5080>\r\nContent-Length: 0\r\n\r\n",
-		method, fromTag, to, callID, seq, method)
+	timers := ""
+	if s.sessionTimers && method == "INVITE" {
+		timers = [...]string{"Session-Expires: 90;refresher=uac\r\nSupported: timer\r\n", "Session-Expires: 60\r\nSupported: timer\r\n"}[seq%2]
+	}
+	req := fmt.Sprintf("%s sip:ua@127.0.0.1:5060 SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:peer@127.0.0.1:5080>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:peer@127.0.0.1:5080>\r\n%sContent-Length: 0\r\n\r\n",
+		method, fromTag, to, callID, seq, method, timers)
 	// A fresh branch, or with the top bit the last one again: a
 	// retransmission, or for an ACK the branch of an INVITE (the ACK of a
 	// non-2xx, RFC 3261 §17.1.1.3).
