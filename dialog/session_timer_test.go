@@ -111,9 +111,20 @@ func TestSessionTimerUASRefreshes(t *testing.T) {
 	}
 	caller.Respond(re, 200, string(ok.Msg.ToTag()), "Session-Expires: 120;refresher=uac")
 	caller.Expect("ACK")
-	w.settle(100 * time.Second)
+	// The 2xx re-armed the timer: the next refresh comes 60 s later. (Not
+	// a longer wait: an unanswered refresh would time out and end the
+	// call, at a fake time that depends on when its goroutine sends it.)
+	w.settle(59 * time.Second)
+	caller.None()
+	w.settle(time.Second)
+	re2 := caller.Wait()
+	if string(re2.Msg.MethodName()) != "INVITE" || seqOf(re2.Msg) <= seqOf(re.Msg) {
+		t.Fatalf("got %s, want the second refresh", siptest.FirstLine(re2.Msg))
+	}
+	caller.Respond(re2, 200, string(ok.Msg.ToTag()), "Session-Expires: 120;refresher=uac")
+	caller.Expect("ACK")
 	if c.State() != CallEstablished {
-		t.Fatalf("call %v after its refresh", c.State())
+		t.Fatalf("call %v after its refreshes", c.State())
 	}
 }
 
