@@ -247,7 +247,9 @@ func TestSessionTimerRefreshRetriesAfter422(t *testing.T) {
 	w.settle(45 * time.Second)
 	re1 := callee.Wait()
 	callee.Respond(re1, 422, "t1", "Min-SE: 100")
-	callee.Expect("ACK")
+	// Sent by the goroutine of the refresh if the 422 came while it was
+	// still sending the re-INVITE: waited for.
+	waitFor(t, callee, "ACK")
 	re2 := callee.Wait()
 	if se, min := string(re2.Msg.Get(sip.HeaderSessionExpires)), string(re2.Msg.GetName("Min-SE")); se != "100;refresher=uac" || min != "100" {
 		t.Errorf("retried refresh: Session-Expires %q Min-SE %q, want 100;refresher=uac and 100", se, min)
@@ -264,7 +266,7 @@ func TestSessionTimerRefreshRetriesAfter422(t *testing.T) {
 	go func() { _, err := c.ReInvite(bg(), "application/sdp", []byte(sdp)); done <- err }()
 	re3 := callee.Wait()
 	callee.Respond(re3, 422, "t1", "Min-SE: 90")
-	callee.Expect("ACK")
+	waitFor(t, callee, "ACK")
 	var se *StatusError
 	if err := <-done; !errors.As(err, &se) || se.Code != 422 {
 		t.Fatalf("ReInvite: %v, want a 422 StatusError", err)

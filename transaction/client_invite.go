@@ -108,7 +108,6 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 				// pass the response up, as below: a TU that sends a new
 				// INVITE at once (a retry) must not overtake the ACK.
 				tx.early = resp.Clone()
-				deliver = false
 			} else {
 				var err error
 				if tx.ack, err = buildACK(tx.wire, resp.Get(sip.HeaderTo)); err != nil {
@@ -117,8 +116,8 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 				sendACK = tx.ack != nil
 				tx.wire = nil
 				ended = tx.enterCompletedInvite()
+				deliver = true
 			}
-			deliver = true
 		}
 	case StateCompleted:
 		// RFC 3261 §17.1.1.2: a retransmitted final response is ACKed

@@ -699,19 +699,17 @@ func TestFinalDuringSendACKedFirst(t *testing.T) {
 			e.deliver(response(t, s.Wire, 422, "b"), transport.UDP)
 		}
 	}
-	var seen []string
-	var status int
+	var seen [][]string
+	var status []int
 	h := ClientHandlerFunc(func(_ *ClientTx, r Response) {
-		status = r.Status
-		for _, s := range e.tp.take() {
-			seen = append(seen, s.what())
-		}
+		status = append(status, r.Status)
+		seen = append(seen, whats(e.tp.take()))
 	})
 	if _, err := e.m.Request(addr(transport.UDP, serverAddr), []byte(inviteReq), h); err != nil {
 		t.Fatal(err)
 	}
-	if status != 422 || !equalStrings(seen, []string{"INVITE", "ACK"}) {
-		t.Errorf("TU got %d having seen %q sent, want 422 after INVITE and ACK", status, seen)
+	if len(status) != 1 || status[0] != 422 || !equalStrings(seen[0], []string{"INVITE", "ACK"}) {
+		t.Errorf("TU got %v having seen %q sent, want one 422 after INVITE and ACK", status, seen)
 	}
 	e.at(sec(40))
 	e.checkEmpty()
