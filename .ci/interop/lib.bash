@@ -333,7 +333,7 @@ sipp_verdict() {
 		} >&2
 	fi
 	for f in "$@"; do
-		tail -n 20 "$f" >&2 || true
+		if [ -e "$f" ]; then tail -n 20 "$f" >&2; fi
 	done
 	fail "$what: SIPp exit $rc, $sipp_ok of $n calls successful, $sipp_failed failed"
 }
