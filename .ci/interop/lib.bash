@@ -204,13 +204,11 @@ skip_or_fail() {
 # is on PATH, installing the Debian PACKAGEs of those that are not with one
 # apt-get run (skip_or_fail if it cannot).
 need_peer() {
-	local log missing=() packages=() i
-	for ((i = 1; i < $#; i += 2)); do
-		command -v "${!i}" >/dev/null && continue
-		missing+=("${!i}")
-		i=$((i + 1))
-		packages+=("${!i}")
-		i=$((i - 1))
+	local log pairs=("$@") missing=() packages=() i
+	for ((i = 0; i + 1 < ${#pairs[@]}; i += 2)); do
+		command -v "${pairs[i]}" >/dev/null && continue
+		missing+=("${pairs[i]}")
+		packages+=("${pairs[i + 1]}")
 	done
 	[ ${#missing[@]} = 0 ] && return 0
 	command -v apt-get >/dev/null || skip_or_fail "${missing[*]} is not installed and there is no apt-get"
