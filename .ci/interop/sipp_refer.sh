@@ -206,6 +206,6 @@ for pass in $PASSES; do
 	bad-refer) expected=" (expected 400 Bad Request)" ;;
 	outside-refused) expected=" (expected 403 Forbidden)" ;;
 	esac
-	echo "$pass: PASS$expected in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
+	echo "$pass: PASS$expected in $(since "$start") s"
 done
-echo "sipp_refer: ok in $(awk -v s="$began" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
+echo "sipp_refer: ok in $(since "$began") s"

@@ -337,4 +337,4 @@ else
 		problems="$problems; RSS after $IDLE s idle is $rss_after MiB, more than $MARGIN_MIB MiB above $rss_end MiB at the end of the run"
 fi
 [ -z "$problems" ] || fail "${problems#; }"
-echo "sipp_refer_load: ok in $(awk -v s="$began" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
+echo "sipp_refer_load: ok in $(since "$began") s"
