@@ -267,20 +267,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-skip_or_fail() {
-	[ "${CI:-}" = true ] && fail "$*"
-	echo "$self: SKIP: $*"
-	exit 0
-}
-
-if ! command -v dnsmasq >/dev/null || ! command -v dig >/dev/null || ! command -v openssl >/dev/null; then
-	command -v apt-get >/dev/null || skip_or_fail "dnsmasq or dig is not installed and there is no apt-get"
-	echo "$self: installing dnsmasq-base and bind9-dnsutils with apt-get"
-	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dnsmasq-base bind9-dnsutils openssl; } >"$tmp/apt.log" 2>&1; then
-		tail -n 20 "$tmp/apt.log" >&2
-		skip_or_fail "apt-get could not install dnsmasq-base and bind9-dnsutils"
-	fi
-fi
+need_peer dnsmasq dnsmasq-base dig bind9-dnsutils openssl openssl
 unshare -n true 2>/dev/null || skip_or_fail "unshare -n does not work here"
 
 go build -o "$tmp/sipresolve" ./internal/cmd/sipresolve

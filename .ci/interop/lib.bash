@@ -1,9 +1,9 @@
 # Helpers shared by the interop scripts; sourced, never run (.ci/run runs
 # the *.sh files only), so that each script reads as its scenario. A script
 # sets tmp before calling the helpers that read its files. In order: output
-# and ports; "demo ua" processes; getting a peer (need_peer, build_demo);
-# Kamailio by PID; cases run one per child process (baresip.sh,
-# linphone.sh).
+# and ports; "demo" processes; getting a peer (need_peer, build_demo); SIPp
+# runs (sipp_*.sh); Kamailio by PID; cases run one per child process
+# (baresip.sh, linphone.sh).
 
 # self is the script's name without .sh, for messages.
 self=${0##*/}
@@ -54,19 +54,92 @@ free_port() {
 	fail "no free UDP port found"
 }
 
-# start_demo WHO ARGS...: runs "$tmp/demo" ua as WHO (its -user) on a free
-# port of 127.0.0.1 with ARGS, output in $tmp/WHO.out and $tmp/WHO.err,
-# and sets WHO_pid and WHO_port once it has printed its listening event
-# (at most 10 s). The caller kills WHO_pid.
-start_demo() {
-	local who=$1 pid
-	shift
+# run_demo WHO CMD ARGS...: runs "$tmp/demo" CMD (ua, events) on a free
+# port of 127.0.0.1 with ARGS, output in $tmp/WHO.out and $tmp/WHO.err, and
+# sets WHO_pid and WHO_port once it has printed its listening event (at
+# most 10 s). The caller kills WHO_pid, or waits for it with wait_demo.
+run_demo() {
+	local who=$1 cmd=$2 pid
+	shift 2
 	: >"$tmp/$who.out" # made first: the loop below reads it
-	"$tmp/demo" ua -listen 127.0.0.1:0 -user "$who" "$@" >"$tmp/$who.out" 2>"$tmp/$who.err" &
+	"$tmp/demo" "$cmd" -listen 127.0.0.1:0 "$@" >"$tmp/$who.out" 2>"$tmp/$who.err" &
 	pid=$!
 	printf -v "${who}_pid" %s "$pid"
+	printf -v "${who}_port" %s ""
 	await_listening "$pid" "$tmp/$who.out" "$tmp/$who.err" "$who"
 	printf -v "${who}_port" %s "$listen_port"
+}
+
+# start_demo WHO ARGS...: run_demo WHO ua, with WHO as its -user.
+start_demo() {
+	local who=$1
+	shift
+	run_demo "$who" ua -user "$who" "$@"
+}
+
+# wait_demo WHO SECONDS: waits at most SECONDS for demo WHO to exit by
+# itself (fails the script if it does not); sets WHO_rc to its status and
+# empties WHO_pid, which the cleanup must no longer kill.
+wait_demo() {
+	local pidvar="${1}_pid" i rc=0
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "${!pidvar}" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "${!pidvar}" 2>/dev/null; then
+		tail -n 20 "$tmp/$1.err" >&2
+		fail "$1 did not exit within $2 s"
+	fi
+	wait "${!pidvar}" || rc=$?
+	printf -v "${1}_rc" %s "$rc"
+	printf -v "$pidvar" %s ""
+}
+
+# stop_demo WHO: SIGTERM, then at most 10 s for demo WHO to write its stats
+# and exit, with status 0 (it has nothing left that failed).
+stop_demo() {
+	local pidvar="${1}_pid" rcvar="${1}_rc"
+	kill -0 "${!pidvar}" 2>/dev/null || { tail -n 20 "$tmp/$1.err" >&2; fail "$1 died during the run"; }
+	kill -TERM "${!pidvar}"
+	wait_demo "$1" 10
+	[ "${!rcvar}" = 0 ] || { tail -n 20 "$tmp/$1.err" >&2; fail "$1 exited with status ${!rcvar}"; }
+}
+
+# demo_stats WHO: demo WHO's stats event, or "no stats".
+demo_stats() {
+	grep '"event":"stats"' "$tmp/$1.out" || echo 'no stats'
+}
+
+# count_events WHO REGEX: how many event lines of demo WHO match REGEX.
+count_events() {
+	grep -c -- "$2" "$tmp/$1.out" || true
+}
+
+# demo_fields WHAT WHO FIELD=VALUE...: fails as WHAT, with the end of WHO's
+# standard error, unless demo WHO's stats hold each VALUE; a VALUE >=N
+# wants at least N.
+demo_fields() {
+	local what=$1 who=$2 kv field want got
+	shift 2
+	for kv in "$@"; do
+		field=${kv%%=*}
+		want=${kv#*=}
+		got=$(json_field "$field" "$tmp/$who.out")
+		case $want in
+		">="*) [ -n "$got" ] && [ "$got" -ge "${want#>=}" ] && continue ;;
+		*) [ "$got" = "$want" ] && continue ;;
+		esac
+		tail -n 20 "$tmp/$who.err" >&2
+		fail "$what: $who $field is ${got:-missing}, want $want"
+	done
+}
+
+# kill_jobs: SIGKILL to every background process of this shell not yet
+# waited for, and to its children (SIPp under timeout), for a script's
+# EXIT trap. Only un-reaped children: a PID reaped by wait may be reused.
+kill_jobs() {
+	# shellcheck disable=SC2046 # a list of PIDs
+	kill_tree $(jobs -p)
 }
 
 # await_listening PID OUT ERR WHO: waits up to 10 s for "demo" process PID
@@ -127,21 +200,29 @@ skip_or_fail() {
 	exit 0
 }
 
-# need_peer COMMAND PACKAGE: makes sure COMMAND is on PATH, installing the
-# Debian PACKAGE with apt-get when it is not (skip_or_fail if it cannot).
+# need_peer COMMAND PACKAGE [COMMAND PACKAGE]...: makes sure each COMMAND
+# is on PATH, installing the Debian PACKAGEs of those that are not with one
+# apt-get run (skip_or_fail if it cannot).
 need_peer() {
-	local log
-	command -v "$1" >/dev/null && return 0
-	command -v apt-get >/dev/null || skip_or_fail "$1 is not installed and there is no apt-get"
-	echo "$self: installing $2 with apt-get"
+	local log pairs=("$@") missing=() packages=() i
+	for ((i = 0; i + 1 < ${#pairs[@]}; i += 2)); do
+		command -v "${pairs[i]}" >/dev/null && continue
+		missing+=("${pairs[i]}")
+		packages+=("${pairs[i + 1]}")
+	done
+	[ ${#missing[@]} = 0 ] && return 0
+	command -v apt-get >/dev/null || skip_or_fail "${missing[*]} is not installed and there is no apt-get"
+	echo "$self: installing ${packages[*]} with apt-get"
 	log=$(mktemp)
-	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2"; } >"$log" 2>&1; then
+	if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"; } >"$log" 2>&1; then
 		tail -n 20 "$log" >&2
 		rm -f "$log"
-		skip_or_fail "apt-get could not install $2"
+		skip_or_fail "apt-get could not install ${packages[*]}"
 	fi
 	rm -f "$log"
-	command -v "$1" >/dev/null || skip_or_fail "$1 is not on PATH after installing $2"
+	for i in "${missing[@]}"; do
+		command -v "$i" >/dev/null || skip_or_fail "$i is not on PATH after installing ${packages[*]}"
+	done
 }
 
 # build_demo FILE: the demo binary at FILE: a copy of $DEMO when set, else
@@ -152,6 +233,114 @@ build_demo() {
 	else
 		go build -o "$1" ./cmd/demo
 	fi
+}
+
+# ----------------------------------------------------------------------
+# SIPp, each run in the background under timeout, from $tmp, its files
+# there named after the run: NAME.out (its output), NAME.csv (statistics),
+# NAME.screen (its screen at exit) and NAME.errors. Scenarios are given by
+# absolute path, the working directory being $tmp.
+
+# sipp_start NAME ARGS...: runs sipp with ARGS and the options every run
+# shares: loopback only (SIP, media and the control socket), bounded by
+# TIMEOUT seconds (-timeout_error: then it fails) and, should that not end
+# it, by timeout 30 s later; no keyboard; statistics every second, screen
+# and errors to NAME's files, which are removed first so that a run never
+# reads an earlier one's. From $tmp: a SIPp that stops at start-up writes
+# files named after itself into its working directory. Sets sipp_pid.
+sipp_start() {
+	local name=$1
+	shift
+	rm -f "$tmp/$name.csv" "$tmp/$name.screen" "$tmp/$name.errors"
+	(cd "$tmp" && exec timeout -k 5 "$((TIMEOUT + 30))" sipp \
+		-i 127.0.0.1 -bind_local -ci 127.0.0.1 -mi 127.0.0.1 \
+		-timeout "${TIMEOUT}s" -timeout_error -nostdin \
+		-trace_stat -stf "$tmp/$name.csv" -fd 1 \
+		-trace_screen -screen_file "$tmp/$name.screen" \
+		-trace_err -error_file "$tmp/$name.errors" \
+		"$@" </dev/null >"$tmp/$name.out" 2>&1) &
+	sipp_pid=$!
+}
+
+# sipp_run NAME ARGS...: sipp_start, then waits for SIPp (a client: it
+# exits after its -m calls) and sets sipp_rc to its exit status.
+sipp_run() {
+	sipp_start "$@"
+	sipp_rc=0
+	wait "$sipp_pid" || sipp_rc=$?
+	sipp_pid=
+}
+
+# sipp_listen NAME PROTO ARGS...: sipp_start with ARGS on a free port of
+# 127.0.0.1 (SIPp needs its port given: a few random tries), and sets
+# sipp_port once SIPp has bound it (PROTO udp or tcp). Fails the script if
+# it cannot.
+sipp_listen() {
+	local name=$1 proto=$2
+	shift 2
+	for _ in 1 2 3 4 5; do
+		free_port
+		bound "$proto" "$port" && continue
+		sipp_start "$name" -p "$port" "$@"
+		if await_bound "$sipp_pid" "$proto" "$port"; then
+			sipp_port=$port
+			return 0
+		fi
+		sipp_pid=
+	done
+	tail -n 5 "$tmp/$name.out" >&2
+	fail "$name: SIPp could not listen"
+}
+
+# sipp_stats NAME: sets sipp_ok, sipp_failed and sipp_retrans to the last
+# SuccessfulCall(C), FailedCall(C) and Retransmissions(C) of SIPp run NAME;
+# all three 0, and returns 1, if it wrote no statistics.
+sipp_stats() {
+	sipp_ok=0 sipp_failed=0 sipp_retrans=0
+	[ -s "$tmp/$1.csv" ] || return 1
+	sipp_ok=$(csv_field "$tmp/$1.csv" 'SuccessfulCall(C)')
+	sipp_failed=$(csv_field "$tmp/$1.csv" 'FailedCall(C)')
+	sipp_retrans=$(csv_field "$tmp/$1.csv" 'Retransmissions(C)')
+}
+
+# sipp_result WHAT NAME RC: sipp_stats NAME, failing as WHAT, with the end
+# of SIPp's output, if the run (exit status RC) wrote no statistics.
+sipp_result() {
+	sipp_stats "$2" && return 0
+	tail -n 20 "$tmp/$2.out" >&2
+	fail "$1: SIPp wrote no statistics (exit $3)"
+}
+
+# sipp_summary RC: the counts sipp_stats read, and exit status RC, as the
+# scripts print them.
+sipp_summary() {
+	echo "$sipp_ok successful, $sipp_failed failed, $sipp_retrans retransmissions, exit $1"
+}
+
+# sipp_verdict WHAT NAME RC N [LOG...]: fails as WHAT unless SIPp run NAME
+# exited (RC) 0 with N successful calls and none failed (as sipp_stats
+# read); shows SIPp's errors and the end of each LOG first.
+sipp_verdict() {
+	local what=$1 name=$2 rc=$3 n=$4 f
+	shift 4
+	[ "$rc" = 0 ] && [ "$sipp_failed" = 0 ] && [ "$sipp_ok" = "$n" ] && return 0
+	if [ -s "$tmp/$name.errors" ]; then
+		{
+			head -c 3000 "$tmp/$name.errors"
+			echo
+		} >&2
+	fi
+	for f in "$@"; do
+		if [ -e "$f" ]; then tail -n 20 "$f" >&2; fi
+	done
+	fail "$what: SIPp exit $rc, $sipp_ok of $n calls successful, $sipp_failed failed"
+}
+
+# sipp_cleanup: the EXIT trap of a SIPp script: kill_jobs, then removes
+# $tmp, unless KEEP is set (then says where it is).
+sipp_cleanup() {
+	kill_jobs
+	if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 
 # ----------------------------------------------------------------------

@@ -26,20 +26,12 @@ LIMIT=${LIMIT:-1000}
 TCP_CALLS=${TCP_CALLS:-500}
 TIMEOUT=${TIMEOUT:-60}
 SIPP_OPTS=${SIPP_OPTS:-}
-scenario=.ci/interop/sipp/options_uac.xml
+scenario=$PWD/.ci/interop/sipp/options_uac.xml
 
-command -v sipp >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y sip-tester; }
+need_peer sipp sip-tester
 
 tmp=$(mktemp -d)
-ua_pid=
-sipp_pid=
-cleanup() {
-	for pid in $sipp_pid $ua_pid; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap sipp_cleanup EXIT
 trap 'exit 1' INT TERM
 
 # children_cpu: sets cpu to the user+system seconds of the children this
@@ -77,51 +69,26 @@ ua_rss() {
 	awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$ua_pid/status" 2>/dev/null || echo 0
 }
 
-# start_ua PROTO: runs the UA on a free port of 127.0.0.1 and sets ua_port
-# once it has printed its "listening" event (at most 10 s).
+# start_ua PROTO: our UA over PROTO, bounded by -duration whatever happens.
 start_ua() {
-	# Empty before the UA starts: the loop below must neither read an
-	# earlier run's "listening" event nor a file not created yet.
-	: >"$tmp/ua.out"
-	"$tmp/demo" ua -listen 127.0.0.1:0 -transport "$1" -duration "$((TIMEOUT + 60))s" \
-		>"$tmp/ua.out" 2>"$tmp/ua.err" &
-	ua_pid=$!
-	ua_port=
-	await_listening "$ua_pid" "$tmp/ua.out" "$tmp/ua.err" ua
-	ua_port=$listen_port
-}
-
-# stop_ua: SIGTERM, then at most 10 s for the UA to write its stats and exit.
-stop_ua() {
-	kill -0 "$ua_pid" 2>/dev/null || { cat "$tmp/ua.err" >&2; fail "ua died during the run"; }
-	kill -TERM "$ua_pid"
-	wait_exit "$ua_pid" 10 || fail "ua exited with status $?"
-	ua_pid=
+	run_demo ua ua -transport "$1" -duration "$((TIMEOUT + 60))s"
 }
 
 # pass NAME UA_PROTO SIPP_TRANSPORT N: one SIPp run of N calls, checked.
 pass() {
 	local name=$1 proto=$2 sipp_t=$3 n=$4
 	echo "-- $name: $n OPTIONS at $RATE/s, at most $LIMIT open"
-	rm -f "$tmp"/stat.csv "$tmp"/screen.log "$tmp"/errors.log
 	start_ua "$proto"
 
-	local start end rc=0 cpu0 sipp_cpu ua_used ua_mem drops0 drops ua_drops=0
+	local start end rc cpu0 sipp_cpu ua_used ua_mem drops0 drops ua_drops=0
 	children_cpu
 	cpu0=$cpu
 	drops0=$(rcvbuf_drops)
 	start=$(date +%s.%N)
 	# shellcheck disable=SC2086 # SIPP_OPTS is a list of options
-	timeout -k 5 "$((TIMEOUT + 30))" sipp -sf "$scenario" -s bob -t "$sipp_t" \
-		-i 127.0.0.1 -bind_local -ci 127.0.0.1 -mi 127.0.0.1 \
-		-m "$n" -r "$RATE" -rp 1000 -l "$LIMIT" -timeout "${TIMEOUT}s" -timeout_error \
-		-nostdin -trace_stat -stf "$tmp/stat.csv" -fd 1 \
-		-trace_screen -screen_file "$tmp/screen.log" \
-		-trace_err -error_file "$tmp/errors.log" $SIPP_OPTS \
-		"127.0.0.1:$ua_port" </dev/null >"$tmp/sipp.out" 2>&1 &
-	sipp_pid=$!
-	wait "$sipp_pid" || rc=$?
-	sipp_pid=
+	sipp_run "$name" -sf "$scenario" -s bob -t "$sipp_t" -m "$n" -r "$RATE" -rp 1000 -l "$LIMIT" \
+		$SIPP_OPTS "127.0.0.1:$ua_port"
+	rc=$sipp_rc
 	end=$(date +%s.%N)
 	children_cpu
 	sipp_cpu=$(awk -v a="$cpu0" -v b="$cpu" 'BEGIN { print b - a }')
@@ -129,16 +96,14 @@ pass() {
 	ua_mem=$(ua_rss)
 	drops=$(($(rcvbuf_drops) - drops0))
 	[ "$proto" = udp ] && ua_drops=$(ua_socket_drops "$ua_port")
-	stop_ua
+	stop_demo ua
 
-	grep -E '^ *(Successful call|Failed call)|OPTIONS -|200 <-' "$tmp/screen.log" || true
+	grep -E '^ *(Successful call|Failed call)|OPTIONS -|200 <-' "$tmp/$name.screen" || true
 	local total ok failed retrans sipp_rate answered
-	[ -s "$tmp/stat.csv" ] || { tail -n 20 "$tmp/sipp.out" >&2; fail "$name: SIPp wrote no statistics (exit $rc)"; }
-	total=$(csv_field "$tmp/stat.csv" TotalCallCreated)
-	ok=$(csv_field "$tmp/stat.csv" 'SuccessfulCall(C)')
-	failed=$(csv_field "$tmp/stat.csv" 'FailedCall(C)')
-	retrans=$(csv_field "$tmp/stat.csv" 'Retransmissions(C)')
-	sipp_rate=$(csv_field "$tmp/stat.csv" 'CallRate(C)')
+	sipp_result "$name" "$name" "$rc"
+	ok=$sipp_ok failed=$sipp_failed retrans=$sipp_retrans
+	total=$(csv_field "$tmp/$name.csv" TotalCallCreated)
+	sipp_rate=$(csv_field "$tmp/$name.csv" 'CallRate(C)')
 	answered=$(json_field answered "$tmp/ua.out")
 	awk -v n="$ok" -v s="$start" -v e="$end" -v r="$sipp_rate" -v c="$total" -v f="$failed" -v x="$retrans" 'BEGIN {
 		printf "calls %d, successful %d, failed %d, retransmissions %d, elapsed %.2f s, achieved %.0f calls/s (SIPp CallRate(C) %s)\n",
@@ -147,22 +112,16 @@ pass() {
 		printf "cpu: ua %.2f s (%.0f%% of one core), SIPp %.2f s (%.0f%%), %d cores; ua peak RSS %d MiB\n",
 			u, 100 * u / (e - s), p, 100 * p / (e - s), '"$(nproc)"', m }'
 	echo "kernel: UDP datagrams dropped for a full receive buffer: $ua_drops at the UA's socket, $drops machine-wide"
-	echo "ua: $(grep '"event":"stats"' "$tmp/ua.out")"
+	echo "ua: $(demo_stats ua)"
 
-	if [ "$rc" -ne 0 ] || [ "$failed" != 0 ] || [ "$ok" != "$n" ]; then
-		[ -s "$tmp/errors.log" ] && { head -c 2000 "$tmp/errors.log"; echo; } >&2
-		tail -n 20 "$tmp/ua.err" >&2
-		fail "$name: SIPp exit $rc, $ok of $n calls successful, $failed failed"
-	fi
+	sipp_verdict "$name" "$name" "$rc" "$n" "$tmp/ua.err"
 	# The UA counts the final responses it sends ("answered"): one per
 	# OPTIONS, plus one per retransmitted OPTIONS that the transaction
 	# layer answers again from its Completed state (RFC 3261 §17.2.2), and
 	# never more: the dialog UA answers each request once.
 	[ "$answered" -ge "$n" ] && [ "$((answered - n))" -le "$retrans" ] ||
 		fail "$name: the UA sent $answered final responses, want $n plus at most $retrans (SIPp's retransmissions)"
-	for field in send_errors parse_errors invalid rejected; do
-		[ "$(json_field "$field" "$tmp/ua.out")" = 0 ] || fail "$name: ua $field is not 0"
-	done
+	demo_fields "$name" ua send_errors=0 parse_errors=0 invalid=0 rejected=0
 }
 
 go build -o "$tmp/demo" ./cmd/demo

@@ -42,107 +42,37 @@ CALLS=${CALLS:-5}
 RATE=${RATE:-10}
 TIMEOUT=${TIMEOUT:-15}
 PASSES=${PASSES:-"transferor transferor-rfc3515 transferee bad-refer outside outside-refused"}
-scenarios=.ci/interop/sipp
+scenarios=$PWD/.ci/interop/sipp
 
-command -v sipp >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y sip-tester; }
+need_peer sipp sip-tester
 
 tmp=$(mktemp -d)
-ua_pid=
-sipp_pid=
-target_pid=
-cleanup() {
-	for pid in $sipp_pid $target_pid $ua_pid; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap sipp_cleanup EXIT
 trap 'exit 1' INT TERM
 
-# sipp_opts NAME: the options every SIPp run shares: loopback only (SIP,
-# media and the control socket), bounded, statistics, screen, errors and
-# logs in files named after NAME.
-sipp_opts() {
-	echo -i 127.0.0.1 -bind_local -ci 127.0.0.1 -mi 127.0.0.1 \
-		-timeout "${TIMEOUT}s" -timeout_error -nostdin \
-		-trace_stat -stf "$tmp/$1.csv" -fd 1 \
-		-trace_screen -screen_file "$tmp/$1.screen" \
-		-trace_err -error_file "$tmp/$1.errors" \
-		-trace_logs -log_file "$tmp/$1.log"
-}
-
-# start_ua ARGS...: runs our UA on a free port of 127.0.0.1 and sets ua_port
-# once it has printed its "listening" event (at most 10 s).
+# start_ua ARGS...: our UA, bounded by -duration whatever happens.
 start_ua() {
-	# Empty before the UA starts: the loop below must not read a listening
-	# event of an earlier run, nor a file the UA has not created yet.
-	: >"$tmp/ua.out"
-	"$tmp/demo" ua -listen 127.0.0.1:0 -duration "$((TIMEOUT + 60))s" "$@" \
-		>"$tmp/ua.out" 2>"$tmp/ua.err" &
-	ua_pid=$!
-	ua_port=
-	await_listening "$ua_pid" "$tmp/ua.out" "$tmp/ua.err" ua
-	ua_port=$listen_port
+	run_demo ua ua -duration "$((TIMEOUT + 60))s" "$@"
 }
 
-# wait_ua SECONDS: waits at most that long for our UA to exit by itself;
-# sets ua_rc to its exit status.
-wait_ua() {
-	for _ in $(seq "$(($1 * 10))"); do
-		kill -0 "$ua_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$ua_pid" 2>/dev/null && fail "ua did not exit within $1 s"
-	ua_rc=0
-	wait "$ua_pid" || ua_rc=$?
-	ua_pid=
-}
-
-# stop_ua: SIGTERM, then at most 10 s for the UA to write its stats and exit
-# with status 0.
-stop_ua() {
-	kill -0 "$ua_pid" 2>/dev/null || { cat "$tmp/ua.err" >&2; fail "ua died during the run"; }
-	kill -TERM "$ua_pid"
-	wait_ua 10
-	[ "$ua_rc" = 0 ] || fail "ua exited with status $ua_rc"
-}
-
-# start_sipp_uas NAME SCENARIO ARGS...: runs SIPp as a server on a free port
-# (a few tries) for CALLS calls, and sets uas_port and uas_pid once it is
-# bound.
+# start_sipp_uas NAME SCENARIO ARGS...: SIPp as a server on a free port for
+# CALLS calls; sets sipp_pid and sipp_port once it is bound. Its messages
+# are logged too (-trace_logs), for the report of a failed pass.
 start_sipp_uas() {
 	local name=$1 scenario=$2
 	shift 2
-	uas_pid=
-	for _ in 1 2 3 4 5; do
-		free_port
-		# shellcheck disable=SC2046
-		timeout -k 5 "$((TIMEOUT + 30))" sipp -sf "$scenario" -p "$port" -m "$CALLS" "$@" $(sipp_opts "$name") \
-			</dev/null >"$tmp/$name.out" 2>&1 &
-		uas_pid=$!
-		if await_bound "$uas_pid" udp "$port"; then
-			uas_port=$port
-			return 0
-		fi
-		uas_pid=
-	done
-	tail -n 5 "$tmp/$name.out" >&2
-	fail "$name: SIPp could not listen"
+	sipp_listen "$name" udp -sf "$scenario" -m "$CALLS" "$@" -trace_logs -log_file "$tmp/$name.log"
 }
 
-# run_sipp_uac NAME SCENARIO ARGS...: runs SIPp as a client of our UA for
-# CALLS calls at RATE and sets uac_rc to its exit status.
+# run_sipp_uac NAME SCENARIO ARGS...: SIPp as a client of our UA, from a
+# free port, for CALLS calls at RATE; sets uac_rc to its exit status.
 run_sipp_uac() {
 	local name=$1 scenario=$2
 	shift 2
 	free_port
-	uac_rc=0
-	# shellcheck disable=SC2046
-	timeout -k 5 "$((TIMEOUT + 30))" sipp -sf "$scenario" -p "$port" -s bob -m "$CALLS" -r "$RATE" -rp 1000 \
-		"$@" $(sipp_opts "$name") "127.0.0.1:$ua_port" </dev/null >"$tmp/$name.out" 2>&1 &
-	sipp_pid=$!
-	wait "$sipp_pid" || uac_rc=$?
-	sipp_pid=
+	sipp_run "$name" -sf "$scenario" -p "$port" -s bob -m "$CALLS" -r "$RATE" -rp 1000 "$@" \
+		-trace_logs -log_file "$tmp/$name.log" "127.0.0.1:$ua_port"
+	uac_rc=$sipp_rc
 }
 
 # wait_target: waits for the target SIPp, which exits after CALLS calls, and
@@ -156,42 +86,17 @@ wait_target() {
 # check_sipp NAME RC: prints the counts of SIPp run NAME, and fails unless
 # it exited 0 with CALLS successful calls and none failed.
 check_sipp() {
-	local name=$1 rc=$2 ok failed retrans
-	[ -s "$tmp/$name.csv" ] || { tail -n 20 "$tmp/$name.out" >&2; fail "$pass: $name: SIPp wrote no statistics (exit $rc)"; }
-	ok=$(csv_field "$tmp/$name.csv" 'SuccessfulCall(C)')
-	failed=$(csv_field "$tmp/$name.csv" 'FailedCall(C)')
-	retrans=$(csv_field "$tmp/$name.csv" 'Retransmissions(C)')
-	echo "$pass: SIPp $name: $ok successful, $failed failed, $retrans retransmissions, exit $rc"
-	if [ "$rc" -ne 0 ] || [ "$failed" != 0 ] || [ "$ok" != "$CALLS" ]; then
-		for f in "$tmp/$name.errors" "$tmp/$name.log"; do
-			[ -s "$f" ] && { head -c 3000 "$f"; echo; } >&2
-		done
-		tail -n 20 "$tmp/ua.err" >&2
-		fail "$pass: $name: SIPp exit $rc, $ok of $CALLS calls successful, $failed failed"
-	fi
+	local name=$1 rc=$2
+	sipp_result "$pass: $name" "$name" "$rc"
+	echo "$pass: SIPp $name: $(sipp_summary "$rc")"
+	sipp_verdict "$pass: $name" "$name" "$rc" "$CALLS" "$tmp/$name.log" "$tmp/ua.err"
 }
 
-# check_ua FIELD=VALUE...: fails unless our UA's stats say so; VALUE may be
-# >=N. Transport errors and dialogs left must always be 0.
+# check_ua FIELD=VALUE...: prints our UA's stats and fails unless they say
+# so; VALUE may be >=N. Transport errors and dialogs left must always be 0.
 check_ua() {
-	echo "$pass: ua: $(grep '"event":"stats"' "$tmp/ua.out" || echo 'no stats')"
-	local kv field want got
-	for kv in send_errors=0 parse_errors=0 invalid=0 rejected=0 dialogs=0 "$@"; do
-		field=${kv%%=*}
-		want=${kv#*=}
-		got=$(json_field "$field")
-		case $want in
-		">="*) [ -n "$got" ] && [ "$got" -ge "${want#>=}" ] && continue ;;
-		*) [ "$got" = "$want" ] && continue ;;
-		esac
-		tail -n 20 "$tmp/ua.err" >&2
-		fail "$pass: ua $field is ${got:-missing}, want $want"
-	done
-}
-
-# count_events PATTERN: how many of our UA's events match PATTERN.
-count_events() {
-	grep -c -- "$1" "$tmp/ua.out" || true
+	echo "$pass: ua: $(demo_stats ua)"
+	demo_fields "$pass" ua send_errors=0 parse_errors=0 invalid=0 rejected=0 dialogs=0 "$@"
 }
 
 # transferor [UA_FLAGS...]: SIPp transfers its calls to our UA to the target.
@@ -204,17 +109,17 @@ transferor() {
 		scenario=$tmp/refer_transferor_202.xml
 	fi
 	start_sipp_uas target "$scenarios/refer_target.xml"
-	target_pid=$uas_pid
+	target_pid=$sipp_pid
 	start_ua -ring "$@"
-	run_sipp_uac transferor "$scenario" -key target_port "$uas_port"
+	run_sipp_uac transferor "$scenario" -key target_port "$sipp_port"
 	wait_target
-	stop_ua
+	stop_demo ua
 	check_sipp transferor "$uac_rc"
 	check_sipp target "$target_rc"
 	check_ua calls_received="$CALLS" calls_received_established="$CALLS" refers_received="$CALLS" \
 		refers_accepted="$CALLS" refers_refused=0 referred_calls="$CALLS" referred_calls_established="$CALLS" \
 		referred_calls_failed=0
-	[ "$(count_events '"event":"refer_received".*"in_dialog":true')" = "$CALLS" ] ||
+	[ "$(count_events ua '"event":"refer_received".*"in_dialog":true')" = "$CALLS" ] ||
 		fail "$pass: ua wrote not $CALLS refer_received events in a dialog"
 }
 
@@ -222,22 +127,20 @@ transferor() {
 transferee() {
 	local to=sip:carol@127.0.0.1:9 # never called: SIPp only reports it was
 	start_sipp_uas transferee "$scenarios/refer_transferee.xml" -key transfer_to "$to"
-	local sipp_uas=$uas_pid
-	sipp_pid=$uas_pid
-	start_ua -user alice -call "sip:sipp@127.0.0.1:$uas_port" -max-calls "$CALLS" -call-rate "$RATE" -transfer-to "$to"
+	local sipp_uas=$sipp_pid
+	start_ua -user alice -call "sip:sipp@127.0.0.1:$sipp_port" -max-calls "$CALLS" -call-rate "$RATE" -transfer-to "$to"
 	# CALLS calls at RATE a second, and room for one Timer F (64*T1 = 32 s)
 	# so that a REFER or NOTIFY lost on the way is reported by the UA itself.
-	wait_ua "$((CALLS / RATE + 40))"
+	wait_demo ua "$((CALLS / RATE + 40))"
 	local rc=0
 	wait "$sipp_uas" || rc=$?
-	sipp_pid=
 	check_sipp transferee "$rc"
 	[ "$ua_rc" = 0 ] || { tail -n 20 "$tmp/ua.err" >&2; fail "$pass: ua exited with status $ua_rc (a transfer or call failed)"; }
 	check_ua calls_placed="$CALLS" calls_established="$CALLS" calls_failed=0 hangups_failed=0 \
 		transfers_started="$CALLS" transfers_ok="$CALLS" transfers_failed=0 transfers_cancelled=0
-	[ "$(count_events '"event":"transfer_result".*"ok":true,"refer_code":202,"code":200')" = "$CALLS" ] ||
+	[ "$(count_events ua '"event":"transfer_result".*"ok":true,"refer_code":202,"code":200')" = "$CALLS" ] ||
 		fail "$pass: ua wrote not $CALLS transfer_result events ok with 202 and 200"
-	[ "$(count_events '"event":"notify".*"code":200,.*"state":"terminated"')" = "$CALLS" ] ||
+	[ "$(count_events ua '"event":"notify".*"code":200,.*"state":"terminated"')" = "$CALLS" ] ||
 		fail "$pass: ua wrote not $CALLS final notify events"
 }
 
@@ -245,28 +148,28 @@ transferee() {
 bad_refer() {
 	start_ua
 	run_sipp_uac bad-refer "$scenarios/refer_bad.xml"
-	stop_ua
+	stop_demo ua
 	check_sipp bad-refer "$uac_rc"
 	# A 400 retransmitted for a retransmitted REFER counts again.
 	check_ua calls_received="$CALLS" calls_received_established="$CALLS" refers_received=0 \
 		refers_refused=">=$((3 * CALLS))" referred_calls=0
-	[ "$(count_events '"event":"refer_refused".*"code":400')" -ge "$((3 * CALLS))" ] ||
+	[ "$(count_events ua '"event":"refer_refused".*"code":400')" -ge "$((3 * CALLS))" ] ||
 		fail "$pass: ua wrote fewer than $((3 * CALLS)) refer_refused events with 400"
 }
 
 # outside: SIPp sends REFERs outside any dialog to our UA.
 outside() {
 	start_sipp_uas target "$scenarios/refer_target.xml"
-	target_pid=$uas_pid
+	target_pid=$sipp_pid
 	start_ua -accept-outside
-	run_sipp_uac outside "$scenarios/refer_outside.xml" -key target_port "$uas_port"
+	run_sipp_uac outside "$scenarios/refer_outside.xml" -key target_port "$sipp_port"
 	wait_target
-	stop_ua
+	stop_demo ua
 	check_sipp outside "$uac_rc"
 	check_sipp target "$target_rc"
 	check_ua calls_received=0 refers_received="$CALLS" refers_accepted="$CALLS" \
 		referred_calls="$CALLS" referred_calls_established="$CALLS" referred_calls_failed=0
-	[ "$(count_events '"event":"refer_received".*"in_dialog":false')" = "$CALLS" ] ||
+	[ "$(count_events ua '"event":"refer_received".*"in_dialog":false')" = "$CALLS" ] ||
 		fail "$pass: ua wrote not $CALLS refer_received events outside a dialog"
 }
 
@@ -275,10 +178,10 @@ outside() {
 outside_refused() {
 	start_ua
 	run_sipp_uac outside-refused "$scenarios/refer_outside_refused.xml"
-	stop_ua
+	stop_demo ua
 	check_sipp outside-refused "$uac_rc"
 	check_ua refers_received=0 refers_accepted=0 refers_refused=">=$CALLS" referred_calls=0 calls_placed=0
-	[ "$(count_events '"event":"refer_refused".*"code":403')" -ge "$CALLS" ] ||
+	[ "$(count_events ua '"event":"refer_refused".*"code":403')" -ge "$CALLS" ] ||
 		fail "$pass: ua wrote fewer than $CALLS refer_refused events with 403"
 }
 
@@ -303,6 +206,6 @@ for pass in $PASSES; do
 	bad-refer) expected=" (expected 400 Bad Request)" ;;
 	outside-refused) expected=" (expected 403 Forbidden)" ;;
 	esac
-	echo "$pass: PASS$expected in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
+	echo "$pass: PASS$expected in $(since "$start") s"
 done
-echo "sipp_refer: ok in $(awk -v s="$began" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
+echo "sipp_refer: ok in $(since "$began") s"

@@ -94,35 +94,17 @@ SIPP_BUFF=${SIPP_BUFF:-4194304}
 SIPP_T=${SIPP_T:-u1}
 scenarios=$PWD/.ci/interop/sipp
 
-command -v sipp >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y sip-tester; }
+need_peer sipp sip-tester
 
 tmp=$(mktemp -d)
-ua_pid=
-sipp_pid=
-target_pid=
-cleanup() {
-	# SIPp runs under timeout, which cannot pass on a SIGKILL: SIPp first.
-	for pid in $sipp_pid $target_pid; do
-		child=$(child_of "$pid" 2>/dev/null || true)
-		[ -z "$child" ] || kill -KILL "$child" 2>/dev/null || true
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	[ -z "$ua_pid" ] || kill -KILL "$ua_pid" 2>/dev/null || true
-	if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
+trap sipp_cleanup EXIT
 trap 'exit 1' INT TERM
 
-# sipp_opts NAME: the options both SIPp runs share: loopback only (SIP,
-# media and the control socket), bounded, statistics, screen and errors in
-# files named after NAME (no message log: it would cost more than the load).
-sipp_opts() {
-	echo -i 127.0.0.1 -bind_local -ci 127.0.0.1 -mi 127.0.0.1 \
-		-timeout "${TIMEOUT}s" -timeout_error -nostdin \
-		-trace_stat -stf "$tmp/$1.csv" -fd 1 \
-		-trace_screen -screen_file "$tmp/$1.screen" \
-		-trace_err -error_file "$tmp/$1.errors" ${TRACE_MSG:+-trace_msg -message_file "$tmp/$1.msg"} \
-		-buff_size "$SIPP_BUFF" $SIPP_OPTS
+# load_opts NAME: the options both SIPp runs add to lib.bash's: the message
+# log only if asked (it would cost more than the load), socket buffers and
+# SIPP_OPTS.
+load_opts() {
+	echo ${TRACE_MSG:+-trace_msg -message_file "$tmp/$1.msg"} -buff_size "$SIPP_BUFF" $SIPP_OPTS
 }
 
 # proc_cpu PID: user+system seconds process PID has used so far
@@ -177,50 +159,19 @@ socket_drops() {
 		/proc/net/udp
 }
 
-# start_ua: runs our UA on a free port of 127.0.0.1 and sets ua_port once
-# it has printed its "listening" event (at most 10 s).
+# start_ua: our UA, bounded by -duration whatever happens, with UA_OPTS.
 start_ua() {
-	# Made before the UA starts, for the loop below to read.
-	: >"$tmp/ua.out"
 	# shellcheck disable=SC2086 # UA_OPTS is split into options
-	"$tmp/demo" ua -listen 127.0.0.1:0 -duration "$((TIMEOUT + IDLE + RSS_WAIT + 60))s" ${UA_OPTS:-} \
-		>"$tmp/ua.out" 2>"$tmp/ua.err" &
-	ua_pid=$!
-	ua_port=
-	await_listening "$ua_pid" "$tmp/ua.out" "$tmp/ua.err" ua
-	ua_port=$listen_port
+	run_demo ua ua -duration "$((TIMEOUT + IDLE + RSS_WAIT + 60))s" ${UA_OPTS:-}
 }
 
-# stop_ua: SIGTERM, then at most 10 s for the UA to write its stats and exit
-# with status 0.
-stop_ua() {
-	kill -0 "$ua_pid" 2>/dev/null || { tail -n 20 "$tmp/ua.err" >&2; fail "ua died during the run"; }
-	kill -TERM "$ua_pid"
-	local rc=0
-	wait_exit "$ua_pid" 10 || rc=$?
-	ua_pid=
-	[ "$rc" = 0 ] || { tail -n 20 "$tmp/ua.err" >&2; fail "ua exited with status $rc"; }
-}
-
-# start_target: runs the target SIPp on a free port (a few tries) for CALLS
-# calls and sets target_port once it is bound.
+# start_target: runs the target SIPp on a free port for CALLS calls and
+# sets target_pid and target_port once it is bound.
 start_target() {
-	for _ in 1 2 3 4 5; do
-		free_port
-		# From $tmp: a SIPp that stops at start-up writes files of its own
-		# name in its working directory.
-		# shellcheck disable=SC2046 # option list
-		(cd "$tmp" && exec timeout -k 5 "$((TIMEOUT + 30))" sipp -sf "$scenarios/load_target.xml" -p "$port" \
-			-m "$CALLS" $(sipp_opts target) </dev/null >"$tmp/target.out" 2>&1) &
-		target_pid=$!
-		if await_bound "$target_pid" udp "$port"; then
-			target_port=$port
-			return 0
-		fi
-		target_pid=
-	done
-	tail -n 5 "$tmp/target.out" >&2
-	fail "target: SIPp could not listen"
+	# shellcheck disable=SC2046 # option list
+	sipp_listen target udp -sf "$scenarios/load_target.xml" -m "$CALLS" $(load_opts target)
+	target_pid=$sipp_pid
+	target_port=$sipp_port
 }
 
 # sipp_counts NAME RC: reads the counters of SIPp run NAME (ok, failed,
@@ -229,13 +180,9 @@ start_target() {
 # at SIPp's timeout) counts as failed in sipp_failed.
 sipp_counts() {
 	local name=$1 rc=$2
-	ok=0 failed=0 retrans=0
-	if [ -s "$tmp/$name.csv" ]; then
-		ok=$(csv_field "$tmp/$name.csv" 'SuccessfulCall(C)')
-		failed=$(csv_field "$tmp/$name.csv" 'FailedCall(C)')
-		retrans=$(csv_field "$tmp/$name.csv" 'Retransmissions(C)')
-	fi
-	echo "SIPp $name: $ok successful, $failed failed, $retrans retransmissions, exit $rc"
+	sipp_stats "$name" || true
+	ok=$sipp_ok failed=$sipp_failed retrans=$sipp_retrans
+	echo "SIPp $name: $(sipp_summary "$rc")"
 	sipp_failed=$((sipp_failed + CALLS - ok))
 	sipp_retrans=$((sipp_retrans + retrans))
 	if [ "$rc" -ne 0 ] || [ "$failed" != 0 ] || [ "$ok" != "$CALLS" ]; then
@@ -268,10 +215,9 @@ start=$(date +%s.%N)
 read -r busy0 total0 <<<"$(machine_cpu)"
 rc=0
 # shellcheck disable=SC2046,SC2086 # option lists
-(cd "$tmp" && exec timeout -k 5 "$((TIMEOUT + 30))" sipp -sf "$scenarios/load_transferor.xml" -aa -s bob \
+sipp_start transferor -sf "$scenarios/load_transferor.xml" -aa -s bob \
 	-t "$SIPP_T" -p "$transferor_port" -m "$CALLS" -r "$RATE" -rp 1000 -l "$LIMIT" -key target_port "$target_port" \
-	$(sipp_opts transferor) $max_socket "127.0.0.1:$ua_port" </dev/null >"$tmp/transferor.out" 2>&1) &
-sipp_pid=$!
+	$(load_opts transferor) $max_socket "127.0.0.1:$ua_port"
 # The CPU time of each SIPp, sampled every 0.2 s until the transferor exits
 # (the target ends with its last BYE, a moment earlier).
 transferor_sipp=
@@ -323,7 +269,7 @@ if [ "$RSS_WAIT" -gt 0 ]; then
 	done
 	echo "ua RSS MiB while idle: $trace; $((IDLE + waited)) s: $rss_now"
 fi
-stop_ua
+stop_demo ua
 if [ "$RSS_WAIT" -gt 0 ]; then
 	echo "ua runtime, last collections and scavenger cycles (times since the UA started, at $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", e - s + 1 }') s the run ended):"
 	grep -E '^(gc [0-9]+ @|scav )' "$tmp/ua.err" | tail -n 6 || true
@@ -335,7 +281,7 @@ sipp_retrans=0
 sipp_counts transferor "$rc"
 transfers=$ok
 sipp_counts target "$target_rc"
-echo "ua: $(grep '"event":"stats"' "$tmp/ua.out" || echo 'no stats')"
+echo "ua: $(demo_stats ua)"
 # The runtime's last collection: when (seconds since the UA started) and
 # the live heap it left (the third of "A->B->C MB").
 last_gc=$(grep '^gc [0-9]* @' "$tmp/ua.err" | tail -n 1 || true)
@@ -391,4 +337,4 @@ else
 		problems="$problems; RSS after $IDLE s idle is $rss_after MiB, more than $MARGIN_MIB MiB above $rss_end MiB at the end of the run"
 fi
 [ -z "$problems" ] || fail "${problems#; }"
-echo "sipp_refer_load: ok in $(awk -v s="$began" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
+echo "sipp_refer_load: ok in $(since "$began") s"

@@ -25,44 +25,26 @@ set -euo pipefail
 . "$(dirname "$0")/lib.bash"
 cd "$(dirname "$0")/../.."
 
-scenarios=.ci/interop/sipp
-command -v sipp >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y sip-tester; }
+scenarios=$PWD/.ci/interop/sipp
+# Each SIPp run, of one call (-m 1), may take the longest case (expiry:
+# about 60 s) and some more before it fails.
+TIMEOUT=100
+need_peer sipp sip-tester
 
 tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap sipp_cleanup EXIT
 trap 'exit 1' INT TERM
 
-# sipp_opts NAME: the options every SIPp run shares (loopback only,
-# bounded, statistics, errors and messages in $tmp/NAME.*).
-sipp_opts() {
-	echo -i 127.0.0.1 -bind_local -ci 127.0.0.1 -mi 127.0.0.1 -timeout 100s -timeout_error -nostdin \
-		-m 1 -trace_stat -stf "$tmp/$1.csv" -trace_err -error_file "$tmp/$1.errors" \
-		-trace_msg -message_file "$tmp/$1.msg"
-}
+# SIPp runs are named after their case with .sipp: the demo runs of a case
+# share its name, and their files must not collide. They log every message
+# ($tmp/NAME.sipp.msg), which the refresh and uac-422 cases count.
 
 # sipp_uas NAME SCENARIO: SIPp plays SCENARIO as a server on a free port of
 # 127.0.0.1; sets NAME_sipp and NAME_sport.
 sipp_uas() {
-	local name=$1 scenario=$2 pid=
-	for _ in 1 2 3 4 5; do
-		free_port
-		# shellcheck disable=SC2046 # sipp_opts is a word list
-		sipp -sf "$scenarios/$scenario" -p "$port" $(sipp_opts "$name") </dev/null >"$tmp/$name.sipp.out" 2>&1 &
-		pid=$!
-		await_bound "$pid" udp "$port" && break
-		pid=
-	done
-	[ -n "$pid" ] || { tail -n 5 "$tmp/$name.sipp.out" >&2; fail "$name: SIPp could not listen"; }
-	pids+=("$pid")
-	printf -v "${name}_sipp" %s "$pid"
-	printf -v "${name}_sport" %s "$port"
+	sipp_listen "$1.sipp" udp -sf "$scenarios/$2" -m 1 -trace_msg -message_file "$tmp/$1.sipp.msg"
+	printf -v "${1}_sipp" %s "$sipp_pid"
+	printf -v "${1}_sport" %s "$sipp_port"
 }
 
 # sipp_done NAME PID: waits for SIPp PID (at most 100 s) and fails unless
@@ -70,22 +52,16 @@ sipp_uas() {
 sipp_done() {
 	local rc=0
 	wait_exit "$2" 100 || rc=$?
-	local ok
-	ok=$(csv_field "$tmp/$1.csv" 'SuccessfulCall(C)' 2>/dev/null || echo 0)
-	if [ "$rc" != 0 ] || [ "$ok" != 1 ]; then
-		[ -s "$tmp/$1.errors" ] && head -c 2000 "$tmp/$1.errors" >&2
-		tail -n 20 "$tmp/$1.sipp.out" "$tmp/$1.err" 2>/dev/null >&2 || true
-		fail "$1: SIPp exit $rc, $ok of 1 call successful"
-	fi
+	sipp_stats "$1.sipp" || true
+	sipp_verdict "$1" "$1.sipp" "$rc" 1 "$tmp/$1.sipp.out" "$tmp/$1.err"
 }
 
 # ua_done WHO: waits for demo WHO to exit by itself (at most 100 s), which
 # must be with status 0.
 ua_done() {
-	local pid rc=0
-	pid=$(eval echo "\$${1}_pid")
-	wait_exit "$pid" 100 || rc=$?
-	[ "$rc" = 0 ] || { tail -n 20 "$tmp/$1.err" >&2; fail "$1: demo ua exited with status $rc"; }
+	local rcvar="${1}_rc"
+	wait_demo "$1" 100
+	[ "${!rcvar}" = 0 ] || { tail -n 20 "$tmp/$1.err" >&2; fail "$1: demo ua exited with status ${!rcvar}"; }
 }
 
 # seconds FROM TO: TO - FROM, one decimal.
@@ -99,12 +75,9 @@ go build -o "$tmp/demo" ./cmd/demo
 
 # uas-422: SIPp calls us.
 start_demo uas -session-expires 90s -duration 30s
-pids+=("$uas_pid")
-# shellcheck disable=SC2046
-sipp -sf "$scenarios/st_uas_422.xml" -s bob $(sipp_opts uas-422) "127.0.0.1:$uas_port" </dev/null >"$tmp/uas-422.sipp.out" 2>&1 &
-p=$!
-pids+=("$p")
-sipp_done uas-422 "$p"
+sipp_start uas-422.sipp -sf "$scenarios/st_uas_422.xml" -s bob -m 1 -trace_msg -message_file "$tmp/uas-422.sipp.msg" \
+	"127.0.0.1:$uas_port"
+sipp_done uas-422 "$sipp_pid"
 grep -q '"event":"call_ended".*"reason":"dialog: remote hung up"' "$tmp/uas.out" || { cat "$tmp/uas.out" >&2; fail "uas-422: no call ended by SIPp's BYE"; }
 kill -TERM "$uas_pid"
 ua_done uas
@@ -113,10 +86,9 @@ echo "$self: uas-422: PASS (422 with Min-SE 90 to 60 s; 200 with 90;refresher=ua
 # uac-422: we call SIPp, which wants 120 s.
 sipp_uas uac422 st_uac_422.xml
 start_demo uac422 -session-expires 90s -call "sip:bob@127.0.0.1:$uac422_sport" -duration 30s
-pids+=("$uac422_pid")
 sipp_done uac422 "$uac422_sipp"
 ua_done uac422
-n=$(grep -c '^INVITE ' "$tmp/uac422.msg" || true)
+n=$(grep -c '^INVITE ' "$tmp/uac422.sipp.msg" || true)
 [ "$n" = 2 ] || fail "uac-422: SIPp got $n INVITEs, want 2"
 echo "$self: uac-422: PASS (INVITE again with Session-Expires and Min-SE 120 after the 422, answered 200)"
 
@@ -124,15 +96,13 @@ echo "$self: uac-422: PASS (INVITE again with Session-Expires and Min-SE 120 aft
 sipp_uas refresh st_refresh.xml
 sipp_uas expiry st_expiry.xml
 start_demo refresh -session-expires 90s -call "sip:bob@127.0.0.1:$refresh_sport" -hold 55s -duration 100s
-pids+=("$refresh_pid")
 start_demo expiry -session-expires 90s -call "sip:bob@127.0.0.1:$expiry_sport" -hold 90s -duration 100s
-pids+=("$expiry_pid")
 refresh_ok= expiry_ok= refresh_at= expiry_at=
 for ((i = 0; i < 1000; i++)); do
 	now=$(date +%s.%N)
 	[ -z "$refresh_ok" ] && grep -q '"event":"call_established"' "$tmp/refresh.out" && refresh_ok=$now
 	[ -z "$expiry_ok" ] && grep -q '"event":"call_established"' "$tmp/expiry.out" && expiry_ok=$now
-	[ -z "$refresh_at" ] && [ "$(grep -c '^INVITE ' "$tmp/refresh.msg" 2>/dev/null || true)" -ge 2 ] && refresh_at=$now
+	[ -z "$refresh_at" ] && [ "$(grep -c '^INVITE ' "$tmp/refresh.sipp.msg" 2>/dev/null || true)" -ge 2 ] && refresh_at=$now
 	[ -z "$expiry_at" ] && grep -q '"event":"call_ended"' "$tmp/expiry.out" && expiry_at=$now
 	[ -n "$refresh_at" ] && [ -n "$expiry_at" ] && break
 	kill -0 "$refresh_pid" 2>/dev/null || kill -0 "$expiry_pid" 2>/dev/null || break

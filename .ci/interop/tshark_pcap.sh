@@ -4,16 +4,10 @@
 # must decode every packet as SIP, with nothing malformed and no expert
 # warning, and see as many packets as the demo says it wrote.
 set -euo pipefail
+. "$(dirname "$0")/lib.bash"
 cd "$(dirname "$0")/../.."
 
-if ! command -v tshark >/dev/null; then
-	if ! command -v apt-get >/dev/null; then
-		echo "tshark_pcap: SKIP: no tshark and no apt-get to install it"
-		exit 0
-	fi
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null
-fi
+need_peer tshark tshark
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
