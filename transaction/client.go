@@ -56,7 +56,6 @@ const (
 // (Figure 5 with RFC 6026) or a non-INVITE one (Figure 6).
 type ClientTx struct {
 	m      *Manager
-	h      ClientHandler
 	invite bool
 	method string // the request method, matched against the CSeq method of responses
 	branch [branchLen]byte
@@ -64,6 +63,7 @@ type ClientTx struct {
 	next   *ClientTx // next in the table chain; guarded by Manager.mu
 
 	mu          sync.Mutex
+	h           ClientHandler // nil once nothing more can go to the TU
 	state       State
 	sending     bool           // SendRequest has not returned; timers wait for it
 	wire        []byte         // the request as sent, for retransmissions and the ACK
@@ -315,13 +315,14 @@ func (tx *ClientTx) fail(e *Error, always bool) {
 		return
 	}
 	ended := tx.terminate()
+	h := tx.h
 	tx.mu.Unlock()
 	if ended {
 		tx.m.removeClient(tx)
 	}
-	if ended || always {
+	if (ended || always) && h != nil {
 		tx.m.log.Warn("transaction: client transaction failed", "method", tx.method, "branch", tx.key, "err", e)
-		tx.h.HandleResponse(tx, Response{Status: e.Status(), Err: e})
+		h.HandleResponse(tx, Response{Status: e.Status(), Err: e})
 	}
 }
 
@@ -329,10 +330,14 @@ func (tx *ClientTx) fail(e *Error, always bool) {
 // and unlocks; the TU hears of it as a 408 (RFC 3261 §8.1.3.1).
 func (tx *ClientTx) timeout(id timerID) {
 	tx.terminate()
+	h := tx.h
+	tx.h = nil
 	tx.mu.Unlock()
 	tx.m.removeClient(tx)
-	e := timeoutError(id.String())
-	tx.h.HandleResponse(tx, Response{Status: e.Status(), Err: e})
+	if h != nil {
+		e := timeoutError(id.String())
+		h.HandleResponse(tx, Response{Status: e.Status(), Err: e})
+	}
 }
 
 // terminate moves to Terminated and stops every timer (RFC 3261 §17.1.1.2:
@@ -348,6 +353,19 @@ func (tx *ClientTx) terminate() bool {
 		tx.timers[i].stop()
 	}
 	return true
+}
+
+// SetHandler replaces the handler that receives what tx passes up from
+// now on; a call in progress still reaches the handler it started with.
+// A UAC core that has handled the first 2xx to an INVITE can hand over a
+// smaller handler for the further 2xx of the Accepted state (RFC 6026
+// §7.2), which lasts 64*T1: the transaction then stops keeping alive what
+// the first one referenced (a call, the request a retry wrapper keeps).
+// A nil h drops whatever comes.
+func (tx *ClientTx) SetHandler(h ClientHandler) {
+	tx.mu.Lock()
+	tx.h = h
+	tx.mu.Unlock()
 }
 
 // endAfter ends the transaction after the lock is released, if ended.

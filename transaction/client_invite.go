@@ -126,7 +126,7 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 		// else is absorbed.
 		deliver = code >= 200 && code < 300
 	}
-	ack, dst := tx.ack, tx.used
+	ack, dst, h := tx.ack, tx.used, tx.h
 	tx.mu.Unlock()
 	tx.endAfter(ended)
 
@@ -136,8 +136,8 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 		// port, and transport to which the original request was sent."
 		ackErr = m.tp.Send(dst, ack)
 	}
-	if deliver {
-		tx.h.HandleResponse(tx, Response{Msg: resp, Status: code})
+	if deliver && h != nil {
+		h.HandleResponse(tx, Response{Msg: resp, Status: code})
 	}
 	if ackErr != nil {
 		// RFC 3261 Figure 5: Completed --Transport Err.--> Terminated,
@@ -188,6 +188,7 @@ func (tx *ClientTx) onTimerInvite(id timerID) {
 		// RFC 3261 §17.1.1.2 (Timer D in Completed), RFC 6026 §7.2 (Timer
 		// M in Accepted): Terminated.
 		ended := tx.terminate()
+		tx.h = nil
 		tx.mu.Unlock()
 		tx.endAfter(ended)
 		return
