@@ -401,11 +401,13 @@ func (c *Call) inviteResponse(tx *transaction.ClientTx, r transaction.Response) 
 		c.provisionalResponse(tx, r.Msg)
 	case r.Status < 300:
 		c.successResponse(r.Msg)
-		// Later 2xx come through this handler (RFC 6026 Accepted) or as
-		// strays: the Initial need not route requests any more, and
-		// nothing will be cancelled.
+		// Later 2xx come through the transaction (RFC 6026 Accepted) or
+		// as strays: the Initial need not route requests any more, and
+		// nothing will be cancelled. The transaction lives 64*T1 more;
+		// what takes its 2xx from now on does not keep the call.
 		c.initial.Close()
 		c.initial.release()
+		tx.SetHandler(&acceptedInvite{in: c.initial, tag: string(r.Msg.ToTag())})
 		c.mu.Lock()
 		c.tx = nil
 		c.mu.Unlock()
@@ -625,22 +627,61 @@ func (c *Call) resendACK(d *Dialog, seq uint32) {
 	}
 }
 
+// acceptedInvite takes the 2xx that follow the first one to a call's
+// INVITE while its transaction is Accepted (RFC 6026 §7.2), for 64*T1,
+// without keeping the call alive: a retransmission on the call's dialog
+// is ACKed again by the call while it lasts (RFC 3261 §13.2.2.4), a 2xx
+// from another fork (or from the call's dialog once it has ended) is
+// ACKed and its dialog ended with BYE.
+type acceptedInvite struct {
+	in  *Initial // released: its request bytes and abandon are gone
+	tag string   // To tag of the first 2xx: the call's dialog
+}
+
+func (h *acceptedInvite) HandleResponse(_ *transaction.ClientTx, r transaction.Response) {
+	resp := r.Msg
+	if resp == nil || r.Status < 200 || r.Status >= 300 {
+		return
+	}
+	in := h.in
+	cseq, _ := resp.CSeq()
+	if string(resp.ToTag()) == h.tag {
+		// A retransmission: the call ACKs it again while it lasts.
+		if d := in.ua.findDialog([]byte(in.callID), []byte(in.localTag), resp.ToTag()); d != nil {
+			if c := d.call(); c != nil {
+				c.resendACK(d, cseq.Seq)
+			}
+			return
+		}
+		// The dialog has ended: ACKed and ended again, as a fork's.
+	}
+	d, err := in.DialogFromResponse(resp)
+	if err != nil {
+		in.ua.log.Warn("dialog: 2xx creates no dialog", "err", err)
+		return
+	}
+	in.ua.log.Debug("dialog: 2xx from a further fork: ACK and BYE", "dialog", d.String())
+	in.ua.ackAndBye(d, cseq.Seq)
+}
+
 // ackAndBye ends a dialog created by a 2xx we do not want (RFC 3261
 // §13.2.2.4: "it MUST terminate the dialog by sending a BYE" after the
 // ACK).
-func (c *Call) ackAndBye(d *Dialog, seq uint32) {
+func (c *Call) ackAndBye(d *Dialog, seq uint32) { c.ua.ackAndBye(d, seq) }
+
+func (ua *UA) ackAndBye(d *Dialog, seq uint32) {
 	if _, err := d.destination(context.Background(), false); errors.Is(err, errNeedsDNS) {
-		c.ua.background(func(ctx context.Context) {
+		ua.background(func(ctx context.Context) {
 			if _, err := d.destination(ctx, true); err != nil {
 				d.Terminate(err)
 				return
 			}
-			c.ackAndBye(d, seq)
+			ua.ackAndBye(d, seq)
 		})
 		return
 	}
 	if ack, dst, err := d.buildRequest("ACK", seq, nil); err == nil {
-		c.ua.tp.SendRequest(dst, transport.NewBranch(nil), ack)
+		ua.tp.SendRequest(dst, transport.NewBranch(nil), ack)
 	}
 	req, dst, err := d.NewRequest("BYE", nil)
 	if err == nil {

@@ -1,0 +1,98 @@
+package dialog
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/sipxfer/sipxfer/sip"
+)
+
+// collected reports whether the finalizer that closes done has run after
+// collections: the object it was set on became unreachable. Finalizers
+// run on the runtime's goroutine, so it is waited for, within a bound.
+func collected(done <-chan struct{}) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		runtime.GC()
+		select {
+		case <-done:
+			return true
+		default:
+			runtime.Gosched()
+		}
+	}
+	return false
+}
+
+// watch returns a channel closed once c has been collected.
+func watch(c *Call) <-chan struct{} {
+	done := make(chan struct{})
+	runtime.SetFinalizer(c, func(*Call) { close(done) })
+	return done
+}
+
+// A call is released when it ends, not when its transactions do: after
+// the BYE has its 200, with the clock short of Timers K, L and M (the
+// INVITE transactions wait 64*T1 in Accepted, RFC 6026; the BYE ones T4
+// or 64*T1), neither UA keeps the Call reachable. Under load what the
+// finished transactions keep is what a UA holds.
+func TestCallReleasedAtHangUp(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		byCall bool // the caller hangs up, else the callee
+	}{{"caller hangs up", true}, {"callee hangs up", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			incoming := make(chan *Call, 1)
+			alice := w.ua("alice", 5060, Config{})
+			bob := w.ua("bob", 5070, Config{OnInvite: func(c *Call, _ *sip.Message) {
+				c.Answer("application/sdp", []byte(sdp))
+				incoming <- c
+			}})
+			ac, err := alice.Invite(bg(), "sip:bob@127.0.0.1:5070", &CallOptions{
+				InitialOptions: InitialOptions{RequestOptions: RequestOptions{ContentType: "application/sdp", Body: []byte(sdp)}},
+				OnProgress:     func(*Call, int, string) {},
+				OnAnswer:       func(*Call, error) {},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bc := <-incoming
+			<-bc.Established()
+			caller, callee := watch(ac), watch(bc)
+			if tt.byCall {
+				err = ac.Bye(bg())
+			} else {
+				err = bc.Bye(bg())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustEnd(t, ac, nil)
+			mustEnd(t, bc, nil)
+			ac, bc = nil, nil
+			if !collected(caller) {
+				t.Error("the caller's Call is still reachable after the BYE completed")
+			}
+			if !collected(callee) {
+				t.Error("the callee's Call is still reachable after the BYE completed")
+			}
+			// The transactions still wait out their timers: the release
+			// did not come from them ending.
+			if c, s := alice.Transactions().Transactions(); c+s == 0 {
+				t.Error("alice's transactions already ended")
+			}
+			if n := alice.Dialogs() + bob.Dialogs(); n != 0 {
+				t.Errorf("%d dialogs left after the BYE", n)
+			}
+			w.settle(2 * time.Minute)
+			if c, s := alice.Transactions().Transactions(); c+s != 0 {
+				t.Errorf("alice: %d transactions left", c+s)
+			}
+			if c, s := bob.Transactions().Transactions(); c+s != 0 {
+				t.Errorf("bob: %d transactions left", c+s)
+			}
+		})
+	}
+}
