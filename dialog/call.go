@@ -407,7 +407,7 @@ func (c *Call) inviteResponse(tx *transaction.ClientTx, r transaction.Response) 
 		// what takes its 2xx from now on does not keep the call.
 		c.initial.Close()
 		c.initial.release()
-		tx.SetHandler(&acceptedInvite{in: c.initial, tag: string(r.Msg.ToTag())})
+		tx.SetHandler(c.initial.accepted(r.Msg.ToTag()))
 		c.mu.Lock()
 		c.tx = nil
 		c.mu.Unlock()
@@ -629,13 +629,27 @@ func (c *Call) resendACK(d *Dialog, seq uint32) {
 
 // acceptedInvite takes the 2xx that follow the first one to a call's
 // INVITE while its transaction is Accepted (RFC 6026 §7.2), for 64*T1,
-// without keeping the call alive: a retransmission on the call's dialog
-// is ACKed again by the call while it lasts (RFC 3261 §13.2.2.4), a 2xx
-// from another fork (or from the call's dialog once it has ended) is
-// ACKed and its dialog ended with BYE.
+// keeping neither the call nor its Initial alive: a retransmission on the
+// call's dialog is ACKed again by the call while it lasts (RFC 3261
+// §13.2.2.4); a 2xx from another fork (or from the call's dialog once it
+// has ended) is ACKed and its dialog ended with BYE. Such a dialog is
+// built from the 2xx itself, whose From, To, Call-ID and CSeq are the
+// INVITE's (§8.2.6.2), and the little of the Initial kept here.
 type acceptedInvite struct {
-	in  *Initial // released: its request bytes and abandon are gone
-	tag string   // To tag of the first 2xx: the call's dialog
+	ua     *UA
+	tag    string // To tag of the first 2xx: the call's dialog
+	target string // the INVITE's Request-URI: remote target if a 2xx has no Contact
+	seq    uint32 // the INVITE's CSeq number
+	secure bool
+	auth   []byte // the INVITE's credentials, for the ACK (RFC 3261 §22.1)
+}
+
+// accepted returns the handler of the INVITE's transaction once its first
+// 2xx (with To tag tag) has been handled.
+func (in *Initial) accepted(tag []byte) *acceptedInvite {
+	in.ua.mu.Lock()
+	defer in.ua.mu.Unlock()
+	return &acceptedInvite{ua: in.ua, tag: string(tag), target: in.target, seq: in.seq, secure: in.secure, auth: in.auth}
 }
 
 func (h *acceptedInvite) HandleResponse(_ *transaction.ClientTx, r transaction.Response) {
@@ -643,11 +657,10 @@ func (h *acceptedInvite) HandleResponse(_ *transaction.ClientTx, r transaction.R
 	if resp == nil || r.Status < 200 || r.Status >= 300 {
 		return
 	}
-	in := h.in
 	cseq, _ := resp.CSeq()
 	if string(resp.ToTag()) == h.tag {
 		// A retransmission: the call ACKs it again while it lasts.
-		if d := in.ua.findDialog([]byte(in.callID), []byte(in.localTag), resp.ToTag()); d != nil {
+		if d := h.ua.findDialog(resp.CallID(), resp.FromTag(), resp.ToTag()); d != nil {
 			if c := d.call(); c != nil {
 				c.resendACK(d, cseq.Seq)
 			}
@@ -655,13 +668,21 @@ func (h *acceptedInvite) HandleResponse(_ *transaction.ClientTx, r transaction.R
 		}
 		// The dialog has ended: ACKed and ended again, as a fork's.
 	}
-	d, err := in.DialogFromResponse(resp)
-	if err != nil {
-		in.ua.log.Warn("dialog: 2xx creates no dialog", "err", err)
+	local, err1 := withoutTag(resp.Get(sip.HeaderFrom))
+	remote, err2 := withoutTag(resp.Get(sip.HeaderTo))
+	if err1 != nil || err2 != nil {
+		h.ua.log.Warn("dialog: 2xx creates no dialog", "err", errors.Join(err1, err2))
 		return
 	}
-	in.ua.log.Debug("dialog: 2xx from a further fork: ACK and BYE", "dialog", d.String())
-	in.ua.ackAndBye(d, cseq.Seq)
+	in := &Initial{ua: h.ua, method: "INVITE", callID: string(resp.CallID()), localTag: string(resp.FromTag()),
+		localURI: local, remote: remote, target: h.target, seq: h.seq, secure: h.secure, auth: h.auth}
+	d, err := in.DialogFromResponse(resp)
+	if err != nil {
+		h.ua.log.Warn("dialog: 2xx creates no dialog", "err", err)
+		return
+	}
+	h.ua.log.Debug("dialog: 2xx from a further fork: ACK and BYE", "dialog", d.String())
+	h.ua.ackAndBye(d, cseq.Seq)
 }
 
 // ackAndBye ends a dialog created by a 2xx we do not want (RFC 3261
