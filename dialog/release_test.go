@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/sipxfer/sipxfer/sip"
 )
@@ -94,5 +95,13 @@ func TestCallReleasedAtHangUp(t *testing.T) {
 				t.Errorf("bob: %d transactions left", c+s)
 			}
 		})
+	}
+}
+
+// A UA holding many idle calls holds as many dialogs: the structure stays
+// in the 256-byte size class of the Go allocator.
+func TestDialogSize(t *testing.T) {
+	if n := unsafe.Sizeof(Dialog{}); n > 256 {
+		t.Errorf("Dialog is %d bytes, over 256", n)
 	}
 }
