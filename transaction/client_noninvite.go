@@ -40,7 +40,7 @@ func (tx *ClientTx) enterCompletedNonInvite() bool {
 	if tx.reliable {
 		return tx.terminate()
 	}
-	tx.timers[slotLifetime].arm(tx.m.clock, tx, slotLifetime, 'K', tx.m.cfg.T4)
+	tx.timers[slotLifetime].armLife(tx.m.lifeT4, tx, slotLifetime, 'K')
 	return false
 }
 

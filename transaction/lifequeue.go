@@ -7,12 +7,15 @@ import (
 	"github.com/sipxfer/sipxfer/transport"
 )
 
-// lifeQueue runs Timers J, L and M, which keep a finished transaction
-// for 64*T1 over an unreliable transport (RFC 3261 §17.2.2, RFC 6026 §8.4,
-// §8.7) and nearly always run out. They all last the same, so arming order
-// is deadline order: a FIFO with one clock timer for its head stands in
-// for a clock timer and a closure per transaction, and under load those
-// transactions are most of the ones alive.
+// lifeQueue runs the timers that keep a finished transaction for a fixed
+// time over an unreliable transport and nearly always run out: J, L and M
+// (64*T1; RFC 3261 §17.2.2, RFC 6026 §8.4, §8.7), K and I (T4, §17.1.2.2,
+// §17.2.1), one queue per duration. (Timer D ends early when an ACK
+// cannot be sent, so it stays a clock timer.) In a queue they all
+// last the same, so arming order is deadline order: a FIFO with one clock
+// timer for its head stands in for a clock timer and a closure per
+// transaction, and under load those transactions are most of the ones
+// alive.
 //
 // An entry is not removed when its timer is stopped: it fires anyway and
 // the slot's generation number makes it a no-op (timerSlot.fire). A

@@ -113,7 +113,7 @@ func (tx *ServerTx) ack() bool {
 		if tx.reliable {
 			ended = tx.terminate()
 		} else {
-			tx.timers[slotEnd].arm(m.clock, tx, slotEnd, 'I', m.cfg.T4)
+			tx.timers[slotEnd].armLife(m.lifeT4, tx, slotEnd, 'I')
 		}
 	case StateConfirmed, StateProceeding:
 		// RFC 3261 §17.2.1: Confirmed absorbs ACK retransmissions. An ACK
