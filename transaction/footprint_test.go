@@ -127,6 +127,10 @@ func TestTransactionSizes(t *testing.T) {
 	if n := unsafe.Sizeof(ClientTx{}); n > 320 {
 		t.Errorf("ClientTx is %d bytes, over 320", n)
 	}
+	// One queue entry per transaction waiting out J, K, L or M.
+	if n := unsafe.Sizeof(lifeEntry{}); n > 32 {
+		t.Errorf("lifeEntry is %d bytes, over 32", n)
+	}
 }
 
 // heavyHandler stands for what a TU's handler references (a call, the

@@ -26,17 +26,20 @@ type lifeQueue struct {
 	d     time.Duration
 
 	mu      sync.Mutex
+	base    time.Time   // the clock when the first entry came: deadlines count from it
 	entries []lifeEntry // from head: deadlines in order
 	head    int
 	t       transport.Timer // for entries[head]; nil when empty
 	closed  bool
 }
 
+// lifeEntry is 32 bytes: a deadline as an offset from base, not a
+// time.Time, since there is one entry per finished transaction.
 type lifeEntry struct {
 	o    timerOwner
 	slot int32
 	gen  uint32
-	when time.Time
+	due  time.Duration // deadline, since base
 }
 
 // Stop makes lifeQueue a transport.Timer for timerSlot.t: a slot stops an
@@ -50,7 +53,11 @@ func (q *lifeQueue) push(o timerOwner, slot int, gen uint32) {
 	if q.closed {
 		return
 	}
-	q.entries = append(q.entries, lifeEntry{o: o, slot: int32(slot), gen: gen, when: q.clock.Now().Add(q.d)})
+	now := q.clock.Now()
+	if q.base.IsZero() {
+		q.base = now
+	}
+	q.entries = append(q.entries, lifeEntry{o: o, slot: int32(slot), gen: gen, due: now.Sub(q.base) + q.d})
 	if q.t == nil {
 		q.t = q.clock.AfterFunc(q.d, q.fire)
 	}
@@ -61,11 +68,11 @@ func (q *lifeQueue) push(o timerOwner, slot int, gen uint32) {
 func (q *lifeQueue) fire() {
 	for {
 		q.mu.Lock()
-		now := q.clock.Now()
-		if q.closed || q.head == len(q.entries) || q.entries[q.head].when.After(now) {
+		now := q.clock.Now().Sub(q.base)
+		if q.closed || q.head == len(q.entries) || q.entries[q.head].due > now {
 			q.t = nil
 			if !q.closed && q.head < len(q.entries) {
-				q.t = q.clock.AfterFunc(q.entries[q.head].when.Sub(now), q.fire)
+				q.t = q.clock.AfterFunc(q.entries[q.head].due-now, q.fire)
 			}
 			q.mu.Unlock()
 			return
