@@ -504,6 +504,7 @@ func (m *Manager) newServerTx(in *transport.Inbound, key []byte, rfc3261 bool) *
 	tx.state = StateTrying // RFC 3261 §17.2.2
 	if tx.invite {
 		tx.state = StateProceeding // RFC 3261 §17.2.1
+		tx.more = &serverMore{}
 	}
 	table := m.servers
 	if !rfc3261 {
