@@ -47,35 +47,49 @@ func (f ClientHandlerFunc) HandleResponse(tx *ClientTx, r Response) { f(tx, r) }
 
 // Timer slots of a client transaction.
 const (
-	slotRetransmit = 0 // A (INVITE) or E (non-INVITE)
+	slotRetransmit = 0 // A (INVITE) or E (non-INVITE); INVITE in Proceeding: the wait after a CANCEL
 	slotLifetime   = 1 // B then D or M (INVITE); F then K (non-INVITE)
-	slotTimerC     = 2 // C (INVITE, when configured)
+	slotTimerC     = 2 // C (INVITE, when configured): ClientTx.timerC
 )
 
 // ClientTx is a client transaction (RFC 3261 §17.1): an INVITE one
 // (Figure 5 with RFC 6026) or a non-INVITE one (Figure 6).
 type ClientTx struct {
+	// Fields ordered for size (256 bytes, a size class of the Go
+	// allocator): finished transactions wait out Timer K or M.
 	m      *Manager
-	invite bool
 	method string // the request method, matched against the CSeq method of responses
 	branch [branchLen]byte
+	invite bool
 	key    string    // string(branch), the client table key
 	next   *ClientTx // next in the table chain; guarded by Manager.mu
 
 	mu          sync.Mutex
-	h           ClientHandler // nil once nothing more can go to the TU
 	state       State
-	sending     bool           // SendRequest has not returned; timers wait for it
+	sending     bool // SendRequest has not returned; timers wait for it
+	reliable    bool
+	provisional bool           // a provisional response arrived
+	final       bool           // a final response arrived
+	cancelled   bool           // a CANCEL was sent: the §9.1 wait runs in slotRetransmit
+	ackPending  bool           // INVITE: ack holds the To of a non-2xx final that came while sending
+	h           ClientHandler  // nil once nothing more can go to the TU
 	wire        []byte         // the request as sent, for retransmissions and the ACK
 	used        transport.Addr // where it was sent
-	reliable    bool
-	interval    time.Duration // the current Timer A or E interval
-	provisional bool          // a provisional response arrived
-	final       bool          // a final response arrived
-	cancelled   bool          // a CANCEL was sent: the §9.1 wait runs in slotTimerC
-	ack         []byte        // INVITE: the ACK for the non-2xx final response
-	ackTo       []byte        // INVITE: To of a non-2xx final that arrived while sending
-	timers      [3]timerSlot
+	interval    time.Duration  // the current Timer A or E interval
+	ack         []byte         // INVITE: the ACK for the non-2xx final response (see ackPending)
+	timers      [2]timerSlot   // slotRetransmit, slotLifetime
+	timerC      *timerSlot     // slotTimerC, once Timer C has run
+}
+
+// slot returns timer slot i. Called with the lock held.
+func (tx *ClientTx) slot(i int) *timerSlot {
+	if i == slotTimerC {
+		if tx.timerC == nil {
+			tx.timerC = new(timerSlot)
+		}
+		return tx.timerC
+	}
+	return &tx.timers[i]
 }
 
 // Method returns the request's method.
@@ -242,12 +256,12 @@ func (tx *ClientTx) sent(wire []byte, used transport.Addr, err error) error {
 		}
 	case StateCompleted:
 		if tx.invite {
-			if tx.ackTo != nil {
-				tx.ack, err = buildACK(tx.wire, tx.ackTo)
+			if tx.ackPending {
+				tx.ackPending = false
+				tx.ack, err = buildACK(tx.wire, tx.ack)
 				if err != nil {
 					m.log.Warn("transaction: cannot build ACK", "branch", tx.key, "err", err)
 				}
-				tx.ackTo = nil
 				ack = tx.ack
 			}
 			ended = tx.enterCompletedInvite()
@@ -284,7 +298,7 @@ func (tx *ClientTx) receive(resp *sip.Message) bool {
 // onTimer runs a timer of the transaction.
 func (tx *ClientTx) onTimer(slot int, gen uint32) {
 	tx.mu.Lock()
-	id := tx.timers[slot].fire(gen)
+	id := tx.slot(slot).fire(gen)
 	if id == timerNone {
 		tx.mu.Unlock()
 		return
@@ -349,9 +363,7 @@ func (tx *ClientTx) terminate() bool {
 		return false
 	}
 	tx.state = StateTerminated
-	for i := range tx.timers {
-		tx.timers[i].stop()
-	}
+	tx.stopAll()
 	return true
 }
 

@@ -41,7 +41,7 @@ func (tx *ClientTx) enterCalling() {
 // 11, §16.7 step 2). Called with the lock held.
 func (tx *ClientTx) startTimerC() {
 	if c := tx.m.cfg.TimerC; c > 0 && !tx.cancelled {
-		tx.timers[slotTimerC].arm(tx.m.clock, tx, slotTimerC, 'C', c)
+		tx.slot(slotTimerC).arm(tx.m.clock, tx, slotTimerC, 'C', c)
 	}
 }
 
@@ -105,7 +105,8 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 			if tx.sending {
 				// The top Via is in the bytes the transport has not
 				// returned yet: ACK once it has (sent).
-				tx.ackTo = append([]byte(nil), resp.Get(sip.HeaderTo)...)
+				tx.ack = append([]byte(nil), resp.Get(sip.HeaderTo)...)
+				tx.ackPending = true
 			} else {
 				var err error
 				if tx.ack, err = buildACK(tx.wire, resp.Get(sip.HeaderTo)); err != nil {
@@ -120,7 +121,7 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 	case StateCompleted:
 		// RFC 3261 §17.1.1.2: a retransmitted final response is ACKed
 		// again and not passed up.
-		sendACK = code >= 300 && tx.ack != nil
+		sendACK = code >= 300 && tx.ack != nil && !tx.ackPending
 	case StateAccepted:
 		// RFC 6026 §7.2: in Accepted every 2xx goes to the TU; anything
 		// else is absorbed.
@@ -200,6 +201,9 @@ func (tx *ClientTx) onTimerInvite(id timerID) {
 func (tx *ClientTx) stopAll() {
 	for i := range tx.timers {
 		tx.timers[i].stop()
+	}
+	if tx.timerC != nil {
+		tx.timerC.stop()
 	}
 }
 

@@ -605,6 +605,11 @@ func TestResponseDuringSend(t *testing.T) {
 				if s.Kind == "request" && s.what() == "INVITE" {
 					e.tp.after = nil
 					e.deliver(response(t, s.Wire, code, "b"), transport.UDP)
+					if code == 486 {
+						// Retransmitted before the send returns: the ACK
+						// is not built yet, and nothing else goes.
+						e.deliver(response(t, s.Wire, code, "b"), transport.UDP)
+					}
 				}
 			}
 			tx, err := e.m.Request(addr(transport.UDP, serverAddr), []byte(inviteReq), e.rec)
