@@ -32,6 +32,8 @@ import (
 
 var transfereeProfile = flag.String("transfereeprofile", "", "BenchmarkTransfereeHeld writes a heap profile to this file at the point it measures")
 
+var idleProfile = flag.String("idleprofile", "", "BenchmarkIdleCallMemory writes a heap profile to this file at the point it measures")
+
 const memSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
 
 func memAddr(port uint16) transport.Addr {
@@ -294,6 +296,16 @@ func BenchmarkIdleCallMemory(b *testing.B) {
 	t.idle(b, 1) // warm up
 	held := t.idle(b, b.N)
 	b.ReportMetric(held/float64(b.N), "B/call")
+	if *idleProfile != "" {
+		f, err := os.Create(*idleProfile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
 }
 
 // idleWorld caches transferees holding idle calls across the runs of a
