@@ -685,6 +685,25 @@ func (h *acceptedInvite) HandleResponse(_ *transaction.ClientTx, r transaction.R
 	h.ua.ackAndBye(d, cseq.Seq)
 }
 
+// acceptedReInvite takes the 2xx that follow the first one to a
+// re-INVITE while its transaction is Accepted (RFC 6026 §7.2): the call,
+// found through its dialog rather than kept, ACKs them again while it
+// lasts (RFC 3261 §13.2.2.4).
+type acceptedReInvite struct{ ua *UA }
+
+func (h acceptedReInvite) HandleResponse(_ *transaction.ClientTx, r transaction.Response) {
+	resp := r.Msg
+	if resp == nil || r.Status < 200 || r.Status >= 300 {
+		return
+	}
+	cseq, _ := resp.CSeq()
+	if d := h.ua.findDialog(resp.CallID(), resp.FromTag(), resp.ToTag()); d != nil {
+		if c := d.call(); c != nil {
+			c.resendACK(d, cseq.Seq)
+		}
+	}
+}
+
 // ackAndBye ends a dialog created by a 2xx we do not want (RFC 3261
 // §13.2.2.4: "it MUST terminate the dialog by sending a BYE" after the
 // ACK).
@@ -1227,6 +1246,9 @@ func (c *Call) reInvite(ctx context.Context, contentType string, body []byte, he
 				c.resendACK(d, seq)
 				return
 			}
+			// The transaction lives 64*T1 more (RFC 6026 Accepted): what
+			// takes its 2xx from now on does not keep the call.
+			tx.SetHandler(acceptedReInvite{c.ua})
 			if iv > 0 {
 				c.startSessionTimer(iv, ours) // RFC 4028 §7.4: refreshed
 			}

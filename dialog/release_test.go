@@ -40,9 +40,10 @@ func watch(c *Call) <-chan struct{} {
 // finished transactions keep is what a UA holds.
 func TestCallReleasedAtHangUp(t *testing.T) {
 	for _, tt := range []struct {
-		name   string
-		byCall bool // the caller hangs up, else the callee
-	}{{"caller hangs up", true}, {"callee hangs up", false}} {
+		name     string
+		byCall   bool // the caller hangs up, else the callee
+		reInvite bool // the caller re-INVITEs first (its transaction too waits out Timer M)
+	}{{"caller hangs up", true, false}, {"callee hangs up", false, false}, {"caller re-INVITEs and hangs up", true, true}} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			incoming := make(chan *Call, 1)
@@ -61,6 +62,11 @@ func TestCallReleasedAtHangUp(t *testing.T) {
 			}
 			bc := <-incoming
 			<-bc.Established()
+			if tt.reInvite {
+				if _, err := ac.ReInvite(bg(), "application/sdp", []byte(sdp)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			caller, callee := watch(ac), watch(bc)
 			if tt.byCall {
 				err = ac.Bye(bg())
@@ -104,4 +110,39 @@ func TestDialogSize(t *testing.T) {
 	if n := unsafe.Sizeof(Dialog{}); n > 256 {
 		t.Errorf("Dialog is %d bytes, over 256", n)
 	}
+}
+
+// RFC 3261 §13.2.2.4, RFC 6026 §7.2: a retransmitted 2xx to a re-INVITE,
+// passed up by its Accepted transaction, is ACKed again with the same ACK.
+func TestReInvite2xxRetransmissionACKed(t *testing.T) {
+	w := newWorld(t)
+	alice := w.ua("alice", 5060, Config{})
+	bob := w.peer(5080)
+	c, err := alice.Dial("sip:bob@127.0.0.1:5080", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := bob.Expect("INVITE")
+	bob.Respond(inv, 200, "b1")
+	bob.Expect("ACK")
+	result := make(chan error, 1)
+	go func() {
+		_, err := c.ReInvite(bg(), "application/sdp", []byte(sdp))
+		result <- err
+	}()
+	re := bob.Wait() // sent from the test's goroutine
+	if string(re.Msg.MethodName()) != "INVITE" {
+		t.Fatalf("got %s, want the re-INVITE", re.Msg.MethodName())
+	}
+	bob.Respond(re, 200, "b1")
+	ack := bob.Expect("ACK")
+	if err := <-result; err != nil {
+		t.Fatal(err)
+	}
+	bob.Respond(re, 200, "b1") // the ACK was lost, say
+	again := bob.Expect("ACK")
+	if string(again.Msg.Bytes()) != string(ack.Msg.Bytes()) {
+		t.Errorf("ACK retransmission differs:\n%s\n%s", again.Msg.Bytes(), ack.Msg.Bytes())
+	}
+	bob.None()
 }
