@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -115,7 +114,8 @@ type transferee struct {
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // newTransferee starts Bob and the scripted Alice and Carol on a network
-// of their own; unless keep is set they close when tb ends.
+// of their own; unless keep is set (then close closes them) they close
+// when tb ends.
 func newTransferee(tb testing.TB, keep bool) *transferee {
 	clock := transport.NewFakeClock(time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC))
 	t := &transferee{clock: clock, net: transport.NewNetwork(clock, 1), addr: memAddr(5070), calls: make(chan *dialog.Call, 1)}
@@ -141,6 +141,14 @@ func newTransferee(tb testing.TB, keep bool) *transferee {
 	t.alice = newScripted(tb, clock, t.net, "alice", 5060, keep)
 	t.carol = newScripted(tb, clock, t.net, "carol", 5080, keep)
 	return t
+}
+
+// close closes what newTransferee started when told to keep it.
+func (t *transferee) close() {
+	t.ev.Close()
+	t.ua.Close()
+	t.alice.l.Close()
+	t.carol.l.Close()
 }
 
 // expect returns the next message a scripted peer passed on. On the
@@ -308,29 +316,20 @@ func BenchmarkIdleCallMemory(b *testing.B) {
 	}
 }
 
-// idleWorld caches transferees holding idle calls across the runs of a
-// sub-benchmark: setting up 100,000 calls takes seconds.
-var idleWorld = struct {
-	sync.Mutex
-	m map[int]*transferee
-}{m: map[int]*transferee{}}
-
 // BenchmarkTransferAmongIdleCalls measures a transfer (time and
 // allocations) while the transferee holds 0, 10,000 or 100,000 idle
 // calls: nothing in a transfer's path may grow with them (dialog and
 // transaction lookups are map accesses, timers wait in queues).
 func BenchmarkTransferAmongIdleCalls(b *testing.B) {
 	for _, n := range []int{0, 10_000, 100_000} {
+		// Set up once for every run of the sub-benchmark (100,000 calls
+		// take seconds), closed after its last.
+		var t *transferee
 		b.Run(fmt.Sprintf("idle=%d", n), func(b *testing.B) {
-			idleWorld.Lock()
-			t := idleWorld.m[n]
 			if t == nil {
-				// Owned by the cache: closed when the process ends.
 				t = newTransferee(b, true)
 				t.idle(b, n)
-				idleWorld.m[n] = t
 			}
-			idleWorld.Unlock()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
@@ -342,5 +341,8 @@ func BenchmarkTransferAmongIdleCalls(b *testing.B) {
 				b.Errorf("%d dialogs after the transfers, want the %d idle calls", got, n)
 			}
 		})
+		if t != nil {
+			t.close()
+		}
 	}
 }
