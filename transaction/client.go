@@ -29,7 +29,8 @@ func (r Response) Final() bool { return r.Status >= 200 }
 
 // ClientHandler receives what a client transaction passes up to its TU:
 // every provisional response, the final response, each further 2xx while an
-// INVITE transaction is Accepted (RFC 6026: the UAC core ACKs each), or one
+// INVITE transaction is Accepted (RFC 6026: the UAC core ACKs each; the TU
+// may hand those to a smaller handler with ClientTx.SetHandler), or one
 // error if the transaction ends without a final response. After a non-2xx
 // final response to an INVITE, a failure to send the ACK is also reported
 // (RFC 3261 Figure 5: Completed, transport error, inform TU).
