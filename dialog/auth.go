@@ -298,7 +298,9 @@ func (in *Initial) authForACK(d *Dialog) {
 		return
 	}
 	in.ua.mu.Lock()
-	d.ackAuth, d.ackAuthSeq = in.auth, in.seq
+	if in.auth != nil {
+		d.ackAuth = &ackAuth{lines: in.auth, seq: in.seq}
+	}
 	in.ua.mu.Unlock()
 }
 
@@ -317,7 +319,7 @@ func (d *Dialog) retried(seq uint32, req, auth []byte) {
 		return
 	}
 	d.mu.Lock()
-	d.ackAuth, d.ackAuthSeq = auth, seq
+	d.ackAuth = &ackAuth{lines: auth, seq: seq}
 	d.mu.Unlock()
 }
 
@@ -326,8 +328,8 @@ func (d *Dialog) retried(seq uint32, req, auth []byte) {
 func (d *Dialog) appendACKAuth(b []byte, seq uint32) []byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.ackAuth != nil && d.ackAuthSeq == seq {
-		b = append(b, d.ackAuth...)
+	if a := d.ackAuth; a != nil && a.seq == seq {
+		b = append(b, a.lines...)
 	}
 	return b
 }

@@ -402,11 +402,13 @@ func (c *Call) inviteResponse(tx *transaction.ClientTx, r transaction.Response) 
 		c.provisionalResponse(tx, r.Msg)
 	case r.Status < 300:
 		c.successResponse(r.Msg)
-		// Later 2xx come through this handler (RFC 6026 Accepted) or as
-		// strays: the Initial need not route requests any more, and
-		// nothing will be cancelled.
+		// Later 2xx come through the transaction (RFC 6026 Accepted) or
+		// as strays: the Initial need not route requests any more, and
+		// nothing will be cancelled. The transaction lives 64*T1 more;
+		// what takes its 2xx from now on does not keep the call.
 		c.initial.Close()
 		c.initial.release()
+		tx.SetHandler(c.initial.accepted(r.Msg.ToTag()))
 		c.mu.Lock()
 		c.tx = nil
 		c.mu.Unlock()
@@ -626,22 +628,101 @@ func (c *Call) resendACK(d *Dialog, seq uint32) {
 	}
 }
 
+// acceptedInvite takes the 2xx that follow the first one to a call's
+// INVITE while its transaction is Accepted (RFC 6026 §7.2), for 64*T1,
+// keeping neither the call nor its Initial alive: a retransmission on the
+// call's dialog is ACKed again by the call while it lasts (RFC 3261
+// §13.2.2.4); a 2xx from another fork (or from the call's dialog once it
+// has ended) is ACKed and its dialog ended with BYE. Such a dialog is
+// built from the 2xx itself, whose From, To, Call-ID and CSeq are the
+// INVITE's (§8.2.6.2), and the little of the Initial kept here.
+type acceptedInvite struct {
+	ua     *UA
+	tag    string // To tag of the first 2xx: the call's dialog
+	target string // the INVITE's Request-URI: remote target if a 2xx has no Contact
+	seq    uint32 // the INVITE's CSeq number
+	secure bool
+	auth   []byte // the INVITE's credentials, for the ACK (RFC 3261 §22.1)
+}
+
+// accepted returns the handler of the INVITE's transaction once its first
+// 2xx (with To tag tag) has been handled.
+func (in *Initial) accepted(tag []byte) *acceptedInvite {
+	in.ua.mu.Lock()
+	defer in.ua.mu.Unlock()
+	return &acceptedInvite{ua: in.ua, tag: string(tag), target: in.target, seq: in.seq, secure: in.secure, auth: in.auth}
+}
+
+func (h *acceptedInvite) HandleResponse(_ *transaction.ClientTx, r transaction.Response) {
+	resp := r.Msg
+	if resp == nil || r.Status < 200 || r.Status >= 300 {
+		return
+	}
+	cseq, _ := resp.CSeq()
+	if string(resp.ToTag()) == h.tag {
+		// A retransmission: the call ACKs it again while it lasts.
+		if d := h.ua.findDialog(resp.CallID(), resp.FromTag(), resp.ToTag()); d != nil {
+			if c := d.call(); c != nil {
+				c.resendACK(d, cseq.Seq)
+			}
+			return
+		}
+		// The dialog has ended: ACKed and ended again, as a fork's.
+	}
+	local, err1 := withoutTag(resp.Get(sip.HeaderFrom))
+	remote, err2 := withoutTag(resp.Get(sip.HeaderTo))
+	if err1 != nil || err2 != nil {
+		h.ua.log.Warn("dialog: 2xx creates no dialog", "err", errors.Join(err1, err2))
+		return
+	}
+	in := &Initial{ua: h.ua, method: "INVITE", callID: string(resp.CallID()), localTag: string(resp.FromTag()),
+		localURI: local, remote: remote, target: h.target, seq: h.seq, secure: h.secure, auth: h.auth}
+	d, err := in.DialogFromResponse(resp)
+	if err != nil {
+		h.ua.log.Warn("dialog: 2xx creates no dialog", "err", err)
+		return
+	}
+	h.ua.log.Debug("dialog: 2xx from a further fork: ACK and BYE", "dialog", d.String())
+	h.ua.ackAndBye(d, cseq.Seq)
+}
+
+// acceptedReInvite takes the 2xx that follow the first one to a
+// re-INVITE while its transaction is Accepted (RFC 6026 §7.2): the call,
+// found through its dialog rather than kept, ACKs them again while it
+// lasts (RFC 3261 §13.2.2.4).
+type acceptedReInvite struct{ ua *UA }
+
+func (h acceptedReInvite) HandleResponse(_ *transaction.ClientTx, r transaction.Response) {
+	resp := r.Msg
+	if resp == nil || r.Status < 200 || r.Status >= 300 {
+		return
+	}
+	cseq, _ := resp.CSeq()
+	if d := h.ua.findDialog(resp.CallID(), resp.FromTag(), resp.ToTag()); d != nil {
+		if c := d.call(); c != nil {
+			c.resendACK(d, cseq.Seq)
+		}
+	}
+}
+
 // ackAndBye ends a dialog created by a 2xx we do not want (RFC 3261
 // §13.2.2.4: "it MUST terminate the dialog by sending a BYE" after the
 // ACK).
-func (c *Call) ackAndBye(d *Dialog, seq uint32) {
+func (c *Call) ackAndBye(d *Dialog, seq uint32) { c.ua.ackAndBye(d, seq) }
+
+func (ua *UA) ackAndBye(d *Dialog, seq uint32) {
 	if _, err := d.destination(context.Background(), false); errors.Is(err, errNeedsDNS) {
-		c.ua.background(func(ctx context.Context) {
+		ua.background(func(ctx context.Context) {
 			if _, err := d.destination(ctx, true); err != nil {
 				d.Terminate(err)
 				return
 			}
-			c.ackAndBye(d, seq)
+			ua.ackAndBye(d, seq)
 		})
 		return
 	}
 	if ack, dst, err := d.buildRequest("ACK", seq, nil); err == nil {
-		c.ua.tp.SendRequest(dst, transport.NewBranch(nil), ack)
+		ua.tp.SendRequest(dst, transport.NewBranch(nil), ack)
 	}
 	req, dst, err := d.NewRequest("BYE", nil)
 	if err == nil {
@@ -1166,6 +1247,9 @@ func (c *Call) reInvite(ctx context.Context, contentType string, body []byte, he
 				c.resendACK(d, seq)
 				return
 			}
+			// The transaction lives 64*T1 more (RFC 6026 Accepted): what
+			// takes its 2xx from now on does not keep the call.
+			tx.SetHandler(acceptedReInvite{c.ua})
 			if iv > 0 {
 				c.startSessionTimer(iv, ours) // RFC 4028 §7.4: refreshed
 			}

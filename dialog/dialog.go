@@ -58,6 +58,8 @@ type Usage interface {
 // creation; the rest is guarded by its mutex. It is safe for concurrent
 // use.
 type Dialog struct {
+	// Fields ordered for size (248 bytes, the 256-byte size class): a
+	// UA holding many idle calls holds this many dialogs.
 	ua  *UA
 	id  ID
 	key string // the UA table key, see dialogKey
@@ -72,19 +74,27 @@ type Dialog struct {
 	routes       []string // route set: Record-Route values, in sending order
 	localSeq     uint32
 	localSeqSet  bool
-	remoteSeq    uint32
 	remoteSeqSet bool
-	usages       []Usage
 	invite       bool // created by an INVITE (a Call was its usage)
+	hopSecure    bool
+	remoteSeq    uint32
+	usages       []Usage
 
 	// Where the first hop (remote target or first route) was last located:
 	// requests reuse it until the hop changes, so no request of a dialog
 	// asks DNS twice, and an ACK can be sent from a reader goroutine.
-	hop        string
-	hopSecure  bool
-	hopTo      []locate.Target
-	ackAuth    []byte // credentials of the INVITE with CSeq ackAuthSeq, for its ACK
-	ackAuthSeq uint32
+	// hopSecure, above, belongs with them.
+	hop   string
+	hopTo []locate.Target
+
+	ackAuth *ackAuth // credentials of an INVITE sent with them; nil mostly
+}
+
+// ackAuth is what the ACK of an INVITE that was challenged carries: the
+// credentials of the INVITE with CSeq number seq (RFC 3261 §22.1).
+type ackAuth struct {
+	lines []byte
+	seq   uint32
 }
 
 // dialogKey is the table key of a dialog ID: the three parts, NUL

@@ -208,10 +208,13 @@ func (in *Initial) Bytes() []byte {
 	return in.req
 }
 
-// release drops the request bytes: the transaction keeps its own copy.
+// release drops the request bytes (the transaction keeps its own copy)
+// and the abandon callback, which references the call: an INVITE's
+// Initial outlives its call in the handler of the Accepted transaction.
 func (in *Initial) release() {
 	in.ua.mu.Lock()
 	in.req = nil
+	in.abandon = nil
 	in.ua.mu.Unlock()
 }
 

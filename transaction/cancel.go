@@ -38,11 +38,15 @@ func (m *Manager) Cancel(invite *ClientTx, h ClientHandler) (*ClientTx, error) {
 	// RFC 3261 §9.1: "If there is no final response for the original
 	// request in 64*T1 seconds", the client SHOULD consider it cancelled
 	// and destroy its transaction (say the UAS has forgotten it and
-	// answers the CANCEL 481); Timer C's slot holds the wait.
+	// answers the CANCEL 481). The wait replaces Timer C, and runs in the
+	// slot of Timer A, which stopped at the provisional response.
 	invite.mu.Lock()
 	if !invite.final && !invite.cancelled && invite.state != StateTerminated {
 		invite.cancelled = true
-		invite.timers[slotTimerC].arm(m.clock, invite, slotTimerC, timerCancel, 64*m.cfg.T1)
+		if invite.timerC != nil {
+			invite.timerC.stop()
+		}
+		invite.timers[slotRetransmit].arm(m.clock, invite, slotRetransmit, timerCancel, 64*m.cfg.T1)
 	}
 	invite.mu.Unlock()
 	return tx, nil

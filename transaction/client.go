@@ -29,7 +29,8 @@ func (r Response) Final() bool { return r.Status >= 200 }
 
 // ClientHandler receives what a client transaction passes up to its TU:
 // every provisional response, the final response, each further 2xx while an
-// INVITE transaction is Accepted (RFC 6026: the UAC core ACKs each), or one
+// INVITE transaction is Accepted (RFC 6026: the UAC core ACKs each; the TU
+// may hand those to a smaller handler with ClientTx.SetHandler), or one
 // error if the transaction ends without a final response. After a non-2xx
 // final response to an INVITE, a failure to send the ACK is also reported
 // (RFC 3261 Figure 5: Completed, transport error, inform TU).
@@ -47,35 +48,49 @@ func (f ClientHandlerFunc) HandleResponse(tx *ClientTx, r Response) { f(tx, r) }
 
 // Timer slots of a client transaction.
 const (
-	slotRetransmit = 0 // A (INVITE) or E (non-INVITE)
+	slotRetransmit = 0 // A (INVITE) or E (non-INVITE); INVITE in Proceeding: the wait after a CANCEL
 	slotLifetime   = 1 // B then D or M (INVITE); F then K (non-INVITE)
-	slotTimerC     = 2 // C (INVITE, when configured)
+	slotTimerC     = 2 // C (INVITE, when configured): ClientTx.timerC
 )
 
 // ClientTx is a client transaction (RFC 3261 §17.1): an INVITE one
 // (Figure 5 with RFC 6026) or a non-INVITE one (Figure 6).
 type ClientTx struct {
+	// Fields ordered for size (256 bytes, a size class of the Go
+	// allocator): finished transactions wait out Timer K or M.
 	m      *Manager
-	h      ClientHandler
-	invite bool
 	method string // the request method, matched against the CSeq method of responses
 	branch [branchLen]byte
+	invite bool
 	key    string    // string(branch), the client table key
 	next   *ClientTx // next in the table chain; guarded by Manager.mu
 
 	mu          sync.Mutex
 	state       State
-	sending     bool           // SendRequest has not returned; timers wait for it
+	sending     bool // SendRequest has not returned; timers wait for it
+	reliable    bool
+	provisional bool           // a provisional response arrived
+	final       bool           // a final response arrived
+	cancelled   bool           // a CANCEL was sent: the §9.1 wait runs in slotRetransmit
+	ackPending  bool           // INVITE: ack holds the To of a non-2xx final that came while sending
+	h           ClientHandler  // nil once nothing more can go to the TU
 	wire        []byte         // the request as sent, for retransmissions and the ACK
 	used        transport.Addr // where it was sent
-	reliable    bool
-	interval    time.Duration // the current Timer A or E interval
-	provisional bool          // a provisional response arrived
-	final       bool          // a final response arrived
-	cancelled   bool          // a CANCEL was sent: the §9.1 wait runs in slotTimerC
-	ack         []byte        // INVITE: the ACK for the non-2xx final response
-	early       *sip.Message  // INVITE: a copy of a non-2xx final that arrived while sending, ACKed and passed up once sent
-	timers      [3]timerSlot
+	interval    time.Duration  // the current Timer A or E interval
+	ack         []byte         // INVITE: the ACK for the non-2xx final response (see ackPending)
+	timers      [2]timerSlot   // slotRetransmit, slotLifetime
+	timerC      *timerSlot     // slotTimerC, once Timer C has run
+}
+
+// slot returns timer slot i. Called with the lock held.
+func (tx *ClientTx) slot(i int) *timerSlot {
+	if i == slotTimerC {
+		if tx.timerC == nil {
+			tx.timerC = new(timerSlot)
+		}
+		return tx.timerC
+	}
+	return &tx.timers[i]
 }
 
 // Method returns the request's method.
@@ -243,8 +258,19 @@ func (tx *ClientTx) sent(wire []byte, used transport.Addr, err error) error {
 		}
 	case StateCompleted:
 		if tx.invite {
-			if early, tx.early = tx.early, nil; early != nil {
-				tx.ack, err = buildACK(tx.wire, early.Get(sip.HeaderTo))
+			if tx.ackPending {
+				// ack holds the final response that came during the send
+				// (receiveInvite): ACK it, then pass it up.
+				tx.ackPending = false
+				early = new(sip.Message)
+				p := sip.Parser{MaxMessageSize: -1, MaxHeaders: -1, MaxLineLength: -1}
+				if perr := p.Parse(early, tx.ack); perr != nil {
+					early = nil // parsed once already: cannot happen
+				}
+				tx.ack = nil
+				if early != nil {
+					tx.ack, err = buildACK(tx.wire, early.Get(sip.HeaderTo))
+				}
 				if err != nil {
 					m.log.Warn("transaction: cannot build ACK", "branch", tx.key, "err", err)
 				}
@@ -260,6 +286,7 @@ func (tx *ClientTx) sent(wire []byte, used transport.Addr, err error) error {
 	if tx.final {
 		tx.wire = nil
 	}
+	h := tx.h
 	tx.mu.Unlock()
 	if ended {
 		m.removeClient(tx)
@@ -268,8 +295,8 @@ func (tx *ClientTx) sent(wire []byte, used transport.Addr, err error) error {
 	if ack != nil {
 		ackErr = m.tp.Send(used, ack)
 	}
-	if early != nil {
-		tx.h.HandleResponse(tx, Response{Msg: early, Status: early.StatusCode()})
+	if early != nil && h != nil {
+		h.HandleResponse(tx, Response{Msg: early, Status: early.StatusCode()})
 	}
 	if ackErr != nil {
 		tx.fail(transportError(ackErr), true)
@@ -289,7 +316,7 @@ func (tx *ClientTx) receive(resp *sip.Message) bool {
 // onTimer runs a timer of the transaction.
 func (tx *ClientTx) onTimer(slot int, gen uint32) {
 	tx.mu.Lock()
-	id := tx.timers[slot].fire(gen)
+	id := tx.slot(slot).fire(gen)
 	if id == timerNone {
 		tx.mu.Unlock()
 		return
@@ -320,13 +347,14 @@ func (tx *ClientTx) fail(e *Error, always bool) {
 		return
 	}
 	ended := tx.terminate()
+	h := tx.h
 	tx.mu.Unlock()
 	if ended {
 		tx.m.removeClient(tx)
 	}
-	if ended || always {
+	if (ended || always) && h != nil {
 		tx.m.log.Warn("transaction: client transaction failed", "method", tx.method, "branch", tx.key, "err", e)
-		tx.h.HandleResponse(tx, Response{Status: e.Status(), Err: e})
+		h.HandleResponse(tx, Response{Status: e.Status(), Err: e})
 	}
 }
 
@@ -334,10 +362,14 @@ func (tx *ClientTx) fail(e *Error, always bool) {
 // and unlocks; the TU hears of it as a 408 (RFC 3261 §8.1.3.1).
 func (tx *ClientTx) timeout(id timerID) {
 	tx.terminate()
+	h := tx.h
+	tx.h = nil
 	tx.mu.Unlock()
 	tx.m.removeClient(tx)
-	e := timeoutError(id.String())
-	tx.h.HandleResponse(tx, Response{Status: e.Status(), Err: e})
+	if h != nil {
+		e := timeoutError(id.String())
+		h.HandleResponse(tx, Response{Status: e.Status(), Err: e})
+	}
 }
 
 // terminate moves to Terminated and stops every timer (RFC 3261 §17.1.1.2:
@@ -349,10 +381,21 @@ func (tx *ClientTx) terminate() bool {
 		return false
 	}
 	tx.state = StateTerminated
-	for i := range tx.timers {
-		tx.timers[i].stop()
-	}
+	tx.stopAll()
 	return true
+}
+
+// SetHandler replaces the handler that receives what tx passes up from
+// now on; a call in progress still reaches the handler it started with.
+// A UAC core that has handled the first 2xx to an INVITE can hand over a
+// smaller handler for the further 2xx of the Accepted state (RFC 6026
+// §7.2), which lasts 64*T1: the transaction then stops keeping alive what
+// the first one referenced (a call, the request a retry wrapper keeps).
+// A nil h drops whatever comes.
+func (tx *ClientTx) SetHandler(h ClientHandler) {
+	tx.mu.Lock()
+	tx.h = h
+	tx.mu.Unlock()
 }
 
 // endAfter ends the transaction after the lock is released, if ended.

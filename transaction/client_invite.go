@@ -41,7 +41,7 @@ func (tx *ClientTx) enterCalling() {
 // 11, §16.7 step 2). Called with the lock held.
 func (tx *ClientTx) startTimerC() {
 	if c := tx.m.cfg.TimerC; c > 0 && !tx.cancelled {
-		tx.timers[slotTimerC].arm(tx.m.clock, tx, slotTimerC, 'C', c)
+		tx.slot(slotTimerC).arm(tx.m.clock, tx, slotTimerC, 'C', c)
 	}
 }
 
@@ -107,7 +107,9 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 				// returned yet: ACK once it has (sent), and only then
 				// pass the response up, as below: a TU that sends a new
 				// INVITE at once (a retry) must not overtake the ACK.
-				tx.early = resp.Clone()
+				// ack keeps a copy of the response meanwhile.
+				tx.ack = append([]byte(nil), resp.Bytes()...)
+				tx.ackPending = true
 			} else {
 				var err error
 				if tx.ack, err = buildACK(tx.wire, resp.Get(sip.HeaderTo)); err != nil {
@@ -122,13 +124,13 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 	case StateCompleted:
 		// RFC 3261 §17.1.1.2: a retransmitted final response is ACKed
 		// again and not passed up.
-		sendACK = code >= 300 && tx.ack != nil
+		sendACK = code >= 300 && tx.ack != nil && !tx.ackPending
 	case StateAccepted:
 		// RFC 6026 §7.2: in Accepted every 2xx goes to the TU; anything
 		// else is absorbed.
 		deliver = code >= 200 && code < 300
 	}
-	ack, dst := tx.ack, tx.used
+	ack, dst, h := tx.ack, tx.used, tx.h
 	tx.mu.Unlock()
 	tx.endAfter(ended)
 
@@ -138,8 +140,8 @@ func (tx *ClientTx) receiveInvite(resp *sip.Message) bool {
 		// port, and transport to which the original request was sent."
 		ackErr = m.tp.Send(dst, ack)
 	}
-	if deliver {
-		tx.h.HandleResponse(tx, Response{Msg: resp, Status: code})
+	if deliver && h != nil {
+		h.HandleResponse(tx, Response{Msg: resp, Status: code})
 	}
 	if ackErr != nil {
 		// RFC 3261 Figure 5: Completed --Transport Err.--> Terminated,
@@ -190,6 +192,7 @@ func (tx *ClientTx) onTimerInvite(id timerID) {
 		// RFC 3261 §17.1.1.2 (Timer D in Completed), RFC 6026 §7.2 (Timer
 		// M in Accepted): Terminated.
 		ended := tx.terminate()
+		tx.h = nil
 		tx.mu.Unlock()
 		tx.endAfter(ended)
 		return
@@ -201,6 +204,9 @@ func (tx *ClientTx) onTimerInvite(id timerID) {
 func (tx *ClientTx) stopAll() {
 	for i := range tx.timers {
 		tx.timers[i].stop()
+	}
+	if tx.timerC != nil {
+		tx.timerC.stop()
 	}
 }
 

@@ -40,7 +40,7 @@ func (tx *ClientTx) enterCompletedNonInvite() bool {
 	if tx.reliable {
 		return tx.terminate()
 	}
-	tx.timers[slotLifetime].arm(tx.m.clock, tx, slotLifetime, 'K', tx.m.cfg.T4)
+	tx.timers[slotLifetime].armLife(tx.m.lifeT4, tx, slotLifetime, 'K')
 	return false
 }
 
@@ -48,6 +48,7 @@ func (tx *ClientTx) receiveNonInvite(resp *sip.Message) bool {
 	code := resp.StatusCode()
 	var deliver, ended bool
 	tx.mu.Lock()
+	h := tx.h
 	switch tx.state {
 	case StateTerminated:
 		tx.mu.Unlock()
@@ -65,6 +66,11 @@ func (tx *ClientTx) receiveNonInvite(resp *sip.Message) bool {
 			tx.state = StateCompleted
 			tx.final = true
 			tx.stopAll()
+			// Nothing more goes to the TU: Completed absorbs the rest and
+			// Timer K ends it silently. Holding the handler for Timer K
+			// would keep whatever it references (a call, a subscription,
+			// the request a retry wrapper keeps) alive that long.
+			h, tx.h = tx.h, nil
 			if !tx.sending {
 				tx.wire = nil
 				ended = tx.enterCompletedNonInvite()
@@ -76,8 +82,8 @@ func (tx *ClientTx) receiveNonInvite(resp *sip.Message) bool {
 	}
 	tx.mu.Unlock()
 	tx.endAfter(ended)
-	if deliver {
-		tx.h.HandleResponse(tx, Response{Msg: resp, Status: code})
+	if deliver && h != nil {
+		h.HandleResponse(tx, Response{Msg: resp, Status: code})
 	}
 	return true
 }
@@ -112,6 +118,7 @@ func (tx *ClientTx) onTimerNonInvite(id timerID) {
 	case 'K':
 		// RFC 3261 §17.1.2.2: Timer K in Completed: Terminated.
 		ended := tx.terminate()
+		tx.h = nil
 		tx.mu.Unlock()
 		tx.endAfter(ended)
 		return

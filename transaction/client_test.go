@@ -605,6 +605,11 @@ func TestResponseDuringSend(t *testing.T) {
 				if s.Kind == "request" && s.what() == "INVITE" {
 					e.tp.after = nil
 					e.deliver(response(t, s.Wire, code, "b"), transport.UDP)
+					if code == 486 {
+						// Retransmitted before the send returns: the ACK
+						// is not built yet, and nothing else goes.
+						e.deliver(response(t, s.Wire, code, "b"), transport.UDP)
+					}
 				}
 			}
 			tx, err := e.m.Request(addr(transport.UDP, serverAddr), []byte(inviteReq), e.rec)
@@ -692,25 +697,29 @@ func TestDo(t *testing.T) {
 // once (a retry with credentials, or after 422) must not put it on the
 // wire before the ACK (SIPp, for one, aborts the call).
 func TestFinalDuringSendACKedFirst(t *testing.T) {
-	e := newEnv(t)
-	e.tp.after = func(s sent) {
-		if s.Kind == "request" && s.what() == "INVITE" {
-			e.tp.after = nil
-			e.deliver(response(t, s.Wire, 422, "b"), transport.UDP)
-		}
+	for _, proto := range []transport.Protocol{transport.UDP, transport.TCP} {
+		t.Run(proto.String(), func(t *testing.T) {
+			e := newEnv(t)
+			e.tp.after = func(s sent) {
+				if s.Kind == "request" && s.what() == "INVITE" {
+					e.tp.after = nil
+					e.deliver(response(t, s.Wire, 422, "b"), proto)
+				}
+			}
+			var seen [][]string
+			var status []int
+			h := ClientHandlerFunc(func(_ *ClientTx, r Response) {
+				status = append(status, r.Status)
+				seen = append(seen, whats(e.tp.take()))
+			})
+			if _, err := e.m.Request(addr(proto, serverAddr), []byte(inviteReq), h); err != nil {
+				t.Fatal(err)
+			}
+			if len(status) != 1 || status[0] != 422 || !equalStrings(seen[0], []string{"INVITE", "ACK"}) {
+				t.Errorf("TU got %v having seen %q sent, want one 422 after INVITE and ACK", status, seen)
+			}
+			e.at(sec(40))
+			e.checkEmpty()
+		})
 	}
-	var seen [][]string
-	var status []int
-	h := ClientHandlerFunc(func(_ *ClientTx, r Response) {
-		status = append(status, r.Status)
-		seen = append(seen, whats(e.tp.take()))
-	})
-	if _, err := e.m.Request(addr(transport.UDP, serverAddr), []byte(inviteReq), h); err != nil {
-		t.Fatal(err)
-	}
-	if len(status) != 1 || status[0] != 422 || !equalStrings(seen[0], []string{"INVITE", "ACK"}) {
-		t.Errorf("TU got %v having seen %q sent, want one 422 after INVITE and ACK", status, seen)
-	}
-	e.at(sec(40))
-	e.checkEmpty()
 }

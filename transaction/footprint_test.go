@@ -1,7 +1,9 @@
 package transaction
 
 import (
+	"runtime"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/sipxfer/sipxfer/sip"
@@ -65,7 +67,7 @@ func TestFinishedServerKeepsOnlyWhatItResends(t *testing.T) {
 			t.Fatal(err)
 		}
 		tx.mu.Lock()
-		resp, trying := tx.resp, tx.trying
+		resp, trying := tx.resp, tx.more.trying
 		tx.mu.Unlock()
 		// RFC 6026 §7.1: in Accepted the TU retransmits the 2xx; the
 		// transaction never sends it again.
@@ -115,14 +117,127 @@ func TestFinishedServerKeepsOnlyWhatItResends(t *testing.T) {
 	})
 }
 
-// Both transaction structures fit the 320-byte size class of the Go
-// allocator: under load most transactions alive are finished ones (at
-// 2,500 transfers/s over UDP, about 300,000 server transactions).
+// The transaction structures fit size classes of the Go allocator (240
+// bytes for a server transaction, whose INVITE-only fields are apart;
+// 256 for a client one): under load most transactions alive are finished
+// ones (at 2,500 transfers/s over UDP, about 300,000 server transactions).
 func TestTransactionSizes(t *testing.T) {
-	if n := unsafe.Sizeof(ServerTx{}); n > 320 {
-		t.Errorf("ServerTx is %d bytes, over 320", n)
+	if n := unsafe.Sizeof(ServerTx{}); n > 240 {
+		t.Errorf("ServerTx is %d bytes, over 240", n)
 	}
-	if n := unsafe.Sizeof(ClientTx{}); n > 320 {
-		t.Errorf("ClientTx is %d bytes, over 320", n)
+	if n := unsafe.Sizeof(ClientTx{}); n > 256 {
+		t.Errorf("ClientTx is %d bytes, over 256", n)
+	}
+	// One queue entry per transaction waiting out J, K, L or M.
+	if n := unsafe.Sizeof(lifeEntry{}); n > 32 {
+		t.Errorf("lifeEntry is %d bytes, over 32", n)
+	}
+}
+
+// heavyHandler stands for what a TU's handler references (a call, the
+// request a retry wrapper keeps): a finished transaction must not keep it.
+type heavyHandler struct {
+	rec  *recorder
+	load [1024]byte
+}
+
+func (h *heavyHandler) HandleResponse(tx *ClientTx, r Response) { h.rec.HandleResponse(tx, r) }
+
+// collected reports whether the finalizer that closes done has run after
+// collections: the object it was set on became unreachable. The finalizer
+// runs on the runtime's goroutine, so it is waited for, within a bound.
+func collected(done <-chan struct{}) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		runtime.GC()
+		select {
+		case <-done:
+			return true
+		default:
+			runtime.Gosched()
+		}
+	}
+	return false
+}
+
+// newHeavy returns a heavyHandler reporting to rec and a channel closed
+// once it has been collected.
+func newHeavy(rec *recorder) (*heavyHandler, <-chan struct{}) {
+	h := &heavyHandler{rec: rec}
+	done := make(chan struct{})
+	runtime.SetFinalizer(h, func(*heavyHandler) { close(done) })
+	return h, done
+}
+
+// A client transaction waiting out Timer K (non-INVITE, Completed) can
+// pass nothing more to its TU: it lets go of the handler at the final
+// response, while still absorbing retransmissions of it.
+func TestCompletedClientReleasesHandler(t *testing.T) {
+	e := newEnv(t)
+	h, done := newHeavy(e.rec)
+	tx, err := e.m.Request(addr(transport.UDP, serverAddr), []byte(optionsReq), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := string(tx.Request())
+	h = nil
+	final := response(t, wire, 200, "b")
+	e.deliver(final, transport.UDP)
+	if got := eventStrings(e.rec.take()); len(got) != 1 || got[0] != "response OPTIONS 200" {
+		t.Fatalf("TU heard %q", got)
+	}
+	if got := tx.State(); got != StateCompleted {
+		t.Fatalf("state %v, want Completed", got)
+	}
+	if !collected(done) {
+		t.Error("the handler is still reachable from the Completed transaction")
+	}
+	// RFC 3261 §17.1.2.2: Completed absorbs a retransmitted final response.
+	e.deliver(final, transport.UDP)
+	if got := e.rec.take(); len(got) != 0 {
+		t.Errorf("after the final response again the TU heard %q", eventStrings(got))
+	}
+	e.at(DefaultT4 + time.Second) // Timer K
+	if got := tx.State(); got != StateTerminated {
+		t.Errorf("state %v after Timer K, want Terminated", got)
+	}
+	runtime.KeepAlive(tx)
+}
+
+// An INVITE client transaction in Accepted passes every further 2xx to
+// the TU (RFC 6026 §7.2) for 64*T1: SetHandler hands that job to a
+// smaller handler, and the first one is no longer kept.
+func TestAcceptedClientSetHandler(t *testing.T) {
+	e := newEnv(t)
+	h, done := newHeavy(e.rec)
+	tx, err := e.m.Request(addr(transport.UDP, serverAddr), []byte(inviteReq), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = nil
+	wire := string(tx.Request())
+	ok := response(t, wire, 200, "b1")
+	e.deliver(ok, transport.UDP)
+	if got := eventStrings(e.rec.take()); len(got) != 1 || got[0] != "response INVITE 200" {
+		t.Fatalf("TU heard %q", got)
+	}
+	later := newRecorder(e.clock)
+	tx.SetHandler(later)
+	if !collected(done) {
+		t.Error("the first handler is still reachable from the Accepted transaction")
+	}
+	// RFC 6026 §7.2: a retransmitted 2xx, and a 2xx of another fork,
+	// still reach the TU, now through the handler it gave.
+	e.deliver(ok, transport.UDP)
+	e.deliver(response(t, wire, 200, "b2"), transport.UDP)
+	if got := eventStrings(later.take()); len(got) != 2 || got[0] != "response INVITE 200" || got[1] != "response INVITE 200" {
+		t.Errorf("the new handler heard %q, want both 2xx", got)
+	}
+	if got := e.rec.take(); len(got) != 0 {
+		t.Errorf("the first handler heard %q", eventStrings(got))
+	}
+	e.at(64*DefaultT1 + time.Second) // Timer M
+	if got := tx.State(); got != StateTerminated {
+		t.Errorf("state %v after Timer M, want Terminated", got)
 	}
 }

@@ -7,12 +7,15 @@ import (
 	"github.com/sipxfer/sipxfer/transport"
 )
 
-// lifeQueue runs Timers J, L and M, which keep a finished transaction
-// for 64*T1 over an unreliable transport (RFC 3261 §17.2.2, RFC 6026 §8.4,
-// §8.7) and nearly always run out. They all last the same, so arming order
-// is deadline order: a FIFO with one clock timer for its head stands in
-// for a clock timer and a closure per transaction, and under load those
-// transactions are most of the ones alive.
+// lifeQueue runs the timers that keep a finished transaction for a fixed
+// time over an unreliable transport and nearly always run out: J, L and M
+// (64*T1; RFC 3261 §17.2.2, RFC 6026 §8.4, §8.7), K and I (T4, §17.1.2.2,
+// §17.2.1), one queue per duration. (Timer D ends early when an ACK
+// cannot be sent, so it stays a clock timer.) In a queue they all
+// last the same, so arming order is deadline order: a FIFO with one clock
+// timer for its head stands in for a clock timer and a closure per
+// transaction, and under load those transactions are most of the ones
+// alive.
 //
 // An entry is not removed when its timer is stopped: it fires anyway and
 // the slot's generation number makes it a no-op (timerSlot.fire). A
@@ -23,17 +26,20 @@ type lifeQueue struct {
 	d     time.Duration
 
 	mu      sync.Mutex
+	base    time.Time   // the clock when the first entry came: deadlines count from it
 	entries []lifeEntry // from head: deadlines in order
 	head    int
 	t       transport.Timer // for entries[head]; nil when empty
 	closed  bool
 }
 
+// lifeEntry is 32 bytes: a deadline as an offset from base, not a
+// time.Time, since there is one entry per finished transaction.
 type lifeEntry struct {
 	o    timerOwner
 	slot int32
 	gen  uint32
-	when time.Time
+	due  time.Duration // deadline, since base
 }
 
 // Stop makes lifeQueue a transport.Timer for timerSlot.t: a slot stops an
@@ -47,7 +53,11 @@ func (q *lifeQueue) push(o timerOwner, slot int, gen uint32) {
 	if q.closed {
 		return
 	}
-	q.entries = append(q.entries, lifeEntry{o: o, slot: int32(slot), gen: gen, when: q.clock.Now().Add(q.d)})
+	now := q.clock.Now()
+	if q.base.IsZero() {
+		q.base = now
+	}
+	q.entries = append(q.entries, lifeEntry{o: o, slot: int32(slot), gen: gen, due: now.Sub(q.base) + q.d})
 	if q.t == nil {
 		q.t = q.clock.AfterFunc(q.d, q.fire)
 	}
@@ -58,11 +68,11 @@ func (q *lifeQueue) push(o timerOwner, slot int, gen uint32) {
 func (q *lifeQueue) fire() {
 	for {
 		q.mu.Lock()
-		now := q.clock.Now()
-		if q.closed || q.head == len(q.entries) || q.entries[q.head].when.After(now) {
+		now := q.clock.Now().Sub(q.base)
+		if q.closed || q.head == len(q.entries) || q.entries[q.head].due > now {
 			q.t = nil
 			if !q.closed && q.head < len(q.entries) {
-				q.t = q.clock.AfterFunc(q.entries[q.head].when.Sub(now), q.fire)
+				q.t = q.clock.AfterFunc(q.entries[q.head].due-now, q.fire)
 			}
 			q.mu.Unlock()
 			return

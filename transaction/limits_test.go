@@ -104,3 +104,33 @@ func TestCancelWithoutFinal(t *testing.T) {
 	e.at(5 * time.Minute)
 	e.checkEmpty()
 }
+
+// After a CANCEL the §9.1 wait replaces Timer C, even a Timer C shorter
+// than 64*T1: the transaction ends once, with the timeout "CANCEL".
+func TestCancelReplacesTimerC(t *testing.T) {
+	e := newEnv(t)
+	e.m = NewManager(Config{Clock: e.clock, TimerC: 10 * time.Second}, e.tp, e.rec)
+	dst := addr(transport.UDP, serverAddr)
+	invite, _ := e.m.Request(dst, []byte(inviteReq), e.rec)
+	e.deliver(response(t, string(invite.Request()), 180, "b"), transport.UDP)
+	e.rec.take()
+	e.at(time.Second)
+	if _, err := e.m.Cancel(invite, e.rec); err != nil {
+		t.Fatal(err)
+	}
+	sends := e.tp.take()
+	e.deliver(response(t, sends[len(sends)-1].Wire, 200, "b"), transport.UDP)
+	e.rec.take()
+	e.at(time.Second + 32*time.Second - time.Millisecond)
+	if got := e.rec.take(); len(got) != 0 {
+		t.Fatalf("before 64*T1 after the CANCEL: %v", eventStrings(got))
+	}
+	e.at(time.Second + 32*time.Second)
+	got := e.rec.take()
+	var te *Error
+	if len(got) != 1 || got[0].Client != invite || !errors.As(got[0].Err, &te) || te.Timer != "CANCEL" {
+		t.Fatalf("events %v, want one timeout CANCEL", eventStrings(got))
+	}
+	e.at(5 * time.Minute)
+	e.checkEmpty()
+}

@@ -92,7 +92,8 @@ type Manager struct {
 	nclient int
 	nserver int
 
-	life *lifeQueue // Timers J, L and M
+	life   *lifeQueue // Timers J, L and M: 64*T1
+	lifeT4 *lifeQueue // Timers K and I: T4
 
 	unanswered   atomic.Int64 // server transactions awaiting a final response
 	overloads    atomic.Uint64
@@ -122,6 +123,7 @@ func NewManager(cfg Config, tp Transport, tu TU) *Manager {
 		merged:  make(map[string]*ServerTx),
 		legacy:  make(map[string]*ServerTx),
 		life:    &lifeQueue{clock: cfg.Clock, d: 64 * cfg.T1},
+		lifeT4:  &lifeQueue{clock: cfg.Clock, d: cfg.T4},
 	}
 	// A final response the transport cannot pass up (it fails to parse or
 	// validate) still ends its transaction, visibly (see HandleBadResponse).
@@ -216,6 +218,7 @@ func (m *Manager) Close() {
 		}
 	}
 	m.life.close()
+	m.lifeT4.close()
 }
 
 // HandleInbound routes a message from the transport: a response to its
@@ -501,6 +504,7 @@ func (m *Manager) newServerTx(in *transport.Inbound, key []byte, rfc3261 bool) *
 	tx.state = StateTrying // RFC 3261 §17.2.2
 	if tx.invite {
 		tx.state = StateProceeding // RFC 3261 §17.2.1
+		tx.more = &serverMore{}
 	}
 	table := m.servers
 	if !rfc3261 {

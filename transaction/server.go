@@ -78,13 +78,30 @@ type ServerTx struct {
 	reliable bool
 
 	mu       sync.Mutex
-	resp     []byte        // the last response sent, to send again
-	trying   []byte        // INVITE: 100 Trying, built when the request came
-	tag      []byte        // INVITE: the To tag of the responses sent
-	interval time.Duration // Timer G
-	timers   [2]timerSlot
+	resp     []byte      // the last response sent, to send again
+	more     *serverMore // INVITE (or a non-INVITE asked its LocalTag)
+	end      timerSlot   // slotEnd
 	state    State
 	awaiting bool // counted in Manager.unanswered
+}
+
+// serverMore is what only an INVITE server transaction needs, apart, so
+// that the non-INVITE ones (most, and most of them waiting out Timer J)
+// fit a smaller size class. Guarded by the transaction's lock.
+type serverMore struct {
+	trying   []byte        // 100 Trying, built when the request came
+	tag      []byte        // the To tag of the responses sent
+	interval time.Duration // Timer G
+	timer    timerSlot     // slotResponse
+}
+
+// slot returns timer slot i (slotResponse, slotEnd). Called with the lock
+// held.
+func (tx *ServerTx) slot(i int) *timerSlot {
+	if i == slotResponse {
+		return &tx.more.timer
+	}
+	return &tx.end
 }
 
 // Method returns the request's method.
@@ -179,8 +196,8 @@ func (tx *ServerTx) start(req *sip.Message) {
 		trying = sip.AppendNoBody(trying)
 		tx.mu.Lock()
 		if tx.state == StateProceeding && tx.resp == nil {
-			tx.trying = trying
-			tx.timers[slotResponse].arm(tx.m.clock, tx, slotResponse, timerTrying, tryingDelay)
+			tx.more.trying = trying
+			tx.more.timer.arm(tx.m.clock, tx, slotResponse, timerTrying, tryingDelay)
 		}
 		tx.mu.Unlock()
 	}
@@ -238,7 +255,7 @@ func (tx *ServerTx) send(b []byte, decided State) {
 // onTimer runs a timer of the transaction.
 func (tx *ServerTx) onTimer(slot int, gen uint32) {
 	tx.mu.Lock()
-	id := tx.timers[slot].fire(gen)
+	id := tx.slot(slot).fire(gen)
 	var resend []byte
 	var ended bool
 	switch id {
@@ -246,14 +263,15 @@ func (tx *ServerTx) onTimer(slot int, gen uint32) {
 	case timerTrying:
 		// RFC 3261 §17.2.1: the TU said nothing for 200 ms: 100 Trying.
 		if tx.state == StateProceeding && tx.resp == nil {
-			tx.resp, resend = tx.trying, tx.trying
+			tx.resp, resend = tx.more.trying, tx.more.trying
 		}
 	case 'G':
 		if tx.state == StateCompleted {
 			// RFC 3261 §17.2.1: Timer G: send the response again; G doubles
 			// up to T2.
-			tx.interval = min(2*tx.interval, tx.m.cfg.T2)
-			tx.timers[slotResponse].arm(tx.m.clock, tx, slotResponse, 'G', tx.interval)
+			x := tx.more
+			x.interval = min(2*x.interval, tx.m.cfg.T2)
+			x.timer.arm(tx.m.clock, tx, slotResponse, 'G', x.interval)
 			resend = tx.resp
 		}
 	case 'H':
@@ -290,8 +308,9 @@ func (tx *ServerTx) terminate() bool {
 	tx.state = StateTerminated
 	tx.ended.Store(true)
 	tx.answered()
-	for i := range tx.timers {
-		tx.timers[i].stop()
+	tx.end.stop()
+	if tx.more != nil {
+		tx.more.timer.stop()
 	}
 	return true
 }
@@ -321,10 +340,13 @@ func (tx *ServerTx) sameMethod(method sip.Method, name []byte) bool {
 func (tx *ServerTx) LocalTag() []byte {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
-	if tx.tag == nil {
-		tx.tag = newTag()
+	if tx.more == nil {
+		tx.more = &serverMore{} // a non-INVITE request being cancelled
 	}
-	return tx.tag
+	if tx.more.tag == nil {
+		tx.more.tag = newTag()
+	}
+	return tx.more.tag
 }
 
 // ToTag returns the To tag of the last response sent with one, or the tag
@@ -334,7 +356,10 @@ func (tx *ServerTx) LocalTag() []byte {
 func (tx *ServerTx) ToTag() []byte {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
-	return tx.tag
+	if tx.more == nil {
+		return nil
+	}
+	return tx.more.tag
 }
 
 // pending reports whether the transaction still awaits a final response.

@@ -26,10 +26,11 @@ func (tx *ServerTx) respondInvite(code int, b, tag []byte) (ended bool, err erro
 	m := tx.m
 	switch tx.state {
 	case StateProceeding:
-		tx.timers[slotResponse].stop() // the TU answered: no automatic 100
-		tx.trying = nil
+		x := tx.more
+		x.timer.stop() // the TU answered: no automatic 100
+		x.trying = nil
 		if tag != nil {
-			tx.tag = tag
+			x.tag = tag
 		}
 		switch {
 		case code < 200:
@@ -42,17 +43,17 @@ func (tx *ServerTx) respondInvite(code int, b, tag []byte) (ended bool, err erro
 			// so the transaction keeps no response for those 32 s.
 			tx.resp = nil
 			tx.state = StateAccepted
-			tx.timers[slotEnd].armLife(m.life, tx, slotEnd, 'L')
+			tx.end.armLife(m.life, tx, slotEnd, 'L')
 		default:
 			// RFC 3261 §17.2.1: 300-699 moves to Completed; Timer G (T1)
 			// for unreliable transports only, Timer H (64*T1) for all.
 			tx.resp = append(tx.resp[:0:0], b...)
 			tx.state = StateCompleted
 			if !tx.reliable {
-				tx.interval = m.cfg.T1
-				tx.timers[slotResponse].arm(m.clock, tx, slotResponse, 'G', m.cfg.T1)
+				x.interval = m.cfg.T1
+				x.timer.arm(m.clock, tx, slotResponse, 'G', m.cfg.T1)
 			}
-			tx.timers[slotEnd].arm(m.clock, tx, slotEnd, 'H', 64*m.cfg.T1)
+			tx.end.arm(m.clock, tx, slotEnd, 'H', 64*m.cfg.T1)
 		}
 		return false, nil
 	case StateAccepted:
@@ -79,9 +80,9 @@ func (tx *ServerTx) retransmissionInvite() []byte {
 		}
 		// None yet: the retransmission shows the client needs quenching,
 		// so the 100 Trying goes now rather than at 200 ms.
-		if tx.trying != nil {
-			tx.timers[slotResponse].stop()
-			tx.resp = tx.trying
+		if x := tx.more; x.trying != nil {
+			x.timer.stop()
+			tx.resp = x.trying
 			return tx.resp
 		}
 	case StateCompleted:
@@ -109,11 +110,11 @@ func (tx *ServerTx) ack() bool {
 		// ignored (stopped here) and Timer I runs: T4 for unreliable
 		// transports, zero for reliable ones.
 		tx.state = StateConfirmed
-		tx.timers[slotResponse].stop()
+		tx.more.timer.stop()
 		if tx.reliable {
 			ended = tx.terminate()
 		} else {
-			tx.timers[slotEnd].arm(m.clock, tx, slotEnd, 'I', m.cfg.T4)
+			tx.end.armLife(m.lifeT4, tx, slotEnd, 'I')
 		}
 	case StateConfirmed, StateProceeding:
 		// RFC 3261 §17.2.1: Confirmed absorbs ACK retransmissions. An ACK

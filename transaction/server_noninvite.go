@@ -35,7 +35,7 @@ func (tx *ServerTx) respondNonInvite(code int, b []byte) (ended bool, err error)
 			return tx.terminate(), nil
 		}
 		tx.resp = append(tx.resp[:0:0], b...)
-		tx.timers[slotEnd].armLife(tx.m.life, tx, slotEnd, 'J')
+		tx.end.armLife(tx.m.life, tx, slotEnd, 'J')
 		return false, nil
 	case StateCompleted:
 		// RFC 3261 §17.2.2: "Any other final responses passed by the TU to

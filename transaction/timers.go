@@ -139,8 +139,9 @@ func (s *timerSlot) arm(c transport.Clock, o timerOwner, i int, id timerID, d ti
 	s.t = c.AfterFunc(d, func() { o.onTimer(i, gen) })
 }
 
-// armLife starts timer id (J, L or M: 64*T1) in slot i of o on the
-// Manager's lifeQueue, replacing whatever the slot held.
+// armLife starts timer id in slot i of o on q, the Manager's lifeQueue
+// for its duration (J, L, M: 64*T1; K, I: T4), replacing whatever the
+// slot held.
 func (s *timerSlot) armLife(q *lifeQueue, o timerOwner, i int, id timerID) {
 	s.stop()
 	s.id = id
