@@ -40,11 +40,12 @@ func udpClients(t *testing.T, n int) []*net.UDPConn {
 
 func clientAddr(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
 
-// readerGoroutines counts the goroutines reading UDP sockets.
-func readerGoroutines() int {
+// readerGoroutines counts the goroutines reading u's sockets (their stacks
+// show the receiver's address).
+func readerGoroutines(u *udpListener) int {
 	n := 0
 	for _, g := range leakcheck.Goroutines() {
-		if strings.Contains(g, "(*udpListener).readLoop") {
+		if strings.Contains(g, fmt.Sprintf("(*udpListener).readLoop(%p,", u)) {
 			n++
 		}
 	}
@@ -55,13 +56,13 @@ func readerGoroutines() int {
 // each with its reader; Close closes both (the port binds again without
 // SO_REUSEPORT) and ends both readers.
 func TestUDPReadersBindOneAddress(t *testing.T) {
-	base := readerGoroutines()
 	l := New(Config{UDPReaders: 2, Logger: quietLogger}, nil)
 	a := listen(t, l, UDP, "127.0.0.1:0")
 	if a.Port() == 0 {
 		t.Fatalf("listening on %v", a)
 	}
-	pcs := l.udps[0].pcs
+	u := l.udps[0]
+	pcs := u.pcs
 	if len(pcs) != 2 {
 		t.Fatalf("%d sockets, want 2", len(pcs))
 	}
@@ -76,7 +77,7 @@ func TestUDPReadersBindOneAddress(t *testing.T) {
 			t.Errorf("socket %d: SO_REUSEPORT %d %v %v", i, on, err, serr)
 		}
 	}
-	if n := readerGoroutines() - base; n != 2 {
+	if n := readerGoroutines(u); n != 2 {
 		t.Errorf("%d readers, want 2", n)
 	}
 	if err := l.Close(); err != nil {
@@ -87,7 +88,7 @@ func TestUDPReadersBindOneAddress(t *testing.T) {
 		t.Fatalf("port still held after Close: %v", err)
 	}
 	pc.Close()
-	waitFor(t, "readers to end", func() bool { return readerGoroutines() == base })
+	waitFor(t, "readers to end", func() bool { return readerGoroutines(u) == 0 })
 }
 
 // A port already bound, even by another group of SO_REUSEPORT sockets of
