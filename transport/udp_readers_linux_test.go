@@ -77,6 +77,8 @@ func TestUDPReadersBindOneAddress(t *testing.T) {
 			t.Errorf("socket %d: SO_REUSEPORT %d %v %v", i, on, err, serr)
 		}
 	}
+	// A goroutine not yet started shows no arguments in its stack.
+	waitFor(t, "two readers", func() bool { return readerGoroutines(u) >= 2 })
 	if n := readerGoroutines(u); n != 2 {
 		t.Errorf("%d readers, want 2", n)
 	}
