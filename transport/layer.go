@@ -93,6 +93,16 @@ type Config struct {
 	// repairs with retransmissions; the kernel may cap the value
 	// (net.core.rmem_max). Default 4 MiB; negative keeps the system's.
 	UDPBuffer int
+	// UDPReaders is how many sockets ListenUDP binds to its address, each
+	// with its own reader goroutine, so that receiving (and the Handler,
+	// which runs on the reader) can use more than one core. The sockets
+	// share the address with SO_REUSEPORT, and the kernel hashes each
+	// datagram's source and destination to one of them: one peer's
+	// datagrams keep their order, reaching one reader. Over 1 needs Linux;
+	// elsewhere ListenUDP logs a warning and binds one socket. Any other
+	// process of the same user may join the group by binding the port with
+	// SO_REUSEPORT too, and take a share of the datagrams. Default 1.
+	UDPReaders int
 	// DialTimeout bounds opening a TCP connection and its TLS handshake.
 	// Default 5 s.
 	DialTimeout time.Duration
@@ -168,9 +178,10 @@ type counters struct {
 // this Layer that cannot be used goes to the OnBadResponse function (a
 // transaction.Manager's, which fails its transaction). Everything dropped is
 // counted in Stats. The Handler runs on the goroutine that read the
-// message: one per UDP listener and one per stream connection, so messages
-// from one socket arrive in order; for an in-memory Network, the sender's
-// goroutine or the Clock's.
+// message: one per UDP socket (Config.UDPReaders per UDP listener, the
+// datagrams of one peer all reaching the same one) and one per stream
+// connection, so messages from one peer's socket arrive in order; for an
+// in-memory Network, the sender's goroutine or the Clock's.
 //
 // Buffers: every inbound message is parsed in place in a pooled receive
 // buffer (65,535 bytes for datagrams, a growing per-connection buffer for
@@ -276,7 +287,7 @@ func (l *Layer) Close() error {
 	l.mu.Unlock()
 
 	for _, u := range udps {
-		u.pc.Close()
+		u.close()
 	}
 	for _, s := range streams {
 		s.ln.Close()

@@ -19,7 +19,7 @@ func TestUDPReceiveBuffer(t *testing.T) {
 		if _, err := l.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
 			t.Fatal(err)
 		}
-		rc, err := l.udps[0].pc.SyscallConn()
+		rc, err := l.udps[0].pcs[0].SyscallConn()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,9 +58,10 @@ rcvbuf_drops() {
 }
 
 # ua_socket_drops PORT: datagrams dropped for a full receive buffer at the
-# UA's UDP socket on 127.0.0.1:PORT (the drops column of /proc/net/udp).
+# UA's UDP sockets on 127.0.0.1:PORT (the drops column of /proc/net/udp),
+# summed over the sockets of "-udp-readers N".
 ua_socket_drops() {
-	awk -v a="$(printf '0100007F:%04X' "$1")" '$2 == a { print $NF; found = 1 } END { if (!found) print 0 }' \
+	awk -v a="$(printf '0100007F:%04X' "$1")" '$2 == a { n += $NF } END { print n + 0 }' \
 		/proc/net/udp 2>/dev/null || echo 0
 }
 

@@ -44,7 +44,8 @@
 #   SIPP_OPTS   more options for both SIPps
 #   UA_OPTS     more options for our UA, e.g. "-memprofile FILE" for what it
 #               holds when stopped (IDLE=2: the transactions of the last
-#               32 s) or "-cpuprofile FILE"
+#               32 s), "-cpuprofile FILE", or "-udp-readers 2" (two sockets
+#               on the UA's port, SO_REUSEPORT, each with its reader)
 #   TRACE_MSG   if set, both SIPps log every message (-trace_msg)
 #   KEEP        if set, the temporary directory (logs) is kept
 #
@@ -153,10 +154,10 @@ ua_mem() {
 }
 
 # socket_drops PORT: datagrams dropped for a full receive buffer at the
-# UDP socket on 127.0.0.1:PORT (the drops column of /proc/net/udp).
+# UDP sockets on 127.0.0.1:PORT (the drops column of /proc/net/udp), summed
+# over the sockets of "-udp-readers N" (N lines for one port).
 socket_drops() {
-	awk -v a="$(printf '0100007F:%04X' "$1")" '$2 == a { print $NF; found = 1 } END { if (!found) print 0 }' \
-		/proc/net/udp
+	awk -v a="$(printf '0100007F:%04X' "$1")" '$2 == a { n += $NF } END { print n + 0 }' /proc/net/udp
 }
 
 # start_ua: our UA, bounded by -duration whatever happens, with UA_OPTS.

@@ -104,6 +104,7 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	events := &eventWriter{enc: enc}
 
 	cfg := dialog.Config{Logger: logger, OutboundProxy: f.proxy, Credentials: f.credentials(), SessionExpires: f.sessionExpires}
+	cfg.Transport.UDPReaders = f.udpReaders
 	if f.proto == transport.TLS && f.tlsCert == "" {
 		if cfg.Transport.TLS, err = transport.SelfSignedTLS(); err != nil {
 			return err

@@ -165,6 +165,7 @@ type uaFlags struct {
 	proxy      string
 	listen     netip.AddrPort
 	proto      transport.Protocol
+	udpReaders int // transport.Config.UDPReaders
 	user       string
 	duration   time.Duration
 	verbose    bool
@@ -204,6 +205,10 @@ type uaFlags struct {
 	authPassword    string
 }
 
+// maxUDPReaders bounds -udp-readers: more readers than cores only add
+// goroutines and sockets.
+const maxUDPReaders = 64
+
 // maxCallRate bounds -call-rate: the demo is a test tool, not a flood.
 const maxCallRate = 10_000
 
@@ -218,6 +223,7 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	listen := fs.String("listen", "127.0.0.1:5070", "`address` to listen on, IP:port or [IPv6]:port; port 0 picks a free one")
 	proto := fs.String("transport", "udp", "`protocol`: udp, tcp or tls (self-signed certificate, see above)")
 	f := &uaFlags{}
+	fs.IntVar(&f.udpReaders, "udp-readers", 1, "with -transport udp: `sockets` bound to the -listen address with SO_REUSEPORT, each read by its own goroutine (Linux; up to 64; elsewhere 1), so receiving can use more than one core while a peer's datagrams stay in order")
 	fs.StringVar(&f.user, "user", "bob", "`user` part of the Contact URI and of the From of calls placed")
 	fs.DurationVar(&f.duration, "duration", 0, "exit after this long; 0 runs until SIGINT or SIGTERM (or the last call placed with -call)")
 	fs.BoolVar(&f.verbose, "v", false, "write a request event for every final response sent (slows a load test)")
@@ -340,6 +346,9 @@ func parseUAFlags(args []string, out io.Writer) (*uaFlags, error) {
 	}
 	if f.hold < 0 {
 		return nil, fmt.Errorf("ua: -hold %v: want 0 or more", f.hold)
+	}
+	if f.udpReaders < 1 || f.udpReaders > maxUDPReaders {
+		return nil, fmt.Errorf("ua: -udp-readers %d: want 1 to %d", f.udpReaders, maxUDPReaders)
 	}
 	return f, nil
 }

@@ -24,16 +24,18 @@ func TestParseUAFlags(t *testing.T) {
 	}
 	if f.listen.String() != "127.0.0.1:5070" || f.proto != transport.UDP || f.user != "bob" || f.duration != 0 || f.verbose ||
 		f.answerCode != 200 || f.ring || f.call != "" || f.maxCalls != 1 || f.callRate != 10 || f.hold != 0 ||
-		!f.acceptRefer || f.referSubIgn || f.rfc3515 || f.acceptOut || f.transferTo != "" || f.attended || f.noReferSub || f.outOfDialog {
+		!f.acceptRefer || f.referSubIgn || f.rfc3515 || f.acceptOut || f.transferTo != "" || f.attended || f.noReferSub || f.outOfDialog ||
+		f.udpReaders != 1 {
 		t.Errorf("defaults: %+v", f)
 	}
 	f, err = parseUAFlags([]string{"-listen", "[::1]:5080", "-transport", "TLS", "-user", "carol", "-duration", "2s", "-v",
-		"-answer-code", "486", "-ring", "-call", "sip:bob@[::1]:5070", "-max-calls", "200", "-call-rate", "50", "-hold", "1.5s"}, io.Discard)
+		"-answer-code", "486", "-ring", "-call", "sip:bob@[::1]:5070", "-max-calls", "200", "-call-rate", "50", "-hold", "1.5s", "-udp-readers", "2"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.listen.String() != "[::1]:5080" || f.proto != transport.TLS || f.user != "carol" || f.duration != 2*time.Second || !f.verbose ||
-		f.answerCode != 486 || !f.ring || f.call != "sip:bob@[::1]:5070" || f.maxCalls != 200 || f.callRate != 50 || f.hold != 1500*time.Millisecond {
+		f.answerCode != 486 || !f.ring || f.call != "sip:bob@[::1]:5070" || f.maxCalls != 200 || f.callRate != 50 || f.hold != 1500*time.Millisecond ||
+		f.udpReaders != 2 {
 		t.Errorf("set: %+v", f)
 	}
 	f, err = parseUAFlags([]string{"-accept-refer=false", "-refer-sub", "ignore", "-rfc3515", "-accept-outside", "-call", "sip:bob@127.0.0.1:5070",
@@ -103,6 +105,8 @@ func TestParseUAFlags(t *testing.T) {
 		{"-call-rate", "0"},
 		{"-call-rate", "20000"},
 		{"-hold", "-1s"},
+		{"-udp-readers", "0"},
+		{"-udp-readers", "65"},
 		{"-refer-sub", "maybe"},
 		{"-transfer-to", "sip:carol@127.0.0.1:5063"}, // without -call
 		{"-call", "sip:bob@127.0.0.1", "-transfer-to", "tel:+15551234"},
@@ -132,7 +136,7 @@ func TestUAHelp(t *testing.T) {
 	for _, name := range []string{"listen", "transport", "user", "duration", "v", "debug", "answer-code", "ring", "call", "max-calls", "call-rate", "hold",
 		"accept-refer", "refer-sub", "rfc3515", "accept-outside", "transfer-to", "attended", "norefersub", "out-of-dialog", "proxy", "memprofile", "cpuprofile",
 		"resolver", "advertise", "tls-cert", "tls-key", "tls-ca",
-		"register", "register-expires", "auth-user", "auth-password", "session-expires"} {
+		"register", "register-expires", "auth-user", "auth-password", "session-expires", "udp-readers"} {
 		if !regexp.MustCompile(`\n  -` + name + `[ \t\n]`).MatchString(out.String()) {
 			t.Errorf("-h does not list -%s", name)
 		}

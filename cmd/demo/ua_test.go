@@ -188,15 +188,20 @@ func TestUAPolicy(t *testing.T) {
 // TestUACalls runs two UAs on real sockets, one calling the other five
 // times, over UDP and over TCP, and checks the events of both.
 func TestUACalls(t *testing.T) {
-	for _, proto := range []string{"udp", "tcp"} {
-		t.Run(proto, func(t *testing.T) {
+	for _, tc := range []struct{ name, proto, readers string }{
+		{"udp", "udp", "1"},
+		{"tcp", "tcp", "1"},
+		{"udp-readers", "udp", "2"}, // both UAs read with two sockets
+	} {
+		proto := tc.proto
+		t.Run(tc.name, func(t *testing.T) {
 			const n = 5
-			callee := startUA(t, "-listen", "127.0.0.1:0", "-transport", proto, "-ring")
+			callee := startUA(t, "-listen", "127.0.0.1:0", "-transport", proto, "-ring", "-udp-readers", tc.readers)
 			target := "sip:bob@" + callee.addr
 			if proto == "tcp" {
 				target += ";transport=tcp"
 			}
-			caller := startUA(t, "-listen", "127.0.0.1:0", "-transport", proto, "-user", "alice",
+			caller := startUA(t, "-listen", "127.0.0.1:0", "-transport", proto, "-user", "alice", "-udp-readers", tc.readers,
 				"-call", target, "-max-calls", fmt.Sprint(n), "-call-rate", "200")
 
 			// The caller exits by itself once its calls have ended.
