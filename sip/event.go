@@ -45,7 +45,10 @@ func (e *Event) Parse(b []byte) error {
 	p := trimWS(rest[1:])
 	var id []byte
 	hasID := false
-	if !eachHeaderParam(p, func(name, value []byte) bool {
+	var l paramList
+	if l.scan(p) {
+		id, hasID = l.get(p, "id")
+	} else if !eachHeaderParamSlow(p, func(name, value []byte) bool {
 		if len(name) == 2 && equalFold(name, "id") {
 			id, hasID = value, true
 		}
@@ -132,7 +135,12 @@ func (s *SubscriptionState) Parse(b []byte) error {
 func (s *SubscriptionState) parseParams(p Params) bool {
 	var expires, retry []byte
 	var hasExpires, hasRetry bool
-	if !eachHeaderParam(p, func(name, value []byte) bool {
+	var l paramList
+	if l.scan(p) {
+		s.Reason, _ = l.get(p, "reason")
+		expires, hasExpires = l.get(p, "expires")
+		retry, hasRetry = l.get(p, "retry-after")
+	} else if !eachHeaderParamSlow(p, func(name, value []byte) bool {
 		switch {
 		case len(name) == 6 && equalFold(name, "reason"):
 			s.Reason = value

@@ -112,16 +112,24 @@ func (n *NameAddr) parseParams(b []byte) ([]byte, error) {
 		return nil, newError(ErrBadHeader, 0, "unexpected text after URI")
 	}
 	p := trimWS(b[1:])
+	// RFC 3261 §25: tag-param = "tag" EQUAL token; a tag without a value
+	// would match nothing and make a response add a second one.
 	var tag []byte
 	badTag := false
-	ok := eachHeaderParam(p, func(name, value []byte) bool {
-		if len(name) == 3 && equalFold(name, "tag") {
-			// RFC 3261 §25: tag-param = "tag" EQUAL token; a tag without a
-			// value would match nothing and make a response add a second one.
-			tag, badTag = value, !isTokenString(value)
+	var l paramList
+	ok := true
+	if l.scan(p) {
+		if v, has := l.get(p, "tag"); has {
+			tag, badTag = v, !isTokenString(v)
 		}
-		return true
-	})
+	} else {
+		ok = eachHeaderParamSlow(p, func(name, value []byte) bool {
+			if len(name) == 3 && equalFold(name, "tag") {
+				tag, badTag = value, !isTokenString(value)
+			}
+			return true
+		})
+	}
 	switch {
 	case !ok:
 		return nil, newError(ErrBadHeader, 0, "bad header parameter")

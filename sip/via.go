@@ -78,35 +78,24 @@ func (v *Via) Parse(b []byte) error {
 		return newError(ErrBadHeader, 0, "bad Via parameter")
 	}
 	v.Params = trimWS(params[1:])
-	badRPort := false
-	ok = eachHeaderParam(v.Params, func(name, value []byte) bool {
-		// The length picks the candidate; equalFold confirms it.
-		switch len(name) {
-		case 6:
-			if equalFold(name, "branch") {
-				v.Branch = value
-			}
-		case 8:
-			if equalFold(name, "received") {
-				v.Received = value
-			}
-		case 5:
-			switch {
-			case equalFold(name, "maddr"):
-				v.Maddr = value
-			case equalFold(name, "rport"):
-				// RFC 3581 §3: response-port = "rport" [EQUAL 1*DIGIT]
-				v.HasRPort = true
-				if value != nil {
-					port, valid := parsePort(value)
-					v.RPort, badRPort = port, !valid
-				}
-			}
-		case 3:
-			if equalFold(name, "ttl") {
-				v.TTL = value
-			}
+	var l paramList
+	if !l.scan(v.Params) {
+		return v.parseParamsSlow()
+	}
+	for k := 0; k < l.n; k++ {
+		if !v.setParam(l.name(v.Params, k), l.value(v.Params, k)) {
+			return newError(ErrBadHeader, 0, "bad rport")
 		}
+	}
+	return nil
+}
+
+// parseParamsSlow checks and reads v.Params on the general path, which
+// gives every error.
+func (v *Via) parseParamsSlow() error {
+	badRPort := false
+	ok := eachHeaderParamSlow(v.Params, func(name, value []byte) bool {
+		badRPort = !v.setParam(name, value)
 		return !badRPort
 	})
 	switch {
@@ -116,6 +105,40 @@ func (v *Via) Parse(b []byte) error {
 		return newError(ErrBadHeader, 0, "bad Via parameter")
 	}
 	return nil
+}
+
+// setParam records a Via parameter the stack reads, reporting false for
+// a bad rport value.
+func (v *Via) setParam(name, value []byte) bool {
+	// The length picks the candidate; equalFold confirms it.
+	switch len(name) {
+	case 6:
+		if equalFold(name, "branch") {
+			v.Branch = value
+		}
+	case 8:
+		if equalFold(name, "received") {
+			v.Received = value
+		}
+	case 5:
+		switch {
+		case equalFold(name, "maddr"):
+			v.Maddr = value
+		case equalFold(name, "rport"):
+			// RFC 3581 §3: response-port = "rport" [EQUAL 1*DIGIT]
+			v.HasRPort = true
+			if value != nil {
+				port, valid := parsePort(value)
+				v.RPort = port
+				return valid
+			}
+		}
+	case 3:
+		if equalFold(name, "ttl") {
+			v.TTL = value
+		}
+	}
+	return true
 }
 
 // viaToken reads a token, then (if slash) SWS "/" SWS.
