@@ -299,6 +299,13 @@ func scanHost(b []byte, i int) (end int, ok bool) {
 		_, ok = parseIPv6Reference(b[i:end])
 		return end, ok
 	}
+	// An IPv4address, as in most Via and Contact values, is read at once,
+	// unless a hostname character follows it and makes it something else.
+	if i < len(b) && isDigit(b[i]) {
+		if e := ipv4End(b, i); e >= 0 && (e == len(b) || b[e] != '.' && !isHostnameChar(b[e])) {
+			return e, true
+		}
+	}
 	// One pass checks the hostname rule of validHostname: labels not
 	// empty, not starting or ending with '-', the last starting with a
 	// letter, one trailing '.' allowed. A digit-and-dot run that fails it
@@ -349,6 +356,29 @@ func scanHost(b []byte, i int) (end int, ok bool) {
 		_, ok = parseIPv4(b[i:end])
 	}
 	return end, ok
+}
+
+// ipv4End returns the end of the IPv4address that starts b[i:] (RFC 3261
+// §25: four 1*3DIGIT separated by '.', each at most 255, as parseIPv4
+// reads them), or -1.
+func ipv4End(b []byte, i int) int {
+	for k := 0; k < 4; k++ {
+		if k > 0 {
+			if i == len(b) || b[i] != '.' {
+				return -1
+			}
+			i++
+		}
+		v, n := 0, 0
+		for ; n < 3 && i < len(b) && isDigit(b[i]); n++ {
+			v = v*10 + int(b[i]-'0')
+			i++
+		}
+		if n == 0 || v > 255 {
+			return -1
+		}
+	}
+	return i
 }
 
 // lastLabelStart returns the start of the label ending at b[end], not
