@@ -309,29 +309,24 @@ func scanHost(b []byte, i int) (end int, ok bool) {
 	// One pass checks the hostname rule of validHostname: labels not
 	// empty, not starting or ending with '-', the last starting with a
 	// letter, one trailing '.' allowed. A digit-and-dot run that fails it
-	// may be an IPv4address.
+	// may be an IPv4address. One table load classifies each byte; a
+	// label's first and last bytes are looked at only at its end.
 	start, j := i, i
-	labelOK, digitsDots := true, true
-	var first, prev byte // first and last byte of the current label
+	labelOK := true
+	var seen uint8 // hostClass bits of every byte but the dots
 	for ; j < len(b); j++ {
-		c := b[j]
-		if c == '.' {
-			if j == start || first == '-' || prev == '-' {
-				labelOK = false
-			}
-			start, prev = j+1, c
-			continue
-		}
-		if !isHostnameChar(c) {
+		k := hostClass[b[j]]
+		if k == 0 {
 			break
 		}
-		if j == start {
-			first = c
+		if k == hcDot {
+			if j == start || b[start] == '-' || b[j-1] == '-' {
+				labelOK = false
+			}
+			start = j + 1
+			continue
 		}
-		if !isDigit(c) {
-			digitsDots = false
-		}
-		prev = c
+		seen |= k
 	}
 	end = j
 	switch {
@@ -348,15 +343,37 @@ func scanHost(b []byte, i int) (end int, ok bool) {
 			return end, true
 		}
 	default:
-		if labelOK && first != '-' && prev != '-' && isAlpha(first) {
+		if labelOK && b[start] != '-' && b[end-1] != '-' && isAlpha(b[start]) {
 			return end, true
 		}
 	}
-	if digitsDots && isDigit(b[i]) {
+	if seen&^hcDigit == 0 && isDigit(b[i]) {
 		_, ok = parseIPv4(b[i:end])
 	}
 	return end, ok
 }
+
+// Classes of the bytes of a hostname, for scanHost: 0 for a byte that
+// ends the host.
+const (
+	hcDot   uint8 = 1 << iota // '.'
+	hcDigit                   // DIGIT
+	hcOther                   // ALPHA, '-' and '_'
+)
+
+var hostClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c == '.':
+			t[c] = hcDot
+		case isDigit(byte(c)):
+			t[c] = hcDigit
+		case isHostnameChar(byte(c)):
+			t[c] = hcOther
+		}
+	}
+	return t
+}()
 
 // ipv4End returns the end of the IPv4address that starts b[i:] (RFC 3261
 // §25: four 1*3DIGIT separated by '.', each at most 255, as parseIPv4
