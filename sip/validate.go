@@ -95,25 +95,8 @@ func (m *Message) Validate() error {
 		}
 	}
 	for _, h := range [...]HeaderName{HeaderContact, HeaderRoute, HeaderRecordRoute} {
-		if !m.Has(h) {
-			continue
-		}
-		for it := m.Values(h); ; {
-			v, ok := it.Next()
-			if !ok {
-				break
-			}
-			if err := na.Parse(v); err != nil {
-				return m.fieldError(h, v, err)
-			}
-			if na.Wildcard && h != HeaderContact {
-				return m.fieldError(h, v, newError(ErrBadHeader, 0, "bad value"))
-			}
-			if _, has := na.Params.Get("expires"); has {
-				if _, ok := na.Expires(); !ok {
-					return m.fieldError(h, v, newError(ErrBadHeader, 0, "bad expires parameter"))
-				}
-			}
+		if err := m.checkNameAddrs(h, &na); err != nil {
+			return err
 		}
 	}
 	if _, _, err := m.MaxForwards(); err != nil {
@@ -157,6 +140,47 @@ func (m *Message) Validate() error {
 	// Everything parsed; keep what the transaction layer reads next.
 	if m.Has(HeaderVia) && m.Has(HeaderCSeq) {
 		m.topVia, m.cseq, m.fromTag, m.toTag, m.checked = top, cseq, fromTag, toTag, true
+	}
+	return nil
+}
+
+// checkNameAddrs checks every value of the list header h (Contact, Route,
+// Record-Route) is a name-addr or addr-spec, only a Contact may be "*",
+// and an expires parameter is delta-seconds. It visits the values as
+// Values does, walking the fields named h from the first, or only the
+// first when Parse saw no other.
+func (m *Message) checkNameAddrs(h HeaderName, na *NameAddr) error {
+	if !m.Has(h) {
+		return nil
+	}
+	fields := m.Fields()[m.first[h]-1:]
+	if m.dup&(1<<h) == 0 {
+		fields = fields[:1]
+	}
+	for i := range fields {
+		f := &fields[i]
+		if f.Name != h {
+			continue
+		}
+		for rest := f.Value; ; {
+			end := ListElementEnd(rest)
+			v := trimWS(rest[:end])
+			if err := na.Parse(v); err != nil {
+				return m.fieldError(h, v, err)
+			}
+			if na.Wildcard && h != HeaderContact {
+				return m.fieldError(h, v, newError(ErrBadHeader, 0, "bad value"))
+			}
+			if e, has := na.Params.Get("expires"); has {
+				if _, ok := parseUint32(e); !ok {
+					return m.fieldError(h, v, newError(ErrBadHeader, 0, "bad expires parameter"))
+				}
+			}
+			if end == len(rest) {
+				break
+			}
+			rest = rest[end+1:]
+		}
 	}
 	return nil
 }
