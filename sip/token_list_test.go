@@ -60,3 +60,41 @@ func FuzzTokenList(f *testing.F) {
 		}
 	})
 }
+
+func TestListElementEnd(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{"a, b", 1},
+		{"abc", 3},
+		{"<sip:p1;lr>, <sip:p2;lr>", 11},
+		{"<sip:a,b>, c", 9},
+		{"<sip:a>;x=1, <sip:b>", 11},
+		{`"a,b" <sip:x>, y`, 13},
+		{`<sip:"a,b>", c`, 14},
+		{"<sip:a, b", 9},
+		{"<a><b,c", 7},
+		{"<a>, <b", 3},
+	} {
+		if got := ListElementEnd([]byte(tc.in)); got != tc.want {
+			t.Errorf("ListElementEnd(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+		if got := listElementEndSlow([]byte(tc.in)); got != tc.want {
+			t.Errorf("listElementEndSlow(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzListElementEnd checks the vectorised path of ListElementEnd against
+// the byte loop.
+func FuzzListElementEnd(f *testing.F) {
+	for _, s := range []string{"<sip:p1;lr>, <sip:p2;lr>", `"a,b" <x>, y`, `<sip:"a,b>", c`, "<a><b,c", "a,b"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if got, want := ListElementEnd(in), listElementEndSlow(in); got != want {
+			t.Fatalf("ListElementEnd(%q) = %d, byte loop %d", in, got, want)
+		}
+	})
+}
