@@ -171,7 +171,20 @@ func (m *Message) ToTag() []byte {
 
 // headerTag returns the tag parameter of a name-addr or addr-spec value.
 func headerTag(b []byte) []byte {
-	tag, _ := nameAddrParams(b).Get("tag")
+	p := nameAddrParams(b)
+	// Usually the tag comes first, a token: read it where it stands.
+	// Params.Get, which splits the list as Params.Next does, returns the
+	// same for such a list and reads any other.
+	if len(p) > 4 && p[3] == '=' && equalFold(p[:3], "tag") {
+		i := 4
+		for i < len(p) && isToken(p[i]) {
+			i++
+		}
+		if i > 4 && (i == len(p) || p[i] == ';') {
+			return p[4:i]
+		}
+	}
+	tag, _ := p.Get("tag")
 	return tag
 }
 
