@@ -47,7 +47,10 @@ func (n *NameAddr) parse(b []byte) (tag []byte, err error) {
 		return nil, nil
 	}
 	var rest []byte
-	switch lt := bytes.IndexByte(b, '<'); {
+	switch {
+	case len(b) > 0 && b[0] == '<':
+		// No display name: the usual Contact, Route and Record-Route.
+		n.DisplayName, rest = b[:0], b
 	case len(b) > 0 && b[0] == '"':
 		end := quotedEnd(b, 0)
 		if end < 0 {
@@ -59,7 +62,11 @@ func (n *NameAddr) parse(b []byte) (tag []byte, err error) {
 			return nil, newError(ErrBadHeader, end, "quoted display name without <URI>")
 		}
 		rest = after
-	case lt >= 0:
+	default:
+		lt := bytes.IndexByte(b, '<')
+		if lt < 0 {
+			return n.parseAddrSpec(b)
+		}
 		// display-name = *(token LWS): tokens and whitespace only; RFC 4475
 		// §3.1.1.6 shows no LWS is needed before '<'.
 		n.DisplayName = trimWS(b[:lt])
@@ -69,14 +76,14 @@ func (n *NameAddr) parse(b []byte) (tag []byte, err error) {
 			}
 		}
 		rest = b[lt:]
-	default:
-		return n.parseAddrSpec(b)
 	}
 	gt := bytes.IndexByte(rest, '>')
 	if gt < 0 {
 		return nil, newError(ErrBadHeader, len(b)-len(rest), "missing '>'")
 	}
-	if err := n.URI.Parse(rest[1:gt]); err != nil {
+	// n is zero but for what was set above: the URI needs no clearing.
+	n.URI.Raw = rest[1:gt]
+	if err := n.URI.parse(n.URI.Raw); err != nil {
 		return nil, shiftError(err, len(b)-len(rest)+1)
 	}
 	n.Bracketed = true

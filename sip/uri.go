@@ -53,6 +53,17 @@ type URI struct {
 // to decide.
 func (u *URI) Parse(b []byte) error {
 	*u = URI{Raw: b}
+	return u.parse(b)
+}
+
+// parse is Parse into a u that is zero but for Raw.
+func (u *URI) parse(b []byte) error {
+	// "sip:", as nearly every URI starts, is read as the general path
+	// below would read it.
+	if len(b) > 4 && b[3] == ':' && b[0]|0x20 == 's' && b[1]|0x20 == 'i' && b[2]|0x20 == 'p' {
+		u.Scheme, u.SchemeRaw = SchemeSIP, b[:3]
+		return u.parseSIP(b, 4)
+	}
 	if len(b) == 0 {
 		return newError(ErrBadURI, 0, "empty URI")
 	}
