@@ -92,9 +92,7 @@ func (l *paramList) scan(p Params) bool {
 			i++
 		}
 		ns := i
-		for i < len(p) && isToken(p[i]) {
-			i++
-		}
+		i = skipClass(p, i, cToken)
 		if i == ns || n == fastParams {
 			return false
 		}
@@ -119,9 +117,7 @@ func (l *paramList) scan(p Params) bool {
 					return false
 				}
 			} else {
-				for i < len(p) && isToken(p[i]) {
-					i++
-				}
+				i = skipClass(p, i, cToken)
 			}
 			if i == vs {
 				return false

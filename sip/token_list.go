@@ -53,9 +53,7 @@ func isTokenList(v []byte) bool {
 			i++
 		}
 		start := i
-		for i < len(v) && charClass[v[i]]&cToken != 0 {
-			i++
-		}
+		i = skipClass(v, i, cToken)
 		if i == start {
 			return false
 		}

@@ -180,9 +180,7 @@ func hostEnd(b []byte, i int) int {
 // alphanum and '-' (RFC 3261 §25), and '_', which the grammar excludes but
 // names in the wild carry (sip:bob@my_host.local). Accepting it changes no
 // framing: '_' delimits nothing in a URI or a Via.
-func isHostnameChar(c byte) bool {
-	return charClass[c]&cAlphanum != 0 || c == '-' || c == '_'
-}
+func isHostnameChar(c byte) bool { return charClass[c]&cLabel != 0 }
 
 // checkURIHeaders returns the offset in h of the first fault of the
 // headers after a '?' and what it is, or -1. RFC 3261 §25: headers =
@@ -319,25 +317,22 @@ func scanHost(b []byte, i int) (end int, ok bool) {
 	}
 	// One pass checks the hostname rule of validHostname: labels not
 	// empty, not starting or ending with '-', the last starting with a
-	// letter, one trailing '.' allowed. A digit-and-dot run that fails it
-	// may be an IPv4address. One table load classifies each byte; a
-	// label's first and last bytes are looked at only at its end.
+	// letter, one trailing '.' allowed. skipClass crosses each label; its
+	// first and last bytes are looked at only at its end. A host that
+	// fails the rule may still be an IPv4address that ipv4End did not
+	// take above, such as one followed by '_'.
 	start, j := i, i
 	labelOK := true
-	var seen uint8 // hostClass bits of every byte but the dots
-	for ; j < len(b); j++ {
-		k := hostClass[b[j]]
-		if k == 0 {
+	for {
+		j = skipClass(b, j, cLabel)
+		if j == len(b) || b[j] != '.' {
 			break
 		}
-		if k == hcDot {
-			if j == start || b[start] == '-' || b[j-1] == '-' {
-				labelOK = false
-			}
-			start = j + 1
-			continue
+		if j == start || b[start] == '-' || b[j-1] == '-' {
+			labelOK = false
 		}
-		seen |= k
+		j++
+		start = j
 	}
 	end = j
 	switch {
@@ -358,33 +353,11 @@ func scanHost(b []byte, i int) (end int, ok bool) {
 			return end, true
 		}
 	}
-	if seen&^hcDigit == 0 && isDigit(b[i]) {
+	if isDigit(b[i]) {
 		_, ok = parseIPv4(b[i:end])
 	}
 	return end, ok
 }
-
-// Classes of the bytes of a hostname, for scanHost: 0 for a byte that
-// ends the host.
-const (
-	hcDot   uint8 = 1 << iota // '.'
-	hcDigit                   // DIGIT
-	hcOther                   // ALPHA, '-' and '_'
-)
-
-var hostClass = func() (t [256]uint8) {
-	for c := 0; c < 256; c++ {
-		switch {
-		case c == '.':
-			t[c] = hcDot
-		case isDigit(byte(c)):
-			t[c] = hcDigit
-		case isHostnameChar(byte(c)):
-			t[c] = hcOther
-		}
-	}
-	return t
-}()
 
 // ipv4End returns the end of the IPv4address that starts b[i:] (RFC 3261
 // §25: four 1*3DIGIT separated by '.', each at most 255, as parseIPv4
