@@ -126,8 +126,9 @@ func (n *NameAddr) parseParams(b []byte) ([]byte, error) {
 	var l paramList
 	ok := true
 	if l.scan(p) {
+		// scan took the value for a token unless it is quoted.
 		if v, has := l.get(p, "tag"); has {
-			tag, badTag = v, !isTokenString(v)
+			tag, badTag = v, v == nil || v[0] == '"'
 		}
 	} else {
 		ok = eachHeaderParamSlow(p, func(name, value []byte) bool {
