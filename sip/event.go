@@ -31,7 +31,7 @@ func (e *Event) Parse(b []byte) error {
 	for i < len(b) && isToken(b[i]) {
 		i++
 	}
-	if i == 0 || b[0] == '.' || b[i-1] == '.' || bytes.Contains(b[:i], []byte("..")) {
+	if i == 0 || b[0] == '.' || b[i-1] == '.' || hasDoubleDot(b[:i]) {
 		return newError(ErrBadHeader, 0, "bad event type")
 	}
 	e.Type = b[:i]
@@ -64,6 +64,18 @@ func (e *Event) Parse(b []byte) error {
 		e.ID = id
 	}
 	return nil
+}
+
+// hasDoubleDot reports whether b holds "..", an empty event-template.
+// Event types are short and mostly without a dot: a loop beats a call to
+// bytes.Contains.
+func hasDoubleDot(b []byte) bool {
+	for i := 1; i < len(b); i++ {
+		if b[i] == '.' && b[i-1] == '.' {
+			return true
+		}
+	}
+	return false
 }
 
 // Event parses the Event header field.
