@@ -81,18 +81,8 @@ func (m *Message) Validate() error {
 			return newError(ErrBadHeader, -1, "CSeq method does not match request method")
 		}
 	}
-	var via, top Via
-	for it, n := m.Values(HeaderVia), 0; ; n++ {
-		v, ok := it.Next()
-		if !ok {
-			break
-		}
-		if err := via.Parse(v); err != nil {
-			return m.fieldError(HeaderVia, v, err)
-		}
-		if n == 0 {
-			top = via
-		}
+	if err := m.checkVias(); err != nil {
+		return err
 	}
 	for _, h := range [...]HeaderName{HeaderContact, HeaderRoute, HeaderRecordRoute} {
 		if err := m.checkNameAddrs(h, &na); err != nil {
@@ -137,9 +127,44 @@ func (m *Message) Validate() error {
 			return err
 		}
 	}
-	// Everything parsed; keep what the transaction layer reads next.
+	// Everything parsed; keep what the transaction layer reads next (the
+	// top Via is in m.topVia already).
 	if m.Has(HeaderVia) && m.Has(HeaderCSeq) {
-		m.topVia, m.cseq, m.fromTag, m.toTag, m.checked = top, cseq, fromTag, toTag, true
+		m.cseq, m.fromTag, m.toTag, m.checked = cseq, fromTag, toTag, true
+	}
+	return nil
+}
+
+// checkVias checks every Via value, walking the fields as checkNameAddrs
+// does. The top one is parsed into m.topVia, which TopVia returns once
+// Validate has set m.checked, so that it is not copied on the way.
+func (m *Message) checkVias() error {
+	if !m.Has(HeaderVia) {
+		return nil
+	}
+	fields := m.Fields()[m.first[HeaderVia]-1:]
+	if m.dup&(1<<HeaderVia) == 0 {
+		fields = fields[:1]
+	}
+	into := &m.topVia
+	var via Via
+	for i := range fields {
+		f := &fields[i]
+		if f.Name != HeaderVia {
+			continue
+		}
+		for rest := f.Value; ; {
+			end := ListElementEnd(rest)
+			v := trimWS(rest[:end])
+			if err := into.Parse(v); err != nil {
+				return m.fieldError(HeaderVia, v, err)
+			}
+			into = &via
+			if end == len(rest) {
+				break
+			}
+			rest = rest[end+1:]
+		}
 	}
 	return nil
 }
