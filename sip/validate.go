@@ -36,13 +36,11 @@ func (m *Message) Validate() error {
 			}
 		}
 	}
-	for _, h := range [...]HeaderName{
-		HeaderTo, HeaderFrom, HeaderCallID, HeaderCSeq, HeaderMaxForwards,
-		HeaderContentType, HeaderExpires, HeaderEvent, HeaderSubscriptionState,
-		HeaderReferSub, HeaderReferredBy,
-	} {
-		if m.dup&(1<<h) != 0 {
-			return newError(ErrBadHeader, -1, "more than one "+h.String())
+	if m.dup&singleValued != 0 {
+		for _, h := range singleValuedOrder {
+			if m.dup&(1<<h) != 0 {
+				return newError(ErrBadHeader, -1, "more than one "+h.String())
+			}
 		}
 	}
 	var na NameAddr
@@ -209,6 +207,22 @@ func (m *Message) checkNameAddrs(h HeaderName, na *NameAddr) error {
 	}
 	return nil
 }
+
+// singleValuedOrder lists the fields Validate allows once, in the order
+// it reports them; singleValued has their bits of Message.dup, so that the
+// usual message, with none repeated, is cleared with one test.
+var singleValuedOrder = [...]HeaderName{
+	HeaderTo, HeaderFrom, HeaderCallID, HeaderCSeq, HeaderMaxForwards,
+	HeaderContentType, HeaderExpires, HeaderEvent, HeaderSubscriptionState,
+	HeaderReferSub, HeaderReferredBy,
+}
+
+var singleValued = func() (bits uint64) {
+	for _, h := range singleValuedOrder {
+		bits |= 1 << h
+	}
+	return bits
+}()
 
 // numHeaders must fit the bits of Message.dup.
 var _ [64 - numHeaders]struct{}
