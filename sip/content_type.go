@@ -17,19 +17,13 @@ func (c *ContentType) Is(typ, subtype string) bool {
 func (c *ContentType) Parse(b []byte) error {
 	*c = ContentType{}
 	b = trimWS(b)
-	i := 0
-	for i < len(b) && isToken(b[i]) {
-		i++
-	}
+	i := skipClass(b, 0, cToken)
 	typ, rest := b[:i], trimWS(b[i:])
 	if len(typ) == 0 || len(rest) == 0 || rest[0] != '/' {
 		return newError(ErrBadHeader, 0, "bad media type")
 	}
 	rest = trimWS(rest[1:])
-	i = 0
-	for i < len(rest) && isToken(rest[i]) {
-		i++
-	}
+	i = skipClass(rest, 0, cToken)
 	sub, params := rest[:i], trimWS(rest[i:])
 	if len(sub) == 0 {
 		return newError(ErrBadHeader, 0, "bad media subtype")

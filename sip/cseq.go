@@ -1,7 +1,5 @@
 package sip
 
-import "bytes"
-
 // CSeq is the CSeq header field: a sequence number and a method
 // (RFC 3261 §20.16).
 type CSeq struct {
@@ -55,9 +53,10 @@ func (m *Message) CallID() []byte { return m.Get(HeaderCallID) }
 
 // validCallID checks callid = word [ "@" word ] (RFC 3261 §25.1).
 func validCallID(b []byte) bool {
-	at := bytes.IndexByte(b, '@')
-	if at < 0 {
-		return len(b) > 0 && allOf(b, cWord)
+	// '@' is no word character: the first word ends at it or at a fault.
+	at := skipClass(b, 0, cWord)
+	if at == len(b) {
+		return at > 0
 	}
-	return at > 0 && at < len(b)-1 && allOf(b[:at], cWord) && allOf(b[at+1:], cWord)
+	return at > 0 && b[at] == '@' && at < len(b)-1 && skipClass(b, at+1, cWord) == len(b)
 }

@@ -31,7 +31,7 @@ func (e *Event) Parse(b []byte) error {
 	for i < len(b) && isToken(b[i]) {
 		i++
 	}
-	if i == 0 || b[0] == '.' || b[i-1] == '.' || bytes.Contains(b[:i], []byte("..")) {
+	if i == 0 || b[0] == '.' || b[i-1] == '.' || hasDoubleDot(b[:i]) {
 		return newError(ErrBadHeader, 0, "bad event type")
 	}
 	e.Type = b[:i]
@@ -45,7 +45,10 @@ func (e *Event) Parse(b []byte) error {
 	p := trimWS(rest[1:])
 	var id []byte
 	hasID := false
-	if !eachHeaderParam(p, func(name, value []byte) bool {
+	var l paramList
+	if l.scan(p) {
+		id, hasID = l.get(p, "id")
+	} else if !eachHeaderParamSlow(p, func(name, value []byte) bool {
 		if len(name) == 2 && equalFold(name, "id") {
 			id, hasID = value, true
 		}
@@ -61,6 +64,18 @@ func (e *Event) Parse(b []byte) error {
 		e.ID = id
 	}
 	return nil
+}
+
+// hasDoubleDot reports whether b holds "..", an empty event-template.
+// Event types are short and mostly without a dot: a loop beats a call to
+// bytes.Contains.
+func hasDoubleDot(b []byte) bool {
+	for i := 1; i < len(b); i++ {
+		if b[i] == '.' && b[i-1] == '.' {
+			return true
+		}
+	}
+	return false
 }
 
 // Event parses the Event header field.
@@ -132,7 +147,12 @@ func (s *SubscriptionState) Parse(b []byte) error {
 func (s *SubscriptionState) parseParams(p Params) bool {
 	var expires, retry []byte
 	var hasExpires, hasRetry bool
-	if !eachHeaderParam(p, func(name, value []byte) bool {
+	var l paramList
+	if l.scan(p) {
+		s.Reason, _ = l.get(p, "reason")
+		expires, hasExpires = l.get(p, "expires")
+		retry, hasRetry = l.get(p, "retry-after")
+	} else if !eachHeaderParamSlow(p, func(name, value []byte) bool {
 		switch {
 		case len(name) == 6 && equalFold(name, "reason"):
 			s.Reason = value

@@ -50,69 +50,114 @@ func eachHeaderParamSlow(p Params, visit func(name, value []byte) bool) bool {
 // lists take the general path.
 const fastParams = 8
 
-// eachHeaderParamFast is eachHeaderParam for the usual list, in one pass:
-// parameters whose values are tokens or quoted-strings, no more than
-// fastParams. done is false when it meets anything else (an IPv6 value,
-// whitespace inside a value, a fault), leaving the verdict to the general
-// path, which gives every error; ok is its verdict when done.
+// eachHeaderParamFast is eachHeaderParam for the usual list, in one pass
+// (paramList.scan); done is false when scan leaves the list to the general
+// path, and ok is the verdict when done.
 func eachHeaderParamFast(p Params, visit func(name, value []byte) bool) (ok, done bool) {
-	var names [fastParams][]byte
+	var l paramList
+	if !l.scan(p) {
+		return false, false
+	}
+	if visit != nil {
+		for k := 0; k < l.n; k++ {
+			if !visit(l.name(p, k), l.value(p, k)) {
+				return false, true
+			}
+		}
+	}
+	return true, true
+}
+
+// paramList records where scan found each parameter of a list, as
+// offsets: a closure per parameter, or slices for all, cost more than the
+// scan itself. The name of parameter k is p[pos[k][0]:pos[k][1]], its value
+// p[pos[k][2]:pos[k][3]], pos[k][2] being -1 when there is no '='.
+type paramList struct {
+	n   int
+	pos [fastParams][4]int32
+}
+
+// scan checks the usual header parameter list p in one pass and records
+// its parameters: values that are tokens or quoted-strings, no name twice,
+// no more than fastParams. It returns false when it meets anything else
+// (an IPv6 value, whitespace inside a value, a fault), leaving the verdict
+// to eachHeaderParamSlow, which gives every error; true means p is valid.
+func (l *paramList) scan(p Params) bool {
+	if len(p) > 1<<30 {
+		return false // offsets are int32
+	}
 	i, n := 0, 0
 	for {
 		for i < len(p) && isWS(p[i]) {
 			i++
 		}
 		ns := i
-		for i < len(p) && isToken(p[i]) {
-			i++
-		}
+		i = skipClass(p, i, cToken)
 		if i == ns || n == fastParams {
-			return false, false
+			return false
 		}
 		name := p[ns:i]
 		for k := 0; k < n; k++ {
-			if equalFold(names[k], name) {
-				return false, false
+			if equalFold(p[l.pos[k][0]:l.pos[k][1]], name) {
+				return false
 			}
 		}
-		names[n] = name
+		pos := &l.pos[n]
+		pos[0], pos[1], pos[2], pos[3] = int32(ns), int32(i), -1, -1
 		n++
 		for i < len(p) && isWS(p[i]) {
 			i++
 		}
-		var value []byte
 		if i < len(p) && p[i] == '=' {
 			for i++; i < len(p) && isWS(p[i]); i++ {
 			}
 			vs := i
 			if i < len(p) && p[i] == '"' {
 				if i = quotedEnd(p, i); i < 0 {
-					return false, false
+					return false
 				}
 			} else {
-				for i < len(p) && isToken(p[i]) {
-					i++
-				}
+				i = skipClass(p, i, cToken)
 			}
 			if i == vs {
-				return false, false
+				return false
 			}
-			value = p[vs:i]
+			pos[2], pos[3] = int32(vs), int32(i)
 			for i < len(p) && isWS(p[i]) {
 				i++
 			}
 		}
-		if visit != nil && !visit(name, value) {
-			return false, true
-		}
 		if i == len(p) {
-			return true, true
+			l.n = n
+			return true
 		}
 		if p[i] != ';' {
-			return false, false
+			return false
 		}
 		i++
 	}
+}
+
+// name returns the name of parameter k of p, which scan recorded.
+func (l *paramList) name(p Params, k int) []byte { return p[l.pos[k][0]:l.pos[k][1]] }
+
+// value returns the value of parameter k of p, nil when it has no '='.
+func (l *paramList) value(p Params, k int) []byte {
+	if l.pos[k][2] < 0 {
+		return nil
+	}
+	return p[l.pos[k][2]:l.pos[k][3]]
+}
+
+// get returns the value of the parameter called name (compared without
+// regard to case) and whether p has it.
+func (l *paramList) get(p Params, name string) (value []byte, ok bool) {
+	for k := 0; k < l.n; k++ {
+		if int(l.pos[k][1]-l.pos[k][0]) == len(name) && equalFold(l.name(p, k), name) {
+			return l.value(p, k), true
+		}
+	}
+	return nil, false
 }
 
 // validGenericParam checks generic-param = token [ EQUAL gen-value ],

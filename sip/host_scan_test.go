@@ -49,7 +49,8 @@ func refValidHostname(h []byte) bool {
 // the host as refValidHost does.
 func FuzzScanHost(f *testing.F) {
 	for _, s := range []string{"example.com", "a.b.", "a..b", ".", "a.", "-a.b", "a-.b", "a.1b", "192.0.2.1",
-		"192.0.2.1.", "256.1.1.1", "1.2.3", "[::1]", "[::1", "my_host.local", "x", "1a.b2", "a.b-c.d;x", "host:5060"} {
+		"192.0.2.1.", "256.1.1.1", "1.2.3", "[::1]", "[::1", "my_host.local", "x", "1a.b2", "a.b-c.d;x", "host:5060",
+		"192.0.2.1:5060", "192.0.2.1;x", "192.0.2.1a", "192.0.2.1-b.c", "1.2.3.4.5", "1.2.3.4.", "1.2.3.0256", "001.2.3.4", "1.2.3.4_"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -199,13 +199,35 @@ func (v *Values) Next() ([]byte, bool) {
 // brackets do not count. Values splits list headers with it; use it to
 // count the elements of a field that must hold one (Refer-To).
 func ListElementEnd(b []byte) int {
-	comma := bytes.IndexByte(b, ',')
-	if comma < 0 {
-		return len(b)
+	// The usual cases are found with vectorised searches: a comma with
+	// neither quote nor '<' before it, or after a bracketed URI (as in
+	// "<sip:p1;lr>, <sip:p2;lr>") holding no quote, whose '>' the byte
+	// loop below would also close it at.
+	for i := 0; ; {
+		comma := bytes.IndexByte(b[i:], ',')
+		if comma < 0 {
+			return len(b)
+		}
+		comma += i
+		if bytes.IndexByte(b[i:comma], '"') >= 0 {
+			break
+		}
+		lt := bytes.IndexByte(b[i:comma], '<')
+		if lt < 0 {
+			return comma
+		}
+		lt += i
+		gt := bytes.IndexByte(b[lt:], '>')
+		if gt < 0 || bytes.IndexByte(b[lt:lt+gt], '"') >= 0 {
+			break
+		}
+		i = lt + gt + 1
 	}
-	if bytes.IndexByte(b[:comma], '"') < 0 && bytes.IndexByte(b[:comma], '<') < 0 {
-		return comma // the usual case, found with vectorised searches
-	}
+	return listElementEndSlow(b)
+}
+
+// listElementEndSlow is ListElementEnd byte by byte, for any value.
+func listElementEndSlow(b []byte) int {
 	inQuote, inAngle := false, false
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; {

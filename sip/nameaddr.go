@@ -47,7 +47,10 @@ func (n *NameAddr) parse(b []byte) (tag []byte, err error) {
 		return nil, nil
 	}
 	var rest []byte
-	switch lt := bytes.IndexByte(b, '<'); {
+	switch {
+	case len(b) > 0 && b[0] == '<':
+		// No display name: the usual Contact, Route and Record-Route.
+		n.DisplayName, rest = b[:0], b
 	case len(b) > 0 && b[0] == '"':
 		end := quotedEnd(b, 0)
 		if end < 0 {
@@ -59,7 +62,11 @@ func (n *NameAddr) parse(b []byte) (tag []byte, err error) {
 			return nil, newError(ErrBadHeader, end, "quoted display name without <URI>")
 		}
 		rest = after
-	case lt >= 0:
+	default:
+		lt := bytes.IndexByte(b, '<')
+		if lt < 0 {
+			return n.parseAddrSpec(b)
+		}
 		// display-name = *(token LWS): tokens and whitespace only; RFC 4475
 		// §3.1.1.6 shows no LWS is needed before '<'.
 		n.DisplayName = trimWS(b[:lt])
@@ -69,14 +76,14 @@ func (n *NameAddr) parse(b []byte) (tag []byte, err error) {
 			}
 		}
 		rest = b[lt:]
-	default:
-		return n.parseAddrSpec(b)
 	}
 	gt := bytes.IndexByte(rest, '>')
 	if gt < 0 {
 		return nil, newError(ErrBadHeader, len(b)-len(rest), "missing '>'")
 	}
-	if err := n.URI.Parse(rest[1:gt]); err != nil {
+	// n is zero but for what was set above: the URI needs no clearing.
+	n.URI.Raw = rest[1:gt]
+	if err := n.URI.parse(n.URI.Raw); err != nil {
 		return nil, shiftError(err, len(b)-len(rest)+1)
 	}
 	n.Bracketed = true
@@ -112,16 +119,25 @@ func (n *NameAddr) parseParams(b []byte) ([]byte, error) {
 		return nil, newError(ErrBadHeader, 0, "unexpected text after URI")
 	}
 	p := trimWS(b[1:])
+	// RFC 3261 §25: tag-param = "tag" EQUAL token; a tag without a value
+	// would match nothing and make a response add a second one.
 	var tag []byte
 	badTag := false
-	ok := eachHeaderParam(p, func(name, value []byte) bool {
-		if len(name) == 3 && equalFold(name, "tag") {
-			// RFC 3261 §25: tag-param = "tag" EQUAL token; a tag without a
-			// value would match nothing and make a response add a second one.
-			tag, badTag = value, !isTokenString(value)
+	var l paramList
+	ok := true
+	if l.scan(p) {
+		// scan took the value for a token unless it is quoted.
+		if v, has := l.get(p, "tag"); has {
+			tag, badTag = v, v == nil || v[0] == '"'
 		}
-		return true
-	})
+	} else {
+		ok = eachHeaderParamSlow(p, func(name, value []byte) bool {
+			if len(name) == 3 && equalFold(name, "tag") {
+				tag, badTag = value, !isTokenString(value)
+			}
+			return true
+		})
+	}
 	switch {
 	case !ok:
 		return nil, newError(ErrBadHeader, 0, "bad header parameter")
@@ -163,7 +179,20 @@ func (m *Message) ToTag() []byte {
 
 // headerTag returns the tag parameter of a name-addr or addr-spec value.
 func headerTag(b []byte) []byte {
-	tag, _ := nameAddrParams(b).Get("tag")
+	p := nameAddrParams(b)
+	// Usually the tag comes first, a token: read it where it stands.
+	// Params.Get, which splits the list as Params.Next does, returns the
+	// same for such a list and reads any other.
+	if len(p) > 4 && p[3] == '=' && equalFold(p[:3], "tag") {
+		i := 4
+		for i < len(p) && isToken(p[i]) {
+			i++
+		}
+		if i > 4 && (i == len(p) || p[i] == ';') {
+			return p[4:i]
+		}
+	}
+	tag, _ := p.Get("tag")
 	return tag
 }
 

@@ -53,3 +53,19 @@ func TestTagNeedsToken(t *testing.T) {
 		t.Errorf("Tag %q, %v", n.Tag(), err)
 	}
 }
+
+// FuzzHeaderTag checks that headerTag, which reads a leading token tag
+// where it stands, returns what Params.Get finds in the same parameters.
+func FuzzHeaderTag(f *testing.F) {
+	for _, s := range []string{`"A" <sip:a@b>;tag=9fx`, "<sip:a@b>;tag=x;lr", "sip:a@b;TAG=y", "<sip:a@b>;tag=\"q\"",
+		"<sip:a@b>;tag=x ;y", "<sip:a@b>;tag=", "<sip:a@b>;x=1;tag=z", "<sip:a@b>;tag=x,y"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := headerTag(b)
+		want, _ := nameAddrParams(b).Get("tag")
+		if string(got) != string(want) || (got == nil) != (want == nil) {
+			t.Fatalf("headerTag(%q) = %q, Params.Get %q", b, got, want)
+		}
+	})
+}

@@ -430,6 +430,9 @@ func (m *Message) parseStatusLine(line []byte, off int) error {
 // case-insensitive (RFC 3261 §7.1), and reports any version other than 2.0
 // as ErrVersion so that a server can answer 505.
 func checkVersion(v []byte, off int) error {
+	if string(v) == "SIP/2.0" {
+		return nil // as nearly every message writes it
+	}
 	if len(v) < 7 || !equalFold(v[:4], "SIP/") {
 		return newError(ErrMalformed, off, "bad SIP version")
 	}

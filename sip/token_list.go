@@ -34,16 +34,38 @@ func (m *Message) checkTokenList(h HeaderName) error {
 		if f.Name != h || len(f.Value) == 0 {
 			continue
 		}
-		for rest := f.Value; ; {
-			end := ListElementEnd(rest)
-			if !isTokenString(trimWS(rest[:end])) {
-				return m.fieldError(h, f.Value, newError(ErrBadHeader, 0, "bad token"))
-			}
-			if end == len(rest) {
-				break
-			}
-			rest = rest[end+1:]
+		if !isTokenList(f.Value) {
+			return m.fieldError(h, f.Value, newError(ErrBadHeader, 0, "bad token"))
 		}
 	}
 	return nil
+}
+
+// isTokenList reports whether v is token *( COMMA token ), LWS allowed
+// around each token: what splitting v with ListElementEnd and checking
+// every trimmed element with isTokenString decides, in one pass. The
+// quotes and angle brackets that ListElementEnd steps over are no token
+// characters, so an element holding them fails either way.
+func isTokenList(v []byte) bool {
+	i := 0
+	for {
+		for i < len(v) && v[i] <= ' ' && isLWS(v[i]) {
+			i++
+		}
+		start := i
+		i = skipClass(v, i, cToken)
+		if i == start {
+			return false
+		}
+		for i < len(v) && v[i] <= ' ' && isLWS(v[i]) {
+			i++
+		}
+		if i == len(v) {
+			return true
+		}
+		if v[i] != ',' {
+			return false
+		}
+		i++
+	}
 }

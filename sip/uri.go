@@ -53,6 +53,17 @@ type URI struct {
 // to decide.
 func (u *URI) Parse(b []byte) error {
 	*u = URI{Raw: b}
+	return u.parse(b)
+}
+
+// parse is Parse into a u that is zero but for Raw.
+func (u *URI) parse(b []byte) error {
+	// "sip:", as nearly every URI starts, is read as the general path
+	// below would read it.
+	if len(b) > 4 && b[3] == ':' && b[0]|0x20 == 's' && b[1]|0x20 == 'i' && b[2]|0x20 == 'p' {
+		u.Scheme, u.SchemeRaw = SchemeSIP, b[:3]
+		return u.parseSIP(b, 4)
+	}
 	if len(b) == 0 {
 		return newError(ErrBadURI, 0, "empty URI")
 	}
@@ -169,9 +180,7 @@ func hostEnd(b []byte, i int) int {
 // alphanum and '-' (RFC 3261 §25), and '_', which the grammar excludes but
 // names in the wild carry (sip:bob@my_host.local). Accepting it changes no
 // framing: '_' delimits nothing in a URI or a Via.
-func isHostnameChar(c byte) bool {
-	return charClass[c]&cAlphanum != 0 || c == '-' || c == '_'
-}
+func isHostnameChar(c byte) bool { return charClass[c]&cLabel != 0 }
 
 // checkURIHeaders returns the offset in h of the first fault of the
 // headers after a '?' and what it is, or -1. RFC 3261 §25: headers =
@@ -299,32 +308,31 @@ func scanHost(b []byte, i int) (end int, ok bool) {
 		_, ok = parseIPv6Reference(b[i:end])
 		return end, ok
 	}
+	// An IPv4address, as in most Via and Contact values, is read at once,
+	// unless a hostname character follows it and makes it something else.
+	if i < len(b) && isDigit(b[i]) {
+		if e := ipv4End(b, i); e >= 0 && (e == len(b) || b[e] != '.' && !isHostnameChar(b[e])) {
+			return e, true
+		}
+	}
 	// One pass checks the hostname rule of validHostname: labels not
 	// empty, not starting or ending with '-', the last starting with a
-	// letter, one trailing '.' allowed. A digit-and-dot run that fails it
-	// may be an IPv4address.
+	// letter, one trailing '.' allowed. skipClass crosses each label; its
+	// first and last bytes are looked at only at its end. A host that
+	// fails the rule may still be an IPv4address that ipv4End did not
+	// take above, such as one followed by '_'.
 	start, j := i, i
-	labelOK, digitsDots := true, true
-	var first, prev byte // first and last byte of the current label
-	for ; j < len(b); j++ {
-		c := b[j]
-		if c == '.' {
-			if j == start || first == '-' || prev == '-' {
-				labelOK = false
-			}
-			start, prev = j+1, c
-			continue
-		}
-		if !isHostnameChar(c) {
+	labelOK := true
+	for {
+		j = skipClass(b, j, cLabel)
+		if j == len(b) || b[j] != '.' {
 			break
 		}
-		if j == start {
-			first = c
+		if j == start || b[start] == '-' || b[j-1] == '-' {
+			labelOK = false
 		}
-		if !isDigit(c) {
-			digitsDots = false
-		}
-		prev = c
+		j++
+		start = j
 	}
 	end = j
 	switch {
@@ -341,14 +349,37 @@ func scanHost(b []byte, i int) (end int, ok bool) {
 			return end, true
 		}
 	default:
-		if labelOK && first != '-' && prev != '-' && isAlpha(first) {
+		if labelOK && b[start] != '-' && b[end-1] != '-' && isAlpha(b[start]) {
 			return end, true
 		}
 	}
-	if digitsDots && isDigit(b[i]) {
+	if isDigit(b[i]) {
 		_, ok = parseIPv4(b[i:end])
 	}
 	return end, ok
+}
+
+// ipv4End returns the end of the IPv4address that starts b[i:] (RFC 3261
+// §25: four 1*3DIGIT separated by '.', each at most 255, as parseIPv4
+// reads them), or -1.
+func ipv4End(b []byte, i int) int {
+	for k := 0; k < 4; k++ {
+		if k > 0 {
+			if i == len(b) || b[i] != '.' {
+				return -1
+			}
+			i++
+		}
+		v, n := 0, 0
+		for ; n < 3 && i < len(b) && isDigit(b[i]); n++ {
+			v = v*10 + int(b[i]-'0')
+			i++
+		}
+		if n == 0 || v > 255 {
+			return -1
+		}
+	}
+	return i
 }
 
 // lastLabelStart returns the start of the label ending at b[end], not

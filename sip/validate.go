@@ -36,13 +36,11 @@ func (m *Message) Validate() error {
 			}
 		}
 	}
-	for _, h := range [...]HeaderName{
-		HeaderTo, HeaderFrom, HeaderCallID, HeaderCSeq, HeaderMaxForwards,
-		HeaderContentType, HeaderExpires, HeaderEvent, HeaderSubscriptionState,
-		HeaderReferSub, HeaderReferredBy,
-	} {
-		if m.dup&(1<<h) != 0 {
-			return newError(ErrBadHeader, -1, "more than one "+h.String())
+	if m.dup&singleValued != 0 {
+		for _, h := range singleValuedOrder {
+			if m.dup&(1<<h) != 0 {
+				return newError(ErrBadHeader, -1, "more than one "+h.String())
+			}
 		}
 	}
 	var na NameAddr
@@ -81,39 +79,12 @@ func (m *Message) Validate() error {
 			return newError(ErrBadHeader, -1, "CSeq method does not match request method")
 		}
 	}
-	var via, top Via
-	for it, n := m.Values(HeaderVia), 0; ; n++ {
-		v, ok := it.Next()
-		if !ok {
-			break
-		}
-		if err := via.Parse(v); err != nil {
-			return m.fieldError(HeaderVia, v, err)
-		}
-		if n == 0 {
-			top = via
-		}
+	if err := m.checkVias(); err != nil {
+		return err
 	}
 	for _, h := range [...]HeaderName{HeaderContact, HeaderRoute, HeaderRecordRoute} {
-		if !m.Has(h) {
-			continue
-		}
-		for it := m.Values(h); ; {
-			v, ok := it.Next()
-			if !ok {
-				break
-			}
-			if err := na.Parse(v); err != nil {
-				return m.fieldError(h, v, err)
-			}
-			if na.Wildcard && h != HeaderContact {
-				return m.fieldError(h, v, newError(ErrBadHeader, 0, "bad value"))
-			}
-			if _, has := na.Params.Get("expires"); has {
-				if _, ok := na.Expires(); !ok {
-					return m.fieldError(h, v, newError(ErrBadHeader, 0, "bad expires parameter"))
-				}
-			}
+		if err := m.checkNameAddrs(h, &na); err != nil {
+			return err
 		}
 	}
 	if _, _, err := m.MaxForwards(); err != nil {
@@ -154,12 +125,104 @@ func (m *Message) Validate() error {
 			return err
 		}
 	}
-	// Everything parsed; keep what the transaction layer reads next.
+	// Everything parsed; keep what the transaction layer reads next (the
+	// top Via is in m.topVia already).
 	if m.Has(HeaderVia) && m.Has(HeaderCSeq) {
-		m.topVia, m.cseq, m.fromTag, m.toTag, m.checked = top, cseq, fromTag, toTag, true
+		m.cseq, m.fromTag, m.toTag, m.checked = cseq, fromTag, toTag, true
 	}
 	return nil
 }
+
+// checkVias checks every Via value, walking the fields as checkNameAddrs
+// does. The top one is parsed into m.topVia, which TopVia returns once
+// Validate has set m.checked, so that it is not copied on the way.
+func (m *Message) checkVias() error {
+	if !m.Has(HeaderVia) {
+		return nil
+	}
+	fields := m.Fields()[m.first[HeaderVia]-1:]
+	if m.dup&(1<<HeaderVia) == 0 {
+		fields = fields[:1]
+	}
+	into := &m.topVia
+	var via Via
+	for i := range fields {
+		f := &fields[i]
+		if f.Name != HeaderVia {
+			continue
+		}
+		for rest := f.Value; ; {
+			end := ListElementEnd(rest)
+			v := trimWS(rest[:end])
+			if err := into.Parse(v); err != nil {
+				return m.fieldError(HeaderVia, v, err)
+			}
+			into = &via
+			if end == len(rest) {
+				break
+			}
+			rest = rest[end+1:]
+		}
+	}
+	return nil
+}
+
+// checkNameAddrs checks every value of the list header h (Contact, Route,
+// Record-Route) is a name-addr or addr-spec, only a Contact may be "*",
+// and an expires parameter is delta-seconds. It visits the values as
+// Values does, walking the fields named h from the first, or only the
+// first when Parse saw no other.
+func (m *Message) checkNameAddrs(h HeaderName, na *NameAddr) error {
+	if !m.Has(h) {
+		return nil
+	}
+	fields := m.Fields()[m.first[h]-1:]
+	if m.dup&(1<<h) == 0 {
+		fields = fields[:1]
+	}
+	for i := range fields {
+		f := &fields[i]
+		if f.Name != h {
+			continue
+		}
+		for rest := f.Value; ; {
+			end := ListElementEnd(rest)
+			v := trimWS(rest[:end])
+			if err := na.Parse(v); err != nil {
+				return m.fieldError(h, v, err)
+			}
+			if na.Wildcard && h != HeaderContact {
+				return m.fieldError(h, v, newError(ErrBadHeader, 0, "bad value"))
+			}
+			if e, has := na.Params.Get("expires"); has {
+				if _, ok := parseUint32(e); !ok {
+					return m.fieldError(h, v, newError(ErrBadHeader, 0, "bad expires parameter"))
+				}
+			}
+			if end == len(rest) {
+				break
+			}
+			rest = rest[end+1:]
+		}
+	}
+	return nil
+}
+
+// singleValuedOrder lists the fields Validate allows once, in the order
+// it reports them; singleValued has their bits of Message.dup, so that the
+// usual message, with none repeated, is cleared with one test.
+var singleValuedOrder = [...]HeaderName{
+	HeaderTo, HeaderFrom, HeaderCallID, HeaderCSeq, HeaderMaxForwards,
+	HeaderContentType, HeaderExpires, HeaderEvent, HeaderSubscriptionState,
+	HeaderReferSub, HeaderReferredBy,
+}
+
+var singleValued = func() (bits uint64) {
+	for _, h := range singleValuedOrder {
+		bits |= 1 << h
+	}
+	return bits
+}()
 
 // numHeaders must fit the bits of Message.dup.
 var _ [64 - numHeaders]struct{}

@@ -43,34 +43,11 @@ func (v *Via) Parse(b []byte) error {
 	b = trimWS(b)
 
 	// sent-by = host [ COLON port ]
-	end := 0
-	for end < len(b) && b[end] != ';' && !isWS(b[end]) {
-		end++
+	end, err := v.parseSentBy(b)
+	if err != nil {
+		return err
 	}
-	sentBy := b[:end]
 	params := trimWS(b[end:])
-	if len(sentBy) > 0 && sentBy[0] == '[' {
-		rb := bytes.IndexByte(sentBy, ']')
-		if rb < 0 {
-			return newError(ErrBadHeader, 0, "bad sent-by")
-		}
-		v.Host, sentBy = sentBy[:rb+1], sentBy[rb+1:]
-	} else if c := bytes.IndexByte(sentBy, ':'); c >= 0 {
-		v.Host, sentBy = sentBy[:c], sentBy[c:]
-	} else {
-		v.Host, sentBy = sentBy, nil
-	}
-	if !validHost(v.Host) {
-		return newError(ErrBadHeader, 0, "bad sent-by host")
-	}
-	if len(sentBy) > 0 {
-		port, ok := parsePort(sentBy[1:])
-		if sentBy[0] != ':' || !ok {
-			return newError(ErrBadHeader, 0, "bad sent-by port")
-		}
-		v.Port = port
-	}
-
 	if len(params) == 0 {
 		return nil
 	}
@@ -78,35 +55,24 @@ func (v *Via) Parse(b []byte) error {
 		return newError(ErrBadHeader, 0, "bad Via parameter")
 	}
 	v.Params = trimWS(params[1:])
-	badRPort := false
-	ok = eachHeaderParam(v.Params, func(name, value []byte) bool {
-		// The length picks the candidate; equalFold confirms it.
-		switch len(name) {
-		case 6:
-			if equalFold(name, "branch") {
-				v.Branch = value
-			}
-		case 8:
-			if equalFold(name, "received") {
-				v.Received = value
-			}
-		case 5:
-			switch {
-			case equalFold(name, "maddr"):
-				v.Maddr = value
-			case equalFold(name, "rport"):
-				// RFC 3581 §3: response-port = "rport" [EQUAL 1*DIGIT]
-				v.HasRPort = true
-				if value != nil {
-					port, valid := parsePort(value)
-					v.RPort, badRPort = port, !valid
-				}
-			}
-		case 3:
-			if equalFold(name, "ttl") {
-				v.TTL = value
-			}
+	var l paramList
+	if !l.scan(v.Params) {
+		return v.parseParamsSlow()
+	}
+	for k := 0; k < l.n; k++ {
+		if !v.setParam(l.name(v.Params, k), l.value(v.Params, k)) {
+			return newError(ErrBadHeader, 0, "bad rport")
 		}
+	}
+	return nil
+}
+
+// parseParamsSlow checks and reads v.Params on the general path, which
+// gives every error.
+func (v *Via) parseParamsSlow() error {
+	badRPort := false
+	ok := eachHeaderParamSlow(v.Params, func(name, value []byte) bool {
+		badRPort = !v.setParam(name, value)
 		return !badRPort
 	})
 	switch {
@@ -116,6 +82,91 @@ func (v *Via) Parse(b []byte) error {
 		return newError(ErrBadHeader, 0, "bad Via parameter")
 	}
 	return nil
+}
+
+// setParam records a Via parameter the stack reads, reporting false for
+// a bad rport value.
+func (v *Via) setParam(name, value []byte) bool {
+	// The length picks the candidate; equalFold confirms it.
+	switch len(name) {
+	case 6:
+		if equalFold(name, "branch") {
+			v.Branch = value
+		}
+	case 8:
+		if equalFold(name, "received") {
+			v.Received = value
+		}
+	case 5:
+		switch {
+		case equalFold(name, "maddr"):
+			v.Maddr = value
+		case equalFold(name, "rport"):
+			// RFC 3581 §3: response-port = "rport" [EQUAL 1*DIGIT]
+			v.HasRPort = true
+			if value != nil {
+				port, valid := parsePort(value)
+				v.RPort = port
+				return valid
+			}
+		}
+	case 3:
+		if equalFold(name, "ttl") {
+			v.TTL = value
+		}
+	}
+	return true
+}
+
+// parseSentBy reads sent-by = host [ COLON port ], which ends at b[end]
+// with a ';', whitespace or the end of b, into v.Host and v.Port.
+func (v *Via) parseSentBy(b []byte) (end int, err error) {
+	// The usual hostname or IPv4address is judged as scanHost finds its
+	// end; anything else takes the general path, which gives every error.
+	if len(b) > 0 && b[0] != '[' {
+		h, ok := scanHost(b, 0)
+		e, port := h, 0
+		if ok && e < len(b) && b[e] == ':' {
+			for e++; e < len(b) && b[e] != ';' && !isWS(b[e]); e++ {
+			}
+			port, ok = parsePort(b[h+1 : e])
+		}
+		if ok && (e == len(b) || b[e] == ';' || isWS(b[e])) {
+			v.Host, v.Port = b[:h], port
+			return e, nil
+		}
+	}
+	return v.parseSentBySlow(b)
+}
+
+// parseSentBySlow is parseSentBy for any value, with every error.
+func (v *Via) parseSentBySlow(b []byte) (end int, err error) {
+	for end < len(b) && b[end] != ';' && !isWS(b[end]) {
+		end++
+	}
+	sentBy := b[:end]
+	if len(sentBy) > 0 && sentBy[0] == '[' {
+		rb := bytes.IndexByte(sentBy, ']')
+		if rb < 0 {
+			return 0, newError(ErrBadHeader, 0, "bad sent-by")
+		}
+		v.Host, sentBy = sentBy[:rb+1], sentBy[rb+1:]
+	} else if c := bytes.IndexByte(sentBy, ':'); c >= 0 {
+		v.Host, sentBy = sentBy[:c], sentBy[c:]
+	} else {
+		v.Host, sentBy = sentBy, nil
+	}
+	if !validHost(v.Host) {
+		return 0, newError(ErrBadHeader, 0, "bad sent-by host")
+	}
+	if len(sentBy) > 0 {
+		port, ok := parsePort(sentBy[1:])
+		if sentBy[0] != ':' || !ok {
+			return 0, newError(ErrBadHeader, 0, "bad sent-by port")
+		}
+		v.Port = port
+	}
+	return end, nil
 }
 
 // viaToken reads a token, then (if slash) SWS "/" SWS.
