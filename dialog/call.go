@@ -1351,12 +1351,15 @@ func (c *Call) hangUp(why error) (<-chan error, error) {
 		return done, nil
 	}
 	req, dst, err := d.NewRequest("BYE", nil)
-	// RFC 3261 §15.1.1: the session ends as soon as the BYE is sent.
+	if err == nil {
+		err = c.sendBye(d, req, dst, done)
+	}
+	// RFC 3261 §15.1.1: the session ends as soon as the BYE is sent; not
+	// before, so that whoever wakes on Done (an application about to close
+	// its UA, say, after a session timer ended the call) finds the BYE
+	// already on its way.
 	c.end(why)
 	if err != nil {
-		return nil, err
-	}
-	if err := c.sendBye(d, req, dst, done); err != nil {
 		return nil, err
 	}
 	return done, nil
