@@ -314,6 +314,12 @@ cpu_ticks() {
 	echo "$total"
 }
 
+# held_end CALLID: the call_ended event of held call CALLID (kill case),
+# empty while it is up.
+held_end() {
+	cat "$tmp/held.out" "$tmp/held3.out" | grep '"event":"call_ended"' | grep -F "\"call_id\":\"$1\"" || true
+}
+
 # field NAME: the string field NAME of the JSON lines on stdin.
 field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 
@@ -464,7 +470,7 @@ for c in $CASES; do
 		while [ "$(date +%s)" -lt "$deadline" ]; do
 			gone=0
 			for id in "${dead[@]}"; do
-				grep -F "\"call_id\":\"$id\"" "$tmp/held.out" "$tmp/held3.out" | grep -q '"event":"call_ended"' && gone=$((gone + 1))
+				[ -n "$(held_end "$id")" ] && gone=$((gone + 1))
 			done
 			[ "$gone" = "${#dead[@]}" ] && { dead_at=$(date +%s.%N); break; }
 			sleep 0.2
@@ -474,12 +480,12 @@ for c in $CASES; do
 		[ -n "$dead_at" ] || { note "the calls on ua3 did not all end within 100 s"; case_failed=1; }
 		awk -v x="$dead_after" 'BEGIN { exit !(x <= 90) }' || { note "calls on ua3 ended $dead_after s after they were set up, over the 90 s interval"; case_failed=1; }
 		for id in "${dead[@]}"; do
-			end=$(cat "$tmp/held.out" "$tmp/held3.out" | grep '"event":"call_ended"' | grep -F "\"call_id\":\"$id\"" || true)
+			end=$(held_end "$id")
 			echo "$end" | grep -q '"reason":"[^"]*408' || { note "call $id on ua3 did not end on its refresh's 408: ${end:-not ended}"; case_failed=1; }
 			[ "$(relayed_count "$from" "^relay BYE .* ci=$id$")" -ge 1 ] || { note "call $id on ua3: no BYE"; case_failed=1; }
 		done
 		for id in "${live[@]}"; do
-			if cat "$tmp/held.out" "$tmp/held3.out" | grep '"event":"call_ended"' | grep -qF "\"call_id\":\"$id\""; then
+			if [ -n "$(held_end "$id")" ]; then
 				note "call $id on a live instance ended before the holder was stopped"
 				case_failed=1
 			fi
@@ -499,7 +505,7 @@ for c in $CASES; do
 		wait_exit "$held3_pid" 10 || true
 		on_live=0
 		for id in "${live[@]}"; do
-			end=$(cat "$tmp/held.out" "$tmp/held3.out" | grep '"event":"call_ended"' | grep -F "\"call_id\":\"$id\"" || true)
+			end=$(held_end "$id")
 			refreshes=$(relayed_count "$from" "^relay INVITE .* ci=$id$")
 			if ! echo "$end" | grep -q '"reason":"dialog: local hang-up"' || echo "$end" | grep -q '"bye_error"' || [ "$refreshes" -lt 2 ]; then
 				note "call $id on a live instance: $refreshes INVITEs, ended: ${end:-no}"
