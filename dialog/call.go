@@ -103,13 +103,18 @@ type Call struct {
 	stGen       uint64
 	stMinSE     time.Duration // the largest Min-SE a 422 or a refresh named
 
+	// Made on first use (call_watch.go): most calls are watched, not
+	// waited on.
 	established chan struct{}
 	done        chan struct{}
+	watchers    []*callWatcher
+	reached     uint8 // reachedEstablished, reachedEnded
+	delivering  bool  // a goroutine is telling the watchers
 	err         error
 }
 
 func newCall(ua *UA, outgoing bool) *Call {
-	return &Call{ua: ua, outgoing: outgoing, established: make(chan struct{}), done: make(chan struct{})}
+	return &Call{ua: ua, outgoing: outgoing}
 }
 
 // Outgoing reports whether this UA placed the call.
@@ -136,13 +141,6 @@ func (c *Call) EarlyDialogs() []*Dialog {
 	defer c.mu.Unlock()
 	return append([]*Dialog(nil), c.early...)
 }
-
-// Established is closed when the session is set up: the 2xx received and
-// ACKed (outgoing), or the ACK for the 2xx received (incoming).
-func (c *Call) Established() <-chan struct{} { return c.established }
-
-// Done is closed when the call has ended; Err then says why.
-func (c *Call) Done() <-chan struct{} { return c.done }
 
 // Err returns why the call ended: ErrLocalBye, ErrRemoteBye, ErrCancelled,
 // ErrNoACK, a *StatusError for a rejected INVITE, a *transaction.Error for a
@@ -180,9 +178,9 @@ func (c *Call) Invite() *sip.Message {
 // error), or ctx ends (ctx.Err()).
 func (c *Call) Wait(ctx context.Context) error {
 	select {
-	case <-c.established:
+	case <-c.Established():
 		return nil
-	case <-c.done:
+	case <-c.Done():
 		return c.Err()
 	case <-ctx.Done():
 		return ctx.Err()
@@ -232,7 +230,8 @@ func (c *Call) end(err error) {
 			d.RemoveUsage(c)
 		}
 	}
-	close(c.done)
+	c.mu.Lock()
+	c.reach(reachedEnded)
 	if answer != nil {
 		answer(c, err)
 	}
@@ -533,7 +532,8 @@ func (c *Call) successResponse(resp *sip.Message) {
 			c.end(err)
 			return
 		}
-		close(c.established)
+		c.mu.Lock()
+		c.reach(reachedEstablished)
 		c.mu.Lock()
 		answer := c.onAnswer
 		// The INVITE transaction can hold c for another 64*T1 (Timer M):
@@ -1024,9 +1024,10 @@ func (c *Call) handleACK(d *Dialog, seq uint32, ack *sip.Message) {
 		c.state = CallEstablished
 	}
 	bye := c.byeWanted
-	c.mu.Unlock()
 	if first {
-		close(c.established)
+		c.reach(reachedEstablished)
+	} else {
+		c.mu.Unlock()
 	}
 	if bye {
 		c.hangUp(ErrLocalBye)
@@ -1074,9 +1075,10 @@ func (c *Call) handleReInvite(r *Request) {
 	}
 	c.reinviteIn = true
 	body := c.localBody
-	c.mu.Unlock()
 	if established {
-		close(c.established)
+		c.reach(reachedEstablished)
+	} else {
+		c.mu.Unlock()
 	}
 
 	r.Dialog.refreshTarget(r.Msg) // §12.2.2: re-INVITE is a target refresh
