@@ -55,7 +55,7 @@ func (a *uaApp) onInvite(c *dialog.Call, req *sip.Message) {
 		ev.Replaces = string(r.CallID)
 	}
 	a.events.write(ev)
-	go a.watchCall(c, callID, "in", "", &a.receivedEstablished, &a.receivedFailed)
+	c.Watch(a.watchCall(callID, "in", "", &a.receivedEstablished, &a.receivedFailed))
 
 	// An attended transfer: the transferee's INVITE replaces our call
 	// with the transferor (RFC 5589 §7.3), answered at once.
@@ -92,38 +92,32 @@ func (a *uaApp) hold(c *dialog.Call) bool {
 	return true
 }
 
-// watchCall writes the events of a held call (incoming, or placed for a
-// REFER) until it ends, and counts it in established or failed.
-func (a *uaApp) watchCall(c *dialog.Call, callID, direction, purpose string, established, failed *atomic.Uint64) {
-	defer a.watchers.Done()
-	up := false
-	select {
-	case <-c.Established():
-		up = true
-	case <-c.Done():
-		// Both may be closed: an ACK and a BYE back to back.
-		select {
-		case <-c.Established():
+// watchCall returns the Watch function of a held call, incoming or placed
+// for a REFER: it writes the call's events and counts it in established or
+// failed, and lets the call go when it ends. A callback, not a goroutine
+// per call: under load the UA holds thousands.
+func (a *uaApp) watchCall(callID, direction, purpose string, established, failed *atomic.Uint64) func(*dialog.Call, dialog.CallState) {
+	up := false // Watch calls one at a time, CallEstablished first
+	return func(c *dialog.Call, s dialog.CallState) {
+		if s == dialog.CallEstablished {
 			up = true
-		default:
+			established.Add(1)
+			a.events.write(callEvent{Event: "call_established", CallID: callID, Direction: direction, Purpose: purpose})
+			return
 		}
+		defer a.watchers.Done()
+		a.mu.Lock()
+		delete(a.held, c)
+		a.mu.Unlock()
+		if up {
+			a.events.write(callEvent{Event: "call_ended", CallID: callID, Direction: direction, Purpose: purpose, Reason: errString(c.Err())})
+			return
+		}
+		failed.Add(1)
+		ev := failedEvent(callID, direction, c.Err(), false)
+		ev.Purpose = purpose
+		a.events.write(ev)
 	}
-	if up {
-		established.Add(1)
-		a.events.write(callEvent{Event: "call_established", CallID: callID, Direction: direction, Purpose: purpose})
-	}
-	<-c.Done()
-	a.mu.Lock()
-	delete(a.held, c)
-	a.mu.Unlock()
-	if up {
-		a.events.write(callEvent{Event: "call_ended", CallID: callID, Direction: direction, Purpose: purpose, Reason: errString(c.Err())})
-		return
-	}
-	failed.Add(1)
-	ev := failedEvent(callID, direction, c.Err(), false)
-	ev.Purpose = purpose
-	a.events.write(ev)
 }
 
 // hangUpHeld ends the calls still held at exit, incoming or placed for a

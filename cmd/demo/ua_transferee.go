@@ -94,5 +94,5 @@ func (a *uaApp) onReferredCall(in *refer.Incoming, c *dialog.Call) {
 	a.watchers.Add(1)
 	a.mu.Unlock()
 	a.referred.Add(1)
-	go a.watchCall(c, callID, "out", "referred", &a.referredEstablished, &a.referredFailed)
+	c.Watch(a.watchCall(callID, "out", "referred", &a.referredEstablished, &a.referredFailed))
 }
