@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -259,7 +258,8 @@ func runEventsContext(ctx context.Context, args []string, stdout, stderr io.Writ
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	out := &eventWriter{enc: json.NewEncoder(stdout)}
+	out := newEventWriter(stdout, eventDelay)
+	defer out.close()
 
 	// stopping ends when the agent is told to exit; callbacks read it from
 	// the first SUBSCRIBE on.

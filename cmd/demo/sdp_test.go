@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -121,7 +120,7 @@ func TestUAReInvite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := newUAApp(f, &eventWriter{enc: json.NewEncoder(io.Discard)}, dialog.Config{Clock: clock, Logger: quiet})
+	app, err := newUAApp(f, newEventWriter(io.Discard, 0), dialog.Config{Clock: clock, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

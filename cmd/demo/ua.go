@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -99,9 +98,8 @@ func runUAContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	enc := json.NewEncoder(stdout)
-	enc.SetEscapeHTML(false) // URIs keep their <>, for scripts to grep
-	events := &eventWriter{enc: enc}
+	events := newEventWriter(stdout, eventDelay)
+	defer events.close()
 
 	cfg := dialog.Config{Logger: logger, OutboundProxy: f.proxy, Credentials: f.credentials(), SessionExpires: f.sessionExpires}
 	cfg.Transport.UDPReaders = f.udpReaders

@@ -35,7 +35,7 @@ func TestUAPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := newUAApp(f, &eventWriter{enc: json.NewEncoder(&out)}, dialog.Config{Clock: clock, Logger: quiet})
+	app, err := newUAApp(f, newEventWriter(&out, 0), dialog.Config{Clock: clock, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
